@@ -1,0 +1,357 @@
+/*-------------------------------------------------------------------------
+ *
+ * append.c
+ *	  The SQL-callable forms of es_append: they turn their arguments into
+ *	  EsStreamAppend / EsNewEvent arrays and hand them to append_exec.c.
+ *
+ *	  es_append(stream, type, data, expected_version, metadata, event_id,
+ *	            data_bin)                     one event
+ *	  es_append(batch jsonb)                  one stream or several, as JSON
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+/* es_append(stream, type, data, expected_version, metadata, event_id, data_bin) */
+PG_FUNCTION_INFO_V1(es_append_event);
+Datum
+es_append_event(PG_FUNCTION_ARGS)
+{
+	EsStreamAppend sa;
+	EsNewEvent	ev;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	memset(&ev, 0, sizeof(ev));
+	sa.stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
+	ev.type = es_check_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1), "event type");
+	ev.data = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	sa.expected = PG_ARGISNULL(3) ? ES_EXPECT_ANY : es_check_expected_version(PG_GETARG_INT64(3));
+	ev.metadata = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	if (!PG_ARGISNULL(5))
+	{
+		ev.id = *PG_GETARG_UUID_P(5);
+		ev.id_given = true;
+	}
+	ev.data_bin = PG_ARGISNULL(6) ? NULL : PG_GETARG_BYTEA_PP(6);
+	es_check_payload(ev.data, ev.data_bin);
+	if (ev.metadata != NULL && !JB_ROOT_IS_OBJECT(ev.metadata))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event metadata must be a JSON object")));
+
+	sa.first = 0;
+	sa.count = 1;
+	es_append_execute(&sa, 1, &ev, 1, fcinfo);
+	return (Datum) 0;
+}
+
+/* ---- the JSON batch form ---- */
+
+typedef struct BatchBuilder
+{
+	EsStreamAppend *streams;
+	int			nstreams;
+	int			maxstreams;
+	EsNewEvent *events;
+	int			nevents;
+	int			maxevents;
+} BatchBuilder;
+
+static const char *
+jbv_type_name(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "string";
+		case jbvNumeric:
+			return "number";
+		case jbvBool:
+			return "boolean";
+		default:
+			return "object or array";
+	}
+}
+
+static void
+batch_error(const char *msg, const char *detail_key, JsonbValue *v)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid append batch: %s", msg),
+			 detail_key ? errdetail("Key \"%s\" has a value of type %s.", detail_key,
+									jbv_type_name(v)) : 0,
+			 errhint("A batch is {\"stream\": ..., \"expected_version\": ..., \"events\": [{\"type\": ..., \"data\": ...}]} or an array of such objects.")));
+}
+
+static char *
+jbv_key(JsonbValue *k)
+{
+	return pnstrdup(k->val.string.val, k->val.string.len);
+}
+
+static bool
+jbv_is_container(JsonbValue *v, bool object)
+{
+	if (v->type != jbvBinary)
+		return false;
+	return object ? JsonContainerIsObject(v->val.binary.data)
+		: JsonContainerIsArray(v->val.binary.data);
+}
+
+static text *
+jbv_text(JsonbValue *v, const char *key)
+{
+	if (v->type != jbvString)
+		batch_error("a string is required", key, v);
+	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+}
+
+/* "expected_version": null | integer | "any" | "no_stream" | "exists" */
+static int64
+jbv_expected(JsonbValue *v)
+{
+	if (v->type == jbvNull)
+		return ES_EXPECT_ANY;
+	if (v->type == jbvNumeric)
+	{
+		char	   *repr = DatumGetCString(DirectFunctionCall1(numeric_out,
+															NumericGetDatum(v->val.numeric)));
+		Datum		d;
+
+		if (strpbrk(repr, ".eE") != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid expected version: %s", repr),
+					 errhint("An expected version is a whole number.")));
+		d = DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric));
+
+		return es_check_expected_version(DatumGetInt64(d));
+	}
+	if (v->type == jbvString)
+	{
+		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+
+		if (strcmp(s, "any") == 0)
+			return ES_EXPECT_ANY;
+		if (strcmp(s, "no_stream") == 0)
+			return ES_EXPECT_NO_STREAM;
+		if (strcmp(s, "exists") == 0)
+			return ES_EXPECT_EXISTS;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized expected version: \"%s\"", s),
+				 errhint("Use null or \"any\", 0 or \"no_stream\", -1 or \"exists\", or the exact version.")));
+	}
+	batch_error("expected_version must be null, a number or a string", "expected_version", v);
+	return 0;					/* keep compiler quiet */
+}
+
+static void
+parse_event(BatchBuilder *b, JsonbValue *ev_value)
+{
+	EsNewEvent *ev;
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+
+	if (!jbv_is_container(ev_value, true))
+		batch_error("each event must be a JSON object", NULL, NULL);
+	if (b->nevents >= ES_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many events in one append"),
+				 errdetail("The limit is %d events per call.", ES_MAX_BATCH)));
+	if (b->nevents == b->maxevents)
+	{
+		b->maxevents *= 2;
+		b->events = repalloc(b->events, sizeof(EsNewEvent) * b->maxevents);
+	}
+	ev = &b->events[b->nevents++];
+	memset(ev, 0, sizeof(*ev));
+
+	it = JsonbIteratorInit(ev_value->val.binary.data);
+	tok = JsonbIteratorNext(&it, &k, true);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) == WJB_KEY)
+	{
+		char	   *key = jbv_key(&k);
+
+		tok = JsonbIteratorNext(&it, &v, true);
+		if (strcmp(key, "type") == 0)
+			ev->type = es_check_name(jbv_text(&v, key), "event type");
+		else if (strcmp(key, "data") == 0)
+			ev->data = v.type == jbvNull ? NULL : JsonbValueToJsonb(&v);
+		else if (strcmp(key, "metadata") == 0)
+		{
+			if (v.type == jbvNull)
+				ev->metadata = NULL;
+			else if (jbv_is_container(&v, true))
+				ev->metadata = JsonbValueToJsonb(&v);
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("event metadata must be a JSON object")));
+		}
+		else if (strcmp(key, "data_bin") == 0)
+		{
+			if (v.type != jbvNull)
+			{
+				text	   *t = jbv_text(&v, key);
+
+				ev->data_bin = DatumGetByteaPP(DirectFunctionCall1(byteain,
+																   CStringGetDatum(text_to_cstring(t))));
+			}
+		}
+		else if (strcmp(key, "id") == 0)
+		{
+			if (v.type != jbvNull)
+			{
+				text	   *t = jbv_text(&v, key);
+
+				ev->id = *DatumGetUUIDP(DirectFunctionCall1(uuid_in,
+															CStringGetDatum(text_to_cstring(t))));
+				ev->id_given = true;
+			}
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized key \"%s\" in an event", key),
+					 errhint("An event has the keys type, data, data_bin, metadata and id.")));
+	}
+	if (ev->type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event type must not be null"),
+				 errhint("Every event needs a \"type\".")));
+	es_check_payload(ev->data, ev->data_bin);
+}
+
+static void
+parse_stream(BatchBuilder *b, JsonbValue *sv)
+{
+	EsStreamAppend *sa;
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+	bool		have_events = false;
+
+	if (!jbv_is_container(sv, true))
+		batch_error("each stream entry must be a JSON object", NULL, NULL);
+	if (b->nstreams == b->maxstreams)
+	{
+		b->maxstreams *= 2;
+		b->streams = repalloc(b->streams, sizeof(EsStreamAppend) * b->maxstreams);
+	}
+	sa = &b->streams[b->nstreams++];
+	memset(sa, 0, sizeof(*sa));
+	sa->expected = ES_EXPECT_ANY;
+	sa->first = b->nevents;
+
+	it = JsonbIteratorInit(sv->val.binary.data);
+	tok = JsonbIteratorNext(&it, &k, true);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) == WJB_KEY)
+	{
+		char	   *key = jbv_key(&k);
+
+		tok = JsonbIteratorNext(&it, &v, true);
+		if (strcmp(key, "stream") == 0)
+			sa->stream = es_check_name(jbv_text(&v, key), "stream name");
+		else if (strcmp(key, "expected_version") == 0)
+			sa->expected = jbv_expected(&v);
+		else if (strcmp(key, "events") == 0)
+		{
+			JsonbIterator *eit;
+			JsonbValue	e;
+
+			if (!jbv_is_container(&v, false))
+				batch_error("\"events\" must be an array", key, &v);
+			have_events = true;
+			eit = JsonbIteratorInit(v.val.binary.data);
+			while ((tok = JsonbIteratorNext(&eit, &e, true)) != WJB_DONE)
+			{
+				if (tok == WJB_ELEM)
+					parse_event(b, &e);
+			}
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized key \"%s\" in an append batch", key),
+					 errhint("A stream entry has the keys stream, expected_version and events.")));
+	}
+	if (sa->stream == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("stream name must not be null"),
+				 errhint("Every entry of a batch needs a \"stream\".")));
+	sa->count = b->nevents - sa->first;
+	if (!have_events || sa->count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no events to append to stream \"%s\"", text_to_cstring(sa->stream))));
+}
+
+/* es_append(batch jsonb) */
+PG_FUNCTION_INFO_V1(es_append_batch);
+Datum
+es_append_batch(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *batch;
+	BatchBuilder b;
+	JsonbValue	v;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("append batch must not be null")));
+	batch = PG_GETARG_JSONB_P(0);
+
+	b.maxstreams = 4;
+	b.nstreams = 0;
+	b.streams = palloc(sizeof(EsStreamAppend) * b.maxstreams);
+	b.maxevents = 16;
+	b.nevents = 0;
+	b.events = palloc(sizeof(EsNewEvent) * b.maxevents);
+
+	if (JB_ROOT_IS_OBJECT(batch))
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &batch->root;
+		v.val.binary.len = VARSIZE(batch) - VARHDRSZ;
+		parse_stream(&b, &v);
+	}
+	else if (JB_ROOT_IS_ARRAY(batch) && !JB_ROOT_IS_SCALAR(batch))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&batch->root);
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_ELEM)
+				parse_stream(&b, &v);
+		}
+		if (b.nstreams == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("no events to append"),
+					 errdetail("The batch is an empty array.")));
+	}
+	else
+		batch_error("the batch must be a JSON object or array", NULL, NULL);
+
+	es_append_execute(b.streams, b.nstreams, b.events, b.nevents, fcinfo);
+	return (Datum) 0;
+}

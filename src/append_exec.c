@@ -1,0 +1,551 @@
+/*-------------------------------------------------------------------------
+ *
+ * append_exec.c
+ *	  The body of every es_append call: lock, check, allocate, insert.
+ *
+ * Order of work, and why:
+ *	1. Validate everything that needs no database access (duplicate ids or
+ *	   streams in the call), so bad input fails before any lock is taken.
+ *	2. Lock the streams in ascending lock-key order (stream_lock.c): no
+ *	   deadlock between calls over overlapping streams.
+ *	3. With the locks held, read each stream's version with the *latest*
+ *	   snapshot, so the check sees every append committed before we got the
+ *	   lock, in any isolation level.  An idempotent retry (all ids already
+ *	   stored, in the same place) is recognised here and writes nothing.
+ *	4. Only then take global positions (position.c), so a losing writer
+ *	   never burns positions, and insert all rows with one SPI execution.
+ * The UNIQUE (stream, version) index is the last line of defence: a bug
+ * in the above can fail an append, never store a version twice.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "port/pg_bswap.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#define INSERT_COLUMNS \
+	"INSERT INTO eventstore.events (position, stream, version, event_id, type," \
+	" category, data, data_bin, metadata, created_at) "
+
+static SPIPlanPtr version_plan = NULL;
+static SPIPlanPtr probe_plan = NULL;
+static SPIPlanPtr insert_one_plan = NULL;
+static SPIPlanPtr insert_many_plan = NULL;
+
+static SPIPlanPtr
+es_keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static void
+es_prepare_plans(void)
+{
+	if (version_plan == NULL)
+	{
+		Oid			t[1] = {TEXTOID};
+
+		version_plan = es_keep_plan(
+									"SELECT version FROM eventstore.events"
+									" WHERE stream OPERATOR(pg_catalog.=) $1"
+									" ORDER BY version DESC LIMIT 1", 1, t);
+	}
+	if (probe_plan == NULL)
+	{
+		Oid			t[1] = {UUIDARRAYOID};
+
+		probe_plan = es_keep_plan(
+								  "SELECT event_id, stream, version, position, type, data, data_bin"
+								  " FROM eventstore.events"
+								  " WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
+	}
+	if (insert_one_plan == NULL)
+	{
+		Oid			t[10] = {INT8OID, TEXTOID, INT8OID, UUIDOID, TEXTOID, TEXTOID,
+		JSONBOID, BYTEAOID, JSONBOID, TIMESTAMPTZOID};
+
+		insert_one_plan = es_keep_plan(INSERT_COLUMNS
+									   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+									   10, t);
+	}
+	if (insert_many_plan == NULL)
+	{
+		Oid			t[10] = {INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, UUIDARRAYOID,
+			TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, BYTEAARRAYOID, JSONBARRAYOID,
+		TIMESTAMPTZOID};
+
+		insert_many_plan = es_keep_plan(INSERT_COLUMNS
+										"SELECT u.p, u.s, u.v, u.i, u.t, u.c, u.d, u.b, u.m, $10"
+										" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+										" pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+										" pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
+										" pg_catalog.unnest($9))"
+										" AS u(p, s, v, i, t, c, d, b, m)", 10, t);
+	}
+}
+
+/* A new event id: UUID version 7 (time-ordered, so the id index stays compact). */
+static void
+es_new_event_id(pg_uuid_t *id)
+{
+	uint64		ms = (uint64) (GetCurrentTimestamp() / 1000 +
+							 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
+	uint64		r1 = pg_prng_uint64(&pg_global_prng_state);
+	uint64		r2 = pg_prng_uint64(&pg_global_prng_state);
+	int			i;
+
+	for (i = 0; i < 6; i++)
+		id->data[i] = (unsigned char) (ms >> (40 - 8 * i));
+	for (i = 6; i < 16; i++)
+		id->data[i] = (unsigned char) ((i < 14 ? r1 : r2) >> (8 * (i % 8)));
+	id->data[6] = (id->data[6] & 0x0f) | 0x70;	/* version 7 */
+	id->data[8] = (id->data[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+}
+
+static int
+cmp_uuid(const void *a, const void *b)
+{
+	return memcmp(a, b, UUID_LEN);
+}
+
+static int
+cmp_stream(const void *a, const void *b)
+{
+	const EsStreamAppend *x = a;
+	const EsStreamAppend *y = b;
+
+	if (x->lock_key != y->lock_key)
+		return x->lock_key < y->lock_key ? -1 : 1;
+	return DatumGetInt32(DirectFunctionCall2Coll(bttextcmp, C_COLLATION_OID,
+												 PointerGetDatum(x->stream),
+												 PointerGetDatum(y->stream)));
+}
+
+static char *
+uuid_str(pg_uuid_t *id)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+/* Ensure no event id and no stream appears twice in one call. */
+static void
+es_check_call_duplicates(EsStreamAppend *streams, int nstreams,
+						 EsNewEvent *events, int nevents)
+{
+	pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * nevents);
+	int			nids = 0;
+	int			i;
+
+	for (i = 0; i < nevents; i++)
+		if (events[i].id_given)
+			ids[nids++] = events[i].id;
+	if (nids > 1)
+	{
+		qsort(ids, nids, sizeof(pg_uuid_t), cmp_uuid);
+		for (i = 1; i < nids; i++)
+			if (memcmp(&ids[i], &ids[i - 1], UUID_LEN) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("event id %s appears more than once in one append",
+								uuid_str(&ids[i]))));
+	}
+	pfree(ids);
+
+	for (i = 0; i < nstreams; i++)
+		streams[i].lock_key = es_stream_lock_key(streams[i].stream);
+	qsort(streams, nstreams, sizeof(EsStreamAppend), cmp_stream);
+	for (i = 1; i < nstreams; i++)
+		if (cmp_stream(&streams[i], &streams[i - 1]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("stream \"%s\" appears more than once in one append",
+							text_to_cstring(streams[i].stream)),
+					 errhint("Put all events of a stream in one entry.")));
+}
+
+/* The stream's current version (0 if it has no events), from the latest snapshot. */
+static int64
+es_read_version(text *stream)
+{
+	Datum		arg = PointerGetDatum(stream);
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_snapshot(version_plan, &arg, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the version of a stream");
+	if (SPI_processed == 0)
+		return 0;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return DatumGetInt64(d);
+}
+
+static void
+es_check_expected(EsStreamAppend *sa, int64 actual)
+{
+	bool		ok;
+	const char *want;
+
+	switch (sa->expected)
+	{
+		case ES_EXPECT_ANY:
+			return;
+		case ES_EXPECT_EXISTS:
+			ok = actual > 0;
+			want = "an existing stream";
+			break;
+		case ES_EXPECT_NO_STREAM:
+			ok = actual == 0;
+			want = "no stream (version 0)";
+			break;
+		default:
+			ok = actual == sa->expected;
+			want = psprintf("version " INT64_FORMAT, sa->expected);
+			break;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_ES_WRONG_EXPECTED_VERSION),
+				 errmsg("wrong expected version for stream \"%s\"",
+						text_to_cstring(sa->stream)),
+				 errdetail("Expected %s, but the stream is at version " INT64_FORMAT ".",
+						   want, actual),
+				 errhint("Load the stream again and retry the command.")));
+}
+
+/* Rows found by the id probe, kept while SPI is connected. */
+typedef struct StoredEvent
+{
+	pg_uuid_t	id;
+	text	   *stream;
+	int64		version;
+	int64		position;
+	text	   *type;
+	Jsonb	   *data;
+	bytea	   *data_bin;
+} StoredEvent;
+
+static StoredEvent *
+find_stored(StoredEvent *stored, int nstored, pg_uuid_t *id)
+{
+	int			i;
+
+	for (i = 0; i < nstored; i++)
+		if (memcmp(&stored[i].id, id, UUID_LEN) == 0)
+			return &stored[i];
+	return NULL;
+}
+
+static bool
+same_event(StoredEvent *s, EsStreamAppend *sa, EsNewEvent *ev, int64 version)
+{
+	if (s->version != version)
+		return false;
+	if (!DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID,
+											  PointerGetDatum(s->stream),
+											  PointerGetDatum(sa->stream))))
+		return false;
+	if (!DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID,
+											  PointerGetDatum(s->type),
+											  PointerGetDatum(ev->type))))
+		return false;
+	if ((s->data == NULL) != (ev->data == NULL) ||
+		(s->data && !DatumGetBool(DirectFunctionCall2(jsonb_eq,
+													  JsonbPGetDatum(s->data),
+													  JsonbPGetDatum(ev->data)))))
+		return false;
+	if ((s->data_bin == NULL) != (ev->data_bin == NULL) ||
+		(s->data_bin && !DatumGetBool(DirectFunctionCall2(byteaeq,
+														  PointerGetDatum(s->data_bin),
+														  PointerGetDatum(ev->data_bin)))))
+		return false;
+	return true;
+}
+
+/*
+ * Look the given ids up.  A stream whose events are all stored already, with
+ * the same ids at consecutive versions that fit its expectation, is an
+ * idempotent retry; any other use of a stored id is an error.
+ */
+static StoredEvent *
+es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
+			 int nevents, int *nstored_out)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * nevents);
+	int			nids = 0;
+	int			i,
+				j;
+	Datum		arg;
+	StoredEvent *stored;
+	int			nstored;
+
+	*nstored_out = 0;
+	for (i = 0; i < nevents; i++)
+		if (events[i].id_given)
+			ids[nids++] = UUIDPGetDatum(&events[i].id);
+	if (nids == 0)
+		return NULL;
+
+	arg = PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	if (SPI_execute_snapshot(probe_plan, &arg, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, false, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up event ids");
+	nstored = (int) SPI_processed;
+	if (nstored == 0)
+		return NULL;
+
+	stored = palloc(sizeof(StoredEvent) * nstored);
+	for (i = 0; i < nstored; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+
+		stored[i].id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+		stored[i].stream = DatumGetTextPP(SPI_getbinval(tup, desc, 2, &isnull));
+		stored[i].version = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		stored[i].position = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		stored[i].type = DatumGetTextPP(SPI_getbinval(tup, desc, 5, &isnull));
+		d = SPI_getbinval(tup, desc, 6, &isnull);
+		stored[i].data = isnull ? NULL : DatumGetJsonbP(d);
+		d = SPI_getbinval(tup, desc, 7, &isnull);
+		stored[i].data_bin = isnull ? NULL : DatumGetByteaPP(d);
+	}
+
+	for (i = 0; i < nstreams; i++)
+	{
+		EsStreamAppend *sa = &streams[i];
+		StoredEvent *first = NULL;
+		int			found = 0;
+
+		for (j = 0; j < sa->count; j++)
+		{
+			EsNewEvent *ev = &events[sa->first + j];
+			StoredEvent *s = ev->id_given ? find_stored(stored, nstored, &ev->id) : NULL;
+
+			if (s == NULL)
+				continue;
+			found++;
+			if (j == 0)
+				first = s;
+			if (first == NULL ||
+				!same_event(s, sa, ev, first->version + j))
+				ereport(ERROR,
+						(errcode(ERRCODE_ES_EVENT_ID_REUSED),
+						 errmsg("event id %s is already used by another event", uuid_str(&ev->id)),
+						 errdetail("It is stored as version " INT64_FORMAT " of stream \"%s\".",
+								   s->version, text_to_cstring(s->stream)),
+						 errhint("A retry must resend the same events with the same ids; new events need new ids.")));
+		}
+		if (found == 0)
+			continue;
+		if (found < sa->count ||
+			(sa->expected >= 0 && first->version != sa->expected + 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_ES_EVENT_ID_REUSED),
+					 errmsg("event ids of this append to stream \"%s\" are already used",
+							text_to_cstring(sa->stream)),
+					 errdetail("Only part of the batch is stored, or it is stored at other versions than expected."),
+					 errhint("A retry must resend the same events with the same ids; new events need new ids.")));
+		sa->already_stored = true;
+		sa->base_version = first->version - 1;
+	}
+	*nstored_out = nstored;
+	return stored;
+}
+
+static ArrayType *
+build_array(Datum *values, bool *nulls, int n, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return construct_md_array(values, nulls, 1, dims, lbs, elemtype, typlen, typbyval, typalign);
+}
+
+/* Run an insert plan, telling the insert trigger that it is ours. */
+static void
+es_run_insert(SPIPlanPtr plan, Datum *args, const char *nulls)
+{
+	int			rc;
+
+	es_in_append = true;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, args, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		es_in_append = false;
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert events: %s", SPI_result_code_string(rc));
+}
+
+void
+es_append_execute(EsStreamAppend *streams, int nstreams,
+				  EsNewEvent *events, int nevents, FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64	   *positions = palloc(sizeof(int64) * nevents);
+	int64	   *versions = palloc(sizeof(int64) * nevents);
+	int		   *stream_of = palloc(sizeof(int) * nevents);
+	StoredEvent *stored;
+	int			nstored;
+	int			nnew = 0;
+	int			i,
+				j;
+
+	if (nevents > ES_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many events in one append"),
+				 errdetail("The limit is %d events per call.", ES_MAX_BATCH)));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot append events during recovery"),
+				 errhint("Append on the primary server.")));
+
+	es_check_call_duplicates(streams, nstreams, events, nevents);
+	es_lock_streams(streams, nstreams);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	es_prepare_plans();
+
+	stored = es_probe_ids(streams, nstreams, events, nevents, &nstored);
+
+	for (i = 0; i < nstreams; i++)
+	{
+		EsStreamAppend *sa = &streams[i];
+
+		for (j = 0; j < sa->count; j++)
+			stream_of[sa->first + j] = i;
+		if (sa->already_stored)
+			continue;
+		sa->base_version = es_read_version(sa->stream);
+		es_check_expected(sa, sa->base_version);
+		nnew += sa->count;
+	}
+
+	if (nnew > 0)
+	{
+		int64		pos = es_allocate_positions(nnew);
+		Datum		created = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		Datum	   *v[9];
+		bool	   *n[9];
+		int			k = 0;
+		int			c;
+
+		for (c = 0; c < 9; c++)
+		{
+			v[c] = palloc(sizeof(Datum) * nnew);
+			n[c] = palloc0(sizeof(bool) * nnew);
+		}
+		/* Positions follow the caller's order of events. */
+		for (i = 0; i < nevents; i++)
+		{
+			EsStreamAppend *sa = &streams[stream_of[i]];
+			EsNewEvent *ev = &events[i];
+
+			versions[i] = sa->base_version + (i - sa->first) + 1;
+			if (sa->already_stored)
+			{
+				positions[i] = find_stored(stored, nstored, &ev->id)->position;
+				continue;
+			}
+			if (!ev->id_given)
+				es_new_event_id(&ev->id);
+			positions[i] = pos++;
+			v[0][k] = Int64GetDatum(positions[i]);
+			v[1][k] = PointerGetDatum(sa->stream);
+			v[2][k] = Int64GetDatum(versions[i]);
+			v[3][k] = UUIDPGetDatum(&ev->id);
+			v[4][k] = PointerGetDatum(ev->type);
+			v[5][k] = PointerGetDatum(es_category_of(sa->stream));
+			v[6][k] = JsonbPGetDatum(ev->data);
+			n[6][k] = ev->data == NULL;
+			v[7][k] = PointerGetDatum(ev->data_bin);
+			n[7][k] = ev->data_bin == NULL;
+			v[8][k] = JsonbPGetDatum(ev->metadata);
+			n[8][k] = ev->metadata == NULL;
+			k++;
+		}
+
+		if (nnew == 1)
+		{
+			Datum		args[10];
+			char		argn[10];
+
+			for (c = 0; c < 9; c++)
+			{
+				args[c] = v[c][0];
+				argn[c] = n[c][0] ? 'n' : ' ';
+			}
+			args[9] = created;
+			argn[9] = ' ';
+			es_run_insert(insert_one_plan, args, argn);
+		}
+		else
+		{
+			static const Oid elemtypes[9] = {INT8OID, TEXTOID, INT8OID, UUIDOID,
+			TEXTOID, TEXTOID, JSONBOID, BYTEAOID, JSONBOID};
+			Datum		args[10];
+
+			for (c = 0; c < 9; c++)
+				args[c] = PointerGetDatum(build_array(v[c], n[c], nnew, elemtypes[c]));
+			args[9] = created;
+			es_run_insert(insert_many_plan, args, NULL);
+		}
+	}
+	else
+	{
+		for (i = 0; i < nevents; i++)
+		{
+			EsStreamAppend *sa = &streams[stream_of[i]];
+
+			versions[i] = sa->base_version + (i - sa->first) + 1;
+			positions[i] = find_stored(stored, nstored, &events[i].id)->position;
+		}
+	}
+
+	/* One row per event, in the caller's order. */
+	for (i = 0; i < nevents; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = PointerGetDatum(streams[stream_of[i]].stream);
+		values[1] = Int64GetDatum(versions[i]);
+		values[2] = Int64GetDatum(positions[i]);
+		values[3] = UUIDPGetDatum(&events[i].id);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	SPI_finish();
+}

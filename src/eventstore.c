@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * eventstore.c
+ *	  Module entry point: hooks and callbacks that must exist before any
+ *	  SQL function of the extension runs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "miscadmin.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/*
+	 * Shared memory for the global feed can only be had when the library is
+	 * preloaded; otherwise the store runs in serialized mode (position.c).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		es_position_shmem_request();
+	es_position_init();
+}

@@ -1,0 +1,38 @@
+-- Privileges.  Tables are written only through the SECURITY DEFINER
+-- functions; applications get EXECUTE on them, never table rights.
+-- Every SPI statement in the C code is schema-qualified, operators included,
+-- so a caller's search_path cannot redirect them.
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA eventstore FROM PUBLIC;
+
+CREATE FUNCTION eventstore.es_grant_writer(role_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea), eventstore.es_append(jsonb) TO %I', role_name);
+    PERFORM eventstore.es_grant_reader(role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_writer(name) IS
+    'Let a role append and read events through the functions (no table rights).';
+
+CREATE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode')
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
+    'Let a role read events through the functions (no table rights).';
+
+REVOKE ALL ON FUNCTION eventstore.es_grant_writer(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_grant_reader(name) FROM PUBLIC;

@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * validate.c
+ *	  Checks of caller-supplied values, each raising a precise error.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+/* Ensure a stream name or event type is present, non-empty and short enough. */
+text *
+es_check_name(text *name, const char *what)
+{
+	int			len;
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	len = VARSIZE_ANY_EXHDR(name);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what)));
+	if (len > ES_MAX_NAME_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", what),
+				 errdetail("It has %d bytes; the limit is %d.", len, ES_MAX_NAME_LEN)));
+	return name;
+}
+
+/* Ensure an expected version is one of the documented forms. */
+int64
+es_check_expected_version(int64 v)
+{
+	if (v < ES_EXPECT_EXISTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid expected version: " INT64_FORMAT, v),
+				 errhint("Use NULL for any version, 0 for a new stream, -1 for an existing stream, or the exact version.")));
+	return v;
+}
+
+/* Ensure an event carries at most one payload. */
+void
+es_check_payload(Jsonb *data, bytea *data_bin)
+{
+	if (data != NULL && data_bin != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an event cannot have both a JSON and a binary payload"),
+				 errhint("Pass the payload as data or as data_bin, not both.")));
+}
+
+/* The category of a stream: its name up to the first "-". */
+text *
+es_category_of(text *stream)
+{
+	const char *s = VARDATA_ANY(stream);
+	int			len = VARSIZE_ANY_EXHDR(stream);
+	const char *dash = memchr(s, '-', len);
+
+	if (dash == NULL)
+		return stream;
+	return cstring_to_text_with_len(s, dash - s);
+}
