@@ -54,6 +54,7 @@
 #include "utils/builtins.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #define ES_FEED_LOCKTAG_FIELD4	0x4546	/* "EF" */
 #define ES_MAX_DATABASES		256
@@ -268,6 +269,33 @@ es_find_db(bool create)
 }
 
 /*
+ * Free the counter entries of databases that have been dropped, so that a
+ * server whose databases come and go (test suites) does not run out.
+ */
+static void
+es_forget_dropped_databases(void)
+{
+	Oid			oids[ES_MAX_DATABASES];
+	int			i;
+
+	LWLockAcquire(es_shared->lock, LW_SHARED);
+	for (i = 0; i < ES_MAX_DATABASES; i++)
+		oids[i] = es_shared->dbs[i].dboid;
+	LWLockRelease(es_shared->lock);
+
+	/* Catalog lookups may not run under an LWLock: check first, then free. */
+	for (i = 0; i < ES_MAX_DATABASES; i++)
+		if (OidIsValid(oids[i]) && SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(oids[i])))
+			oids[i] = InvalidOid;
+
+	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < ES_MAX_DATABASES; i++)
+		if (OidIsValid(oids[i]) && es_shared->dbs[i].dboid == oids[i])
+			es_shared->dbs[i].dboid = InvalidOid;
+	LWLockRelease(es_shared->lock);
+}
+
+/*
  * Make sure our database's shared counter has been read from the table
  * since the server started (or since it was invalidated).  Caller is
  * connected to SPI.
@@ -284,6 +312,14 @@ es_ensure_counter(void)
 	e = es_find_db(true);
 	valid = (e != NULL && e->valid);
 	LWLockRelease(es_shared->lock);
+	if (e == NULL)
+	{
+		es_forget_dropped_databases();
+		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+		e = es_find_db(true);
+		valid = (e != NULL && e->valid);
+		LWLockRelease(es_shared->lock);
+	}
 	if (e == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
