@@ -42,14 +42,15 @@
 #define FEED_CATEGORY	1
 #define FEED_TYPES		2
 #define FEED_GROUP		4
-static SPIPlanPtr feed_plans[8];
+#define FEED_NO_PAYLOAD	8
+static SPIPlanPtr feed_plans[16];
 static SPIPlanPtr probe_plan = NULL;
 static SPIPlanPtr head_plan = NULL;
 
 /*
  * Parameters of every feed plan: $1 after, $2 safe, $3 limit, $4 category,
  * $5 types, $6 group size, $7 group member.  Unused ones are still declared
- * so that one parameter list serves all eight plans.
+ * so that one parameter list serves all the plans.
  */
 #define FEED_NARGS		7
 static Oid	feed_types[FEED_NARGS] = {INT8OID, INT8OID, INT8OID, TEXTOID,
@@ -79,8 +80,10 @@ feed_plan(int filters)
 	if (feed_plans[filters] != NULL)
 		return feed_plans[filters];
 	initStringInfo(&sql);
-	appendStringInfoString(&sql,
-						   "SELECT position, stream, version, event_id, type, data, data_bin,"
+	appendStringInfoString(&sql, (filters & FEED_NO_PAYLOAD)
+						   ? "SELECT position, stream, version, event_id, type, NULL::jsonb,"
+						   " NULL::bytea, NULL::jsonb, created_at FROM eventstore.events WHERE "
+						   : "SELECT position, stream, version, event_id, type, data, data_bin,"
 						   " metadata, created_at FROM eventstore.events WHERE ");
 	/*
 	 * A category page must walk the (category, position) index: it reads
@@ -238,8 +241,8 @@ check_group(FunctionCallInfo fcinfo, int member_arg, int size_arg,
 }
 
 /*
- * es_load(after_position, max_count, category, types, group_member,
- * group_size): a page of the global feed.
+ * es_load(after_position, max_count, to_position, with_payload, category,
+ * types, group_member, group_size): a page of the global feed.
  */
 PG_FUNCTION_INFO_V1(es_load_feed);
 Datum
@@ -252,6 +255,7 @@ es_load_feed(PG_FUNCTION_ARGS)
 	int64		max_count;
 	int64		member;
 	int64		size;
+	int64		safe;
 	int			level;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -267,19 +271,31 @@ es_load_feed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_count must be between 1 and %d", ES_MAX_COUNT),
 				 errdetail("It is " INT64_FORMAT ".", max_count)));
-	if (!PG_ARGISNULL(2))
+	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("to_position must not be negative"),
+				 errdetail("It is " INT64_FORMAT ".", PG_GETARG_INT64(2)),
+				 errhint("Pass NULL to read up to the head of the feed.")));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("with_payload must not be null")));
+	if (!PG_GETARG_BOOL(3))
+		filters |= FEED_NO_PAYLOAD;
+	if (!PG_ARGISNULL(4))
 	{
-		values[3] = PointerGetDatum(check_category(PG_GETARG_TEXT_PP(2)));
+		values[3] = PointerGetDatum(check_category(PG_GETARG_TEXT_PP(4)));
 		nulls[3] = false;
 		filters |= FEED_CATEGORY;
 	}
-	if (!PG_ARGISNULL(3))
+	if (!PG_ARGISNULL(5))
 	{
-		values[4] = PointerGetDatum(check_types(PG_GETARG_ARRAYTYPE_P(3)));
+		values[4] = PointerGetDatum(check_types(PG_GETARG_ARRAYTYPE_P(5)));
 		nulls[4] = false;
 		filters |= FEED_TYPES;
 	}
-	if (check_group(fcinfo, 4, 5, &member, &size))
+	if (check_group(fcinfo, 6, 7, &member, &size))
 	{
 		values[5] = Int64GetDatum(size);
 		values[6] = Int64GetDatum(member);
@@ -291,7 +307,10 @@ es_load_feed(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = Int64GetDatum(after);
-	values[1] = Int64GetDatum(es_feed_safe_position());
+	safe = es_feed_safe_position();
+	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < safe)
+		safe = PG_GETARG_INT64(2);
+	values[1] = Int64GetDatum(safe);
 	values[2] = Int64GetDatum(max_count);
 	level = feed_plan_settings();
 	/* The snapshot is taken after the safe position: see the file header. */

@@ -12,14 +12,21 @@ COMMENT ON FUNCTION eventstore.es_stream_hash(text) IS
 -- The feed form of es_load.  Its first parameter is bigint, the stream form's
 -- is text: an untyped first argument reads a stream, so drivers that send
 -- untyped parameters use named notation (after_position => $1) or $1::bigint.
--- max_count is bigint (not integer) so that es_load('order-1', 5) still
--- resolves to the stream form: with an integer here, the literal 5 would be
--- an exact match for this form and win.
+-- Parameters 2 to 4 have the type categories of the stream form's
+-- (es_load(stream text, from_version bigint, max_count integer, backward
+-- boolean)), so that calls of the stream form with untyped or literal
+-- arguments still resolve to it: PostgreSQL cannot choose between two
+-- candidates whose types at an unknown-typed argument are of different
+-- non-string categories ("function is not unique"), and an integer second
+-- parameter here would be an exact match for es_load('order-1', 5).  The
+-- filters come after them and are passed by name.
 -- VOLATILE and PARALLEL UNSAFE: it reads with a fresh snapshot taken after
 -- the safe position, not with the statement's snapshot.
 CREATE FUNCTION eventstore.es_load(
     after_position bigint,
     max_count      bigint  DEFAULT 1000,
+    to_position    bigint  DEFAULT NULL,
+    with_payload   boolean DEFAULT true,
     category       text    DEFAULT NULL,
     types          text[]  DEFAULT NULL,
     group_member   integer DEFAULT NULL,
@@ -29,8 +36,8 @@ RETURNS TABLE ("position" bigint, stream text, version bigint, event_id uuid, ty
 AS 'MODULE_PATHNAME', 'es_load_feed'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 100;
 
-COMMENT ON FUNCTION eventstore.es_load(bigint, bigint, text, text[], integer, integer) IS
-    'Read a page of the global feed: events with position > after_position in position order, at most max_count, optionally of one category, of some event types, and of one consumer-group member (group_member of group_size). Never skips an event: it stops before any position still being appended. Not on a hot standby.';
+COMMENT ON FUNCTION eventstore.es_load(bigint, bigint, bigint, boolean, text, text[], integer, integer) IS
+    'Read a page of the global feed: events with after_position < position <= to_position (default: the head) in position order, at most max_count, optionally of one category, of some event types, and of one consumer-group member (group_member of group_size); with_payload => false leaves data, data_bin and metadata NULL. Never skips an event: it stops before any position still being appended. Not on a hot standby.';
 
 CREATE FUNCTION eventstore.es_feed_head() RETURNS bigint
 AS 'MODULE_PATHNAME', 'es_feed_head'
