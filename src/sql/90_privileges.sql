@@ -26,6 +26,8 @@ BEGIN
         SELECT p.oid::regprocedure FROM pg_proc p
         WHERE p.pronamespace = 'eventstore'::regnamespace
           AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode')
+           OR p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_feed_head', 'es_wait', 'es_stream_hash')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;
