@@ -54,6 +54,7 @@
 #include "utils/builtins.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #define ES_FEED_LOCKTAG_FIELD4	0x4546	/* "EF" */
 #define ES_MAX_DATABASES		256
@@ -268,6 +269,54 @@ es_find_db(bool create)
 }
 
 /*
+ * Free the counter entries of databases that no longer exist.  Entries are
+ * never released otherwise, so without this a server on which databases
+ * come and go (test suites, a database per tenant or per CI run) would
+ * refuse appends once ES_MAX_DATABASES databases had ever appended.  A
+ * dropped database has no backends, hence no appender in flight; should a
+ * new database ever get the same OID, it starts from a fresh entry and
+ * rereads its counter.  The catalog is read without holding es_lock.
+ */
+static void
+es_forget_dropped_databases(void)
+{
+	Oid			oids[ES_MAX_DATABASES];
+	int			n = 0;
+	int			i;
+
+	LWLockAcquire(es_shared->lock, LW_SHARED);
+	for (i = 0; i < ES_MAX_DATABASES; i++)
+	{
+		Oid			dboid = es_shared->dbs[i].dboid;
+
+		if (dboid != InvalidOid && dboid != MyDatabaseId)
+			oids[n++] = dboid;
+	}
+	LWLockRelease(es_shared->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		int			j;
+
+		if (SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(oids[i])))
+			continue;
+		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+		for (j = 0; j < ES_MAX_DATABASES; j++)
+		{
+			EsDbCounter *e = &es_shared->dbs[j];
+
+			if (e->dboid == oids[i])
+			{
+				e->dboid = InvalidOid;
+				e->valid = false;
+				e->next_pos = 1;
+			}
+		}
+		LWLockRelease(es_shared->lock);
+	}
+}
+
+/*
  * Make sure our database's shared counter has been read from the table
  * since the server started (or since it was invalidated).  Caller is
  * connected to SPI.
@@ -284,6 +333,15 @@ es_ensure_counter(void)
 	e = es_find_db(true);
 	valid = (e != NULL && e->valid);
 	LWLockRelease(es_shared->lock);
+	if (e == NULL)
+	{
+		/* Full: entries of dropped databases can be reused. */
+		es_forget_dropped_databases();
+		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+		e = es_find_db(true);
+		valid = (e != NULL && e->valid);
+		LWLockRelease(es_shared->lock);
+	}
 	if (e == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
