@@ -269,30 +269,51 @@ es_find_db(bool create)
 }
 
 /*
- * Free the counter entries of databases that have been dropped, so that a
- * server whose databases come and go (test suites) does not run out.
+ * Free the counter entries of databases that no longer exist.  Entries are
+ * never released otherwise, so without this a server on which databases
+ * come and go (test suites, a database per tenant or per CI run) would
+ * refuse appends once ES_MAX_DATABASES databases had ever appended.  A
+ * dropped database has no backends, hence no appender in flight; should a
+ * new database ever get the same OID, it starts from a fresh entry and
+ * rereads its counter.  The catalog is read without holding es_lock.
  */
 static void
 es_forget_dropped_databases(void)
 {
 	Oid			oids[ES_MAX_DATABASES];
+	int			n = 0;
 	int			i;
 
 	LWLockAcquire(es_shared->lock, LW_SHARED);
 	for (i = 0; i < ES_MAX_DATABASES; i++)
-		oids[i] = es_shared->dbs[i].dboid;
+	{
+		Oid			dboid = es_shared->dbs[i].dboid;
+
+		if (dboid != InvalidOid && dboid != MyDatabaseId)
+			oids[n++] = dboid;
+	}
 	LWLockRelease(es_shared->lock);
 
-	/* Catalog lookups may not run under an LWLock: check first, then free. */
-	for (i = 0; i < ES_MAX_DATABASES; i++)
-		if (OidIsValid(oids[i]) && SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(oids[i])))
-			oids[i] = InvalidOid;
+	for (i = 0; i < n; i++)
+	{
+		int			j;
 
-	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < ES_MAX_DATABASES; i++)
-		if (OidIsValid(oids[i]) && es_shared->dbs[i].dboid == oids[i])
-			es_shared->dbs[i].dboid = InvalidOid;
-	LWLockRelease(es_shared->lock);
+		if (SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(oids[i])))
+			continue;
+		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+		for (j = 0; j < ES_MAX_DATABASES; j++)
+		{
+			EsDbCounter *e = &es_shared->dbs[j];
+
+			if (e->dboid == oids[i])
+			{
+				e->dboid = InvalidOid;
+				e->valid = false;
+				e->next_pos = 1;
+			}
+		}
+		LWLockRelease(es_shared->lock);
+	}
 }
 
 /*
@@ -314,6 +335,7 @@ es_ensure_counter(void)
 	LWLockRelease(es_shared->lock);
 	if (e == NULL)
 	{
+		/* Full: entries of dropped databases can be reused. */
 		es_forget_dropped_databases();
 		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
 		e = es_find_db(true);

@@ -13,10 +13,13 @@ COMMENT ON FUNCTION eventstore.es_reset_position_counter() IS
 -- A reinstall in the same database must not reuse a stale counter.
 SELECT eventstore.es_reset_position_counter();
 
+-- A WARNING, not a NOTICE: CREATE EXTENSION runs its script with
+-- client_min_messages at least WARNING (extension.c), so a NOTICE would never
+-- reach the user.
 DO $$
 BEGIN
     IF eventstore.es_feed_mode() = 'serialized' THEN
-        RAISE NOTICE 'eventstore is not in shared_preload_libraries: appends run in serialized mode'
+        RAISE WARNING 'eventstore is not in shared_preload_libraries: appends run in serialized mode'
             USING HINT = 'Add eventstore to shared_preload_libraries and restart the server so that appending transactions commit concurrently.';
     END IF;
 END
