@@ -85,6 +85,7 @@ extern void es_position_init(void);
 extern int64 es_allocate_positions(int count);
 extern int64 es_feed_safe_position(void);
 extern void es_invalidate_position_counter(void);
+extern void es_note_direct_insert(void);
 extern ConditionVariable *es_feed_condition_variable(void);
 
 /* src/append_exec.c */

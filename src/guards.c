@@ -54,6 +54,6 @@ es_note_insert(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("es_note_insert must be called as a trigger")));
 	if (!es_in_append)
-		es_invalidate_position_counter();
+		es_note_direct_insert();
 	return PointerGetDatum(NULL);	/* statement trigger: no tuple */
 }
