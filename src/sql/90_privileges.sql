@@ -10,6 +10,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea), eventstore.es_append(jsonb) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_snapshot(text, bigint, jsonb, text, bytea), eventstore.es_advance_position(text, bigint, text), eventstore.es_lock_handler(text, text, boolean) TO %I', role_name);
     PERFORM eventstore.es_grant_reader(role_name);
 END
 $$;
@@ -25,10 +26,12 @@ BEGIN
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p
         WHERE p.pronamespace = 'eventstore'::regnamespace
-          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode')
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag TO %I', role_name);
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
