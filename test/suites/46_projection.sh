@@ -124,3 +124,22 @@ bad=$($PSQL -At -c "
     SELECT cart_totals_mismatches('doubled')")
 [ "$bad" = 2 ] || fail "the comparison did not catch a doubled event ($bad)"
 echo "read model equals the from-scratch computation"
+
+# pg_dump / pg_restore keep checkpoints and snapshots, and the projection
+# continues in the restored database from where it was.
+$PSQL -c "SELECT eventstore.es_snapshot('cart-1', eventstore.es_stream_version('cart-1'),
+              jsonb_build_object('items', (SELECT items FROM cart_totals WHERE stream = 'cart-1')),
+              'cart:v1')" >/dev/null || fail "snapshot"
+dump=$TMP_CHECK/projection/dump
+"$PGBIN/pg_dump" -Fc -d $DB -f "$dump" || fail "pg_dump"
+"$PGBIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS ${DB}_restored" -c "CREATE DATABASE ${DB}_restored" || fail "createdb"
+"$PGBIN/pg_restore" -d ${DB}_restored "$dump" || fail "pg_restore"
+state="SELECT (SELECT string_agg(handler || ':' || stream || ':' || position, ',' ORDER BY handler, stream) FROM eventstore.checkpoints),
+              (SELECT string_agg(stream || ':' || kind || ':' || version || ':' || data::text, ',' ORDER BY stream, kind) FROM eventstore.snapshots)"
+before=$($PSQL -At -c "$state")
+after=$("$PGBIN/psql" -X -At -d ${DB}_restored -c "$state")
+[ -n "$before" ] && [ "$before" = "$after" ] || fail "restore changed checkpoints or snapshots: '$before' vs '$after'"
+R="$PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d ${DB}_restored"
+$R -c "CALL append_events(50)" -c "CALL run_cart_totals()" || fail "projection after restore"
+[ "$($R -At -c "SELECT cart_totals_mismatches('cart_totals')")" = 0 ] || fail "read model wrong after restore"
+echo "pg_dump/pg_restore kept checkpoints and snapshots; the projection continued"
