@@ -44,6 +44,8 @@
 
 /* Field 4 of our advisory lock tags: keeps clear of pg_advisory_*'s 1 and 2. */
 #define ES_LOCKTAG_FIELD4		0x4553	/* "ES" */
+/* Field 4 of a handler's lock (es_lock_handler). */
+#define ES_LOCKTAG_HANDLER_FIELD4	0x4548	/* "EH" */
 
 /* One event to append, as given by the caller (already validated). */
 typedef struct EsNewEvent
@@ -101,5 +103,9 @@ extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 
 /* src/guards.c */
 extern bool es_in_append;
+
+/* src/snapshot.c */
+extern int	es_max_snapshot_size;
+extern void es_snapshot_define_gucs(void);
 
 #endif							/* EVENTSTORE_H */

@@ -10,11 +10,12 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea), eventstore.es_append(jsonb) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_snapshot(text, bigint, jsonb, text, bytea), eventstore.es_advance_position(text, bigint, text), eventstore.es_lock_handler(text, text, boolean) TO %I', role_name);
     PERFORM eventstore.es_grant_reader(role_name);
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_writer(name) IS
-    'Let a role append and read events through the functions (no table rights).';
+    'Let a role append events, save snapshots, advance checkpoints and read, through the functions only (no table rights).';
 
 CREATE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -25,16 +26,17 @@ BEGIN
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p
         WHERE p.pronamespace = 'eventstore'::regnamespace
-          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode')
-           OR p.pronamespace = 'eventstore'::regnamespace
-          AND p.proname IN ('es_feed_head', 'es_wait', 'es_stream_hash')
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_feed_head', 'es_wait', 'es_stream_hash',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag TO %I', role_name);
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
-    'Let a role read events through the functions (no table rights).';
+    'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag view only (no table rights).';
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_writer(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_reader(name) FROM PUBLIC;

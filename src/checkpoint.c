@@ -1,0 +1,235 @@
+/*-------------------------------------------------------------------------
+ *
+ * checkpoint.c
+ *	  Handler checkpoints: es_advance_position, es_handler_position and
+ *	  es_lock_handler.
+ *
+ * A checkpoint is a row of eventstore.checkpoints keyed by (handler,
+ * stream); stream is '' for a feed handler (position = global position) and
+ * the stream name for a per-stream handler (position = stream version).
+ *
+ * Forward only.  es_advance_position upserts with ON CONFLICT ... WHERE
+ * stored < new.  Two transactions advancing one checkpoint are serialised
+ * by the row lock (or by the speculative insertion when the row is new);
+ * the second one re-checks the WHERE against the row the first committed,
+ * so in READ COMMITTED both orders end at the maximum.  (In REPEATABLE READ
+ * or SERIALIZABLE the second one gets a serialization failure instead, as
+ * any concurrent update does; retry.)  A call that would move backward, or
+ * stay, writes nothing and reports the position kept.
+ *
+ * Exactly-once projections advance the checkpoint in the transaction that
+ * writes the read model: both commit or neither does.  Two instances of one
+ * projection must not process the same batch; es_lock_handler gives them a
+ * transaction-level lock and returns the checkpoint read after the lock was
+ * granted (the latest committed value, whatever the caller's snapshot).
+ *
+ * Locks: the checkpoint row (upsert); for es_lock_handler an advisory
+ * ExclusiveLock on (MyDatabaseId, hash of handler and stream,
+ * ES_LOCKTAG_HANDLER_FIELD4) to the end of the transaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+static SPIPlanPtr advance_plan = NULL;
+static SPIPlanPtr read_plan = NULL;
+
+static SPIPlanPtr
+checkpoint_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/* Ensure a handler name is present, non-empty and short enough. */
+static text *
+check_handler(FunctionCallInfo fcinfo, int argno)
+{
+	return es_check_name(PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno),
+						 "handler name");
+}
+
+/* The checkpoint's stream: '' (feed handler) for NULL or '', else a checked name. */
+static text *
+checkpoint_stream(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *stream;
+
+	if (PG_ARGISNULL(argno))
+		return cstring_to_text("");
+	stream = PG_GETARG_TEXT_PP(argno);
+	if (VARSIZE_ANY_EXHDR(stream) == 0)
+		return stream;
+	return es_check_name(stream, "stream name");
+}
+
+/* The stored position, read with the given snapshot; -1 when there is no row. */
+static int64
+read_position(Datum *keys, Snapshot snapshot)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	bool		isnull;
+	int			rc;
+
+	checkpoint_plan(&read_plan,
+					"SELECT position FROM eventstore.checkpoints"
+					" WHERE handler OPERATOR(pg_catalog.=) $1"
+					" AND stream OPERATOR(pg_catalog.=) $2", 2, types);
+	if (snapshot == InvalidSnapshot)
+		rc = SPI_execute_plan(read_plan, keys, NULL, true, 1);
+	else
+		rc = SPI_execute_snapshot(read_plan, keys, NULL, snapshot,
+								  InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read a checkpoint");
+	if (SPI_processed == 0)
+		return -1;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* es_advance_position(handler, position, stream) -> (position kept, advanced) */
+PG_FUNCTION_INFO_V1(es_advance_position);
+Datum
+es_advance_position(PG_FUNCTION_ARGS)
+{
+	int64		position;
+	int64		kept;
+	bool		advanced;
+	TupleDesc	tupdesc;
+	Datum		result[2];
+	bool		result_nulls[2] = {false, false};
+	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
+	Datum		values[3];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	values[0] = PointerGetDatum(check_handler(fcinfo, 0));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("position must not be null")));
+	position = PG_GETARG_INT64(1);
+	if (position < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("position must not be negative"),
+				 errdetail("It is " INT64_FORMAT ".", position)));
+	values[1] = PointerGetDatum(checkpoint_stream(fcinfo, 2));
+	values[2] = Int64GetDatum(position);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	checkpoint_plan(&advance_plan,
+					"INSERT INTO eventstore.checkpoints AS c"
+					" (handler, stream, position, updated_at)"
+					" VALUES ($1, $2, $3, pg_catalog.now())"
+					" ON CONFLICT (handler, stream) DO UPDATE"
+					" SET position = excluded.position, updated_at = excluded.updated_at"
+					" WHERE c.position OPERATOR(pg_catalog.<) excluded.position"
+					" RETURNING c.position", 3, types);
+	if (SPI_execute_plan(advance_plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not advance a checkpoint");
+	if (SPI_processed > 0)
+	{
+		kept = position;
+		advanced = true;
+	}
+	else
+	{
+		/*
+		 * The stored position is not older.  The upsert locked the row, so
+		 * the latest snapshot shows the position that stays.
+		 */
+		kept = read_position(values, GetLatestSnapshot());
+		if (kept < 0)
+			elog(ERROR, "could not read a checkpoint that was just locked");
+		advanced = false;
+	}
+	SPI_finish();
+
+	result[0] = Int64GetDatum(kept);
+	result[1] = BoolGetDatum(advanced);
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, result_nulls)));
+}
+
+/* es_handler_position(handler, stream): the checkpoint, 0 when there is none. */
+PG_FUNCTION_INFO_V1(es_handler_position);
+Datum
+es_handler_position(PG_FUNCTION_ARGS)
+{
+	Datum		keys[2];
+	int64		position;
+
+	keys[0] = PointerGetDatum(check_handler(fcinfo, 0));
+	keys[1] = PointerGetDatum(checkpoint_stream(fcinfo, 1));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	position = read_position(keys, InvalidSnapshot);
+	SPI_finish();
+	PG_RETURN_INT64(position < 0 ? 0 : position);
+}
+
+/*
+ * es_lock_handler(handler, stream, wait): lock the handler for this
+ * transaction, then return its latest committed checkpoint (0 when none);
+ * NULL when wait is false and another transaction holds the lock.
+ */
+PG_FUNCTION_INFO_V1(es_lock_handler);
+Datum
+es_lock_handler(PG_FUNCTION_ARGS)
+{
+	text	   *handler = check_handler(fcinfo, 0);
+	text	   *stream = checkpoint_stream(fcinfo, 1);
+	bool		wait;
+	uint64		key;
+	LOCKTAG		tag;
+	Datum		keys[2];
+	int64		position;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("wait must not be null")));
+	wait = PG_GETARG_BOOL(2);
+
+	/* The stream's hash is seeded with the handler's, so (a, bc) != (ab, c). */
+	key = hash_bytes_extended((const unsigned char *) VARDATA_ANY(handler),
+							  VARSIZE_ANY_EXHDR(handler), 0x45534843);
+	key = hash_bytes_extended((const unsigned char *) VARDATA_ANY(stream),
+							  VARSIZE_ANY_EXHDR(stream), key);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32),
+						 (uint32) key, ES_LOCKTAG_HANDLER_FIELD4);
+	if (LockAcquire(&tag, ExclusiveLock, false, !wait) == LOCKACQUIRE_NOT_AVAIL)
+		PG_RETURN_NULL();
+
+	/* Read after the lock: a previous holder's advance is committed by now. */
+	keys[0] = PointerGetDatum(handler);
+	keys[1] = PointerGetDatum(stream);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	position = read_position(keys, GetLatestSnapshot());
+	SPI_finish();
+	PG_RETURN_INT64(position < 0 ? 0 : position);
+}
