@@ -93,6 +93,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool xact_registered = false;	/* concurrent: our slot is set */
 static bool xact_feed_locked = false;	/* serialized: we hold the lock */
 static int64 xact_next_local = 0;	/* serialized: next position to give */
+static bool xact_direct_insert = false;	/* rows came by another path */
 
 static SPIPlanPtr max_position_plan = NULL;
 
@@ -163,6 +164,14 @@ es_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
+
+			/*
+			 * Rows inserted by hand are visible now: whoever reread the
+			 * counter while they were uncommitted must read it again.
+			 */
+			if (xact_direct_insert)
+				es_invalidate_position_counter();
+			xact_direct_insert = false;
 			if (xact_registered && es_shared != NULL)
 			{
 				LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
@@ -464,6 +473,18 @@ es_invalidate_position_counter(void)
 	if (e != NULL)
 		e->valid = false;
 	LWLockRelease(es_shared->lock);
+}
+
+/*
+ * Rows are being inserted by another path than es_append (a restore): forget
+ * the counter now and again when this transaction ends, since a counter
+ * reread in between cannot see the uncommitted rows.
+ */
+void
+es_note_direct_insert(void)
+{
+	xact_direct_insert = true;
+	es_invalidate_position_counter();
 }
 
 /* For waiters on the feed (see feed code): the condition variable. */

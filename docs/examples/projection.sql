@@ -32,18 +32,12 @@ BEGIN
     -- the position this one committed.
     after_position := eventstore.es_lock_handler('cart_totals');
 
-    -- Until the feed form of es_load is merged this reads the table; a real
-    -- projection reads
-    --   eventstore.es_load(after_position => after_position, category => 'cart',
-    --                      max_count => batch_size)
-    -- which never skips an event that commits late.  The plain query below is
-    -- safe only when no append is in flight (as in the test).
+    -- The feed never returns an event while a lower position is still in
+    -- flight, so no event that commits late is ever skipped.
     FOR ev IN
         SELECT e.position, e.stream, e.version, e.type, e.data
-        FROM eventstore.events e
-        WHERE e.category = 'cart' AND e.position > after_position
-        ORDER BY e.position
-        LIMIT batch_size
+        FROM eventstore.es_load(after_position => after_position, category => 'cart',
+                                max_count => batch_size) e
     LOOP
         INSERT INTO cart_totals AS t (stream, items, events, last_version)
         VALUES (ev.stream,

@@ -56,38 +56,3 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
 COMMENT ON FUNCTION eventstore.es_lock_handler(text, text, boolean) IS
     'Take a handler''s lock until the end of the transaction, then return its checkpoint read after the lock was granted (0 when none), so that two instances of one projection never process the same events. With wait => false, returns NULL at once when another transaction holds the lock.';
 
--- Lag of every handler.  The feed head is computed once, in the CTE below:
--- when es_feed_head() exists, replace its body by
---     SELECT eventstore.es_feed_head() AS head
--- (the highest position a feed reader may return; max(position) can be
--- above it while lower positions are still being committed).
-CREATE VIEW eventstore.handler_lag AS
-WITH feed AS (
-    SELECT COALESCE(pg_catalog.max(e."position"), 0) AS head FROM eventstore.events e
-)
-SELECT c.handler,
-       c.stream,
-       c."position",
-       h.head,
-       GREATEST(h.head OPERATOR(pg_catalog.-) c."position", 0) AS lag,
-       c.updated_at
-FROM eventstore.checkpoints c
-CROSS JOIN feed
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN c.stream OPERATOR(pg_catalog.=) '' THEN feed.head
-                ELSE (SELECT COALESCE(pg_catalog.max(e.version), 0)
-                      FROM eventstore.events e
-                      WHERE e.stream OPERATOR(pg_catalog.=) c.stream)
-           END AS head
-) h;
-
-COMMENT ON VIEW eventstore.handler_lag IS
-    'Every checkpoint with its head (feed head for a feed handler, stream version for a per-stream handler) and lag = head - position. A feed lag counts positions, which can have gaps: it is an upper bound of the events left.';
-COMMENT ON COLUMN eventstore.handler_lag.handler IS 'Handler name.';
-COMMENT ON COLUMN eventstore.handler_lag.stream IS 'Empty for a feed handler; the stream for a per-stream handler.';
-COMMENT ON COLUMN eventstore.handler_lag."position" IS 'The handler''s checkpoint.';
-COMMENT ON COLUMN eventstore.handler_lag.head IS 'Feed head (feed handler) or stream version (per-stream handler).';
-COMMENT ON COLUMN eventstore.handler_lag.lag IS 'head - position, never below 0.';
-COMMENT ON COLUMN eventstore.handler_lag.updated_at IS 'When the checkpoint last advanced.';
-
-REVOKE ALL ON TABLE eventstore.handler_lag FROM PUBLIC;
