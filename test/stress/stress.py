@@ -19,6 +19,8 @@ written to a file and loaded into a side table, and SQL checks that:
   - every acknowledged event is stored with the same stream, version,
     position and id, and nothing is stored that was not acknowledged;
   - no (stream, version) or id was acknowledged twice.
+Each reply is checked as it arrives: one row per event in the caller's
+order, and an exact claim n wins versions n+1, n+2, ... (exactly one winner).
 Any error other than a conflict (a deadlock, a unique violation, ...) is a
 failure.  Exit status 0 when everything holds, 1 with a message otherwise.
 
@@ -31,12 +33,18 @@ import os
 import random
 import sys
 import threading
+import time
 import uuid
 
 import psycopg2
 
 STREAMS = ["hot-%d" % i for i in range(5)]
 SINGLE_STREAMS = STREAMS[:3]   # the hottest: single appends go here only
+
+
+# Set at the first unexpected error: the other clients stop too, so that a
+# broken build fails in seconds instead of grinding through deadlock timeouts.
+STOP = threading.Event()
 
 
 class Client(threading.Thread):
@@ -47,6 +55,7 @@ class Client(threading.Thread):
         self.rng = random.Random(seed)
         self.acked = []          # (stream, version, position, event_id, client, txn)
         self.conflicts = 0
+        self.serialization_failures = 0   # 40001, only in SERIALIZABLE runs
         self.rolled_back = 0
         self.retries = 0
         self.committed = {"single": 0, "multi": 0}   # acknowledged appends by kind
@@ -92,6 +101,8 @@ class Client(threading.Thread):
             self.work()
         except Exception as e:  # noqa: BLE001
             self.errors.append("client crashed: %r" % (e,))
+        if self.errors:
+            STOP.set()
 
     def work(self):
         conn = psycopg2.connect(dbname=self.args.db, application_name=self.name)
@@ -99,8 +110,11 @@ class Client(threading.Thread):
         cur = conn.cursor()
         # A bug that blocks forever must fail the run, not hang it.
         cur.execute("SET statement_timeout = '30s'")
+        cur.execute("SET default_transaction_isolation = %s", (self.args.isolation,))
         conn.commit()
         for txn in range(self.args.transactions):
+            if STOP.is_set():
+                break
             try:
                 if self.rng.random() < 0.6:
                     kind, batch = "single", self.plan_single(cur, txn)
@@ -112,8 +126,16 @@ class Client(threading.Thread):
                 if e.pgcode == "ES001":     # lost the race: expected
                     self.conflicts += 1
                     continue
+                if e.pgcode == "40001" and self.args.isolation == "serializable":
+                    self.serialization_failures += 1   # SSI's retry signal: rolled back
+                    continue
                 self.errors.append("txn %d: %s %s" % (txn, e.pgcode, str(e).strip()))
+                STOP.set()
                 continue
+            bad = self.misplaced(batch, rows)
+            if bad:
+                self.errors.append("txn %d: %s" % (txn, bad))
+                STOP.set()
             if self.rng.random() < 0.05:
                 conn.rollback()          # appended, then given up: must leave no trace
                 self.rolled_back += 1
@@ -122,9 +144,14 @@ class Client(threading.Thread):
             try:
                 conn.commit()
             except psycopg2.Error as e:
+                if e.pgcode == "40001" and self.args.isolation == "serializable":
+                    conn.rollback()          # a serialization failure at COMMIT: rolled back
+                    self.serialization_failures += 1
+                    continue
                 # The outcome of a failed COMMIT is unknown to the client.
                 self.unknown.extend(ids)
                 self.errors.append("txn %d: commit failed: %s %s" % (txn, e.pgcode, str(e).strip()))
+                STOP.set()
                 try:
                     conn.rollback()
                 except psycopg2.Error:
@@ -136,6 +163,24 @@ class Client(threading.Thread):
             if self.rng.random() < 0.1:
                 self.retry(conn, cur, txn, batch, rows)
         conn.close()
+
+    @staticmethod
+    def misplaced(batch, rows):
+        """The winner of an exact claim n must get versions n+1, n+2, ... in the caller's order."""
+        items = batch if isinstance(batch, list) else [batch]
+        k = 0
+        for item in items:
+            for j in range(len(item["events"])):
+                stream, version = rows[k][0], rows[k][1]
+                if stream != item["stream"]:
+                    return "row %d is for stream %s, expected %s" % (k, stream, item["stream"])
+                if isinstance(item["expected_version"], int) and version != item["expected_version"] + 1 + j:
+                    return ("append to %s claiming version %d was stored at version %d"
+                            % (stream, item["expected_version"], version - j))
+                k += 1
+        if k != len(rows):
+            return "%d rows returned for %d events" % (len(rows), k)
+        return None
 
     def retry(self, conn, cur, txn, batch, rows):
         """Resend an acknowledged append with the ids it got: same rows, nothing written."""
@@ -150,12 +195,17 @@ class Client(threading.Thread):
             conn.commit()
         except psycopg2.Error as e:
             conn.rollback()
+            if e.pgcode == "40001" and self.args.isolation == "serializable":
+                self.serialization_failures += 1
+                return
             self.errors.append("txn %d: retry of an acknowledged append failed: %s %s"
                                % (txn, e.pgcode, str(e).strip()))
+            STOP.set()
             return
         self.retries += 1
         if again != rows:
             self.errors.append("txn %d: retry returned %r, first reply was %r" % (txn, again, rows))
+            STOP.set()
 
 
 CHECKS = [
@@ -225,17 +275,21 @@ def main():
     ap.add_argument("--transactions", type=int, default=250, help="per client")
     ap.add_argument("--out", default=".")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--isolation", default="read committed",
+                    choices=["read committed", "repeatable read", "serializable"])
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     os.makedirs(args.out, exist_ok=True)
-    print("stress: %d clients x %d transactions on %d hot streams, seed %d"
-          % (args.clients, args.transactions, len(STREAMS), seed))
+    print("stress: %d clients x %d transactions on %d hot streams, %s, seed %d"
+          % (args.clients, args.transactions, len(STREAMS), args.isolation, seed))
 
     clients = [Client(n, args, seed + n) for n in range(args.clients)]
     for c in clients:
         c.start()
+    # A guard against a hang only (statement_timeout is 30 s); no timing is asserted.
+    deadline = time.monotonic() + 240
     for c in clients:
-        c.join(300)
+        c.join(max(1, deadline - time.monotonic()))
         if c.is_alive():
             print("FAILED: %s did not finish (hung?)" % c.name)
             os._exit(1)
@@ -246,16 +300,18 @@ def main():
     print("acknowledged appends: %d single-stream, %d multi-stream"
           % (sum(c.committed["single"] for c in clients), sum(c.committed["multi"] for c in clients)))
     print("acknowledged events: %d, conflicts (ES001): %d, rolled back on purpose: %d,"
-          " idempotent retries: %d, unknown outcomes: %d"
+          " idempotent retries: %d, serialization failures: %d, unknown outcomes: %d"
           % (len(acked), sum(c.conflicts for c in clients), sum(c.rolled_back for c in clients),
-             sum(c.retries for c in clients), len(unknown)))
+             sum(c.retries for c in clients), sum(c.serialization_failures for c in clients),
+             len(unknown)))
 
     failures, stored, streams = verify(args.db, args.out, acked, unknown)
     print("stored events: %d in %d streams" % (stored, streams))
     for name, e in errors:
-        print("UNEXPECTED ERROR in %s: %s" % (name, e))
+        print("FAILURE in %s: %s" % (name, e))
     if errors:
         failures += 1
+        print("(the clients stopped at the first unexpected error)")
     if not all(sum(c.committed[k] for c in clients) for k in ("single", "multi")):
         print("VIOLATION: no single- or no multi-stream append was acknowledged; the run proves nothing")
         failures += 1
