@@ -93,6 +93,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool xact_registered = false;	/* concurrent: our slot is set */
 static bool xact_feed_locked = false;	/* serialized: we hold the lock */
 static int64 xact_next_local = 0;	/* serialized: next position to give */
+static int64 xact_first_local = 0;	/* serialized: first position we took */
 static bool xact_direct_insert = false;	/* rows came by another path */
 
 static SPIPlanPtr max_position_plan = NULL;
@@ -402,6 +403,7 @@ es_allocate_positions(int count)
 			es_lock_feed();
 			xact_feed_locked = true;
 			xact_next_local = es_read_max_position() + 1;
+			xact_first_local = xact_next_local;
 		}
 		first = xact_next_local;
 		xact_next_local += count;
@@ -438,8 +440,13 @@ es_feed_safe_position(void)
 	int64		safe;
 	int			i;
 
+	/*
+	 * Serialized mode: every visible row is safe, except that a transaction
+	 * that has appended sees its own rows, which the feed must not show
+	 * before they commit (as in concurrent mode, where its slot hides them).
+	 */
 	if (!es_preloaded)
-		return PG_INT64_MAX;
+		return xact_feed_locked ? xact_first_local - 1 : PG_INT64_MAX;
 
 	es_ensure_counter();
 
