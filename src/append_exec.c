@@ -214,7 +214,7 @@ es_check_expected(EsStreamAppend *sa, int64 actual)
 			break;
 		case ES_EXPECT_NO_STREAM:
 			ok = actual == 0;
-			want = "no stream (version 0)";
+			want = "no stream";
 			break;
 		default:
 			ok = actual == sa->expected;
@@ -224,8 +224,8 @@ es_check_expected(EsStreamAppend *sa, int64 actual)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_WRONG_EXPECTED_VERSION),
-				 errmsg("wrong expected version for stream \"%s\"",
-						text_to_cstring(sa->stream)),
+				 errmsg("wrong expected version for stream \"%s\": expected %s, actual version " INT64_FORMAT,
+						text_to_cstring(sa->stream), want, actual),
 				 errdetail("Expected %s, but the stream is at version " INT64_FORMAT ".",
 						   want, actual),
 				 errhint("Load the stream again and retry the command.")));
