@@ -217,7 +217,9 @@ def plot(out, summary, clients, chart):
                 for c, v in pts:
                     f.write(f"{c} {v}\n")
             plots.append(f"'{data}' using 1:2 with linespoints lw 2 title '{names[s]}'")
-        script.append("plot " + ", ".join(plots) if plots else "plot NaN notitle")
+        # An empty panel (workload not run) keeps its place in the layout.
+        script.append("plot " + ", ".join(plots) if plots
+                      else "set label 1 'not run' at graph 0.5, 0.5 center\nplot [1:16] [0:1] -1 notitle\nunset label 1")
     script.append("unset multiplot")
     try:
         subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
