@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Instruction profile of the single-event append path: bench/profile.sh [N]
+#
+# Runs N prepared single-event appends (workload 1's scheme: streams of 100
+# events, exact expected version, one transaction each) in a single-user
+# backend under valgrind --tool=callgrind, for es_append, the plain INSERT
+# floor and the PL/pgSQL baseline, and prints instructions per append
+# (the difference between a run of N + 200 and a run of 200 appends, so
+# start-up and the first calls' catalog loading drop out) and where
+# es_append's instructions go.  Instruction counts do not depend on how busy
+# the machine is, unlike pgbench's timings; they do not show time spent
+# waiting (WAL flush, locks).  Uses tmp_install from a previous
+# `bench/run.sh` or `make test`; callgrind files stay in tmp_profile/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+N=${1:-2000}
+export TMP_CHECK=$ROOT/tmp_profile
+. test/lib/cluster.sh
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+[ -x "$PGBIN/postgres" ] || { make -s >/dev/null; es_build_tmp_install; }
+
+rm -rf "$TMP_CHECK"; mkdir -p "$TMP_CHECK"
+es_start_cluster prof "shared_preload_libraries = 'eventstore'"
+es_new_db bench
+$PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d bench -f bench/setup.sql -f bench/sql_baseline.sql >/dev/null
+es_stop_cluster prof
+DIR=$TMP_CHECK/prof
+
+DATA='{"amount": 100, "currency": "EUR", "account": "DE00 1234 5678", "note": "benchmark event"}'
+META='{"correlation_id": "4f9c3c1e-5d2a-4a41-9f41-8a2f7c1d0e55"}'
+
+# statements SYSTEM COUNT TAG: the input of one single-user session
+statements() {
+    local sys=$1 n=$2 tag=$3 i
+    case $sys in
+        es) echo "PREPARE a(text, bigint) AS SELECT * FROM eventstore.es_append(\$1, 'Deposited', '$DATA', expected_version => \$2, metadata => '$META');" ;;
+        floor) echo "PREPARE a(text, bigint) AS INSERT INTO bench.floor_events (position, stream, version, event_id, type, category, data, metadata, created_at) VALUES (nextval('bench.floor_position_seq'), \$1, \$2 + 1, gen_random_uuid(), 'Deposited', 'acct', '$DATA', '$META', now()) RETURNING stream, version, position, event_id;" ;;
+        sql) echo "PREPARE a(text, bigint) AS SELECT * FROM bench.sql_append(\$1, 'Deposited', '$DATA', \$2, '$META');" ;;
+    esac
+    for i in $(seq 0 $((n - 1))); do
+        echo "EXECUTE a('acct-$tag-$((i / 100))', $((i % 100)));"
+    done
+}
+
+# instructions SYSTEM COUNT: total Ir of a single-user session
+instructions() {
+    local sys=$1 n=$2 out=$TMP_CHECK/callgrind.$1.$2
+    statements "$sys" "$n" "$sys$n" > "$TMP_CHECK/in.$sys.$n"
+    chmod 644 "$TMP_CHECK/in.$sys.$n"; [ "$(id -u)" = 0 ] && chown postgres "$TMP_CHECK"
+    as_pg valgrind --tool=callgrind --callgrind-out-file="$out" --trace-children=no \
+        "$PGBIN/postgres" --single -D "$DIR" -c shared_preload_libraries=eventstore -c fsync=off bench \
+        < "$TMP_CHECK/in.$sys.$n" > "$TMP_CHECK/out.$sys.$n" 2>"$TMP_CHECK/err.$sys.$n"
+    if grep -q ERROR "$TMP_CHECK/out.$sys.$n"; then grep -m3 ERROR "$TMP_CHECK/out.$sys.$n" >&2; exit 1; fi
+    callgrind_annotate "$out" 2>/dev/null | sed -nE 's/^([0-9,]+) .*PROGRAM TOTALS.*/\1/p' | tr -d ,
+}
+
+echo "instructions per single-event append (callgrind, $N appends, prepared, one transaction each):"
+for sys in floor es sql; do
+    small=$(instructions $sys 200)
+    big=$(instructions $sys $((N + 200)))
+    printf '  %-6s %10d\n' "$sys" $(( (big - small) / N ))
+done
+echo
+echo "where es_append's instructions go (inclusive, whole session of $((N + 200)) appends):"
+callgrind_annotate --inclusive=yes "$TMP_CHECK/callgrind.es.$((N + 200))" 2>/dev/null | sed -n '1,/^-- /d; p' |
+    grep -E 'es_|exec_execute_message|PostgresMain|CommitTransaction|SPI_|_SPI|heap_insert|ExecInsert|btinsert|_bt_doinsert|LockAcquire|XLogInsert|RecordTransactionCommit|ExecutorStart|ExecutorEnd|pg_prng|uuid|jsonb|InitMaterializedSRF|tuplestore|GetLatestSnapshot|GetSnapshotData|AtEOXact|ExecuteQuery|standard_ExecutorRun|ExecScan|index_getnext|_bt_first|PortalRun|CreateExecutorState|ExecInitNode|SearchCatCache|hash_search|AllocSet|palloc' |
+    head -60

@@ -1,0 +1,5 @@
+-- Workload 1, SQL baseline: the same scheme as w1_es.sql through the PL/pgSQL append.
+\set e :n % 100
+\set s :n / 100
+SELECT * FROM bench.sql_append('acct-' || :run || '-' || :client_id || '-' || :s, 'Deposited', :data, :e, :meta);
+\set n :n + 1
