@@ -57,18 +57,6 @@ static SPIPlanPtr probe_plan = NULL;
 static SPIPlanPtr insert_one_plan = NULL;
 static SPIPlanPtr insert_many_plan = NULL;
 
-static SPIPlanPtr
-es_keep_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
 static void
 es_prepare_plans(void)
 {
@@ -76,28 +64,28 @@ es_prepare_plans(void)
 	{
 		Oid			t[1] = {TEXTOID};
 
-		version_plan = es_keep_plan(
-									"SELECT version FROM eventstore.events"
-									" WHERE stream OPERATOR(pg_catalog.=) $1"
-									" ORDER BY version DESC LIMIT 1", 1, t);
+		es_kept_plan(&version_plan,
+					 "SELECT version FROM eventstore.events"
+					 " WHERE stream OPERATOR(pg_catalog.=) $1"
+					 " ORDER BY version DESC LIMIT 1", 1, t);
 	}
 	if (probe_plan == NULL)
 	{
 		Oid			t[1] = {UUIDARRAYOID};
 
-		probe_plan = es_keep_plan(
-								  "SELECT event_id, stream, version, position, type, data, data_bin"
-								  " FROM eventstore.events"
-								  " WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
+		es_kept_plan(&probe_plan,
+					 "SELECT event_id, stream, version, position, type, data, data_bin"
+					 " FROM eventstore.events"
+					 " WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
 	}
 	if (insert_one_plan == NULL)
 	{
 		Oid			t[10] = {INT8OID, TEXTOID, INT8OID, UUIDOID, TEXTOID, TEXTOID,
 		JSONBOID, BYTEAOID, JSONBOID, TIMESTAMPTZOID};
 
-		insert_one_plan = es_keep_plan(INSERT_COLUMNS
-									   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-									   10, t);
+		es_kept_plan(&insert_one_plan, INSERT_COLUMNS
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+					 10, t);
 	}
 	if (insert_many_plan == NULL)
 	{
@@ -105,13 +93,13 @@ es_prepare_plans(void)
 			TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, BYTEAARRAYOID, JSONBARRAYOID,
 		TIMESTAMPTZOID};
 
-		insert_many_plan = es_keep_plan(INSERT_COLUMNS
-										"SELECT u.p, u.s, u.v, u.i, u.t, u.c, u.d, u.b, u.m, $10"
-										" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-										" pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-										" pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
-										" pg_catalog.unnest($9))"
-										" AS u(p, s, v, i, t, c, d, b, m)", 10, t);
+		es_kept_plan(&insert_many_plan, INSERT_COLUMNS
+					 "SELECT u.p, u.s, u.v, u.i, u.t, u.c, u.d, u.b, u.m, $10"
+					 " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+					 " pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+					 " pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
+					 " pg_catalog.unnest($9))"
+					 " AS u(p, s, v, i, t, c, d, b, m)", 10, t);
 	}
 }
 

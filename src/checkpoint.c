@@ -44,22 +44,6 @@
 static SPIPlanPtr advance_plan = NULL;
 static SPIPlanPtr read_plan = NULL;
 
-static SPIPlanPtr
-checkpoint_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
 /* Ensure a handler name is present, non-empty and short enough. */
 static text *
 check_handler(FunctionCallInfo fcinfo, int argno)
@@ -90,7 +74,7 @@ read_position(Datum *keys, Snapshot snapshot)
 	bool		isnull;
 	int			rc;
 
-	checkpoint_plan(&read_plan,
+	es_kept_plan(&read_plan,
 					"SELECT position FROM eventstore.checkpoints"
 					" WHERE handler OPERATOR(pg_catalog.=) $1"
 					" AND stream OPERATOR(pg_catalog.=) $2", 2, types);
@@ -140,7 +124,7 @@ es_advance_position(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	checkpoint_plan(&advance_plan,
+	es_kept_plan(&advance_plan,
 					"INSERT INTO eventstore.checkpoints AS c"
 					" (handler, stream, position, updated_at)"
 					" VALUES ($1, $2, $3, pg_catalog.now())"

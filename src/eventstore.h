@@ -95,6 +95,11 @@ extern void es_append_execute(EsStreamAppend *streams, int nstreams,
 							  EsNewEvent *events, int nevents,
 							  FunctionCallInfo fcinfo);
 
+/* src/spi_plan.c */
+struct _SPI_plan;
+extern struct _SPI_plan *es_kept_plan(struct _SPI_plan **slot, const char *sql,
+									  int nargs, Oid *types);
+
 /* src/load.c */
 struct _SPI_plan;
 extern int32 es_check_max_count(FunctionCallInfo fcinfo, int argno);

@@ -56,21 +56,6 @@ static SPIPlanPtr head_plan = NULL;
 static Oid	feed_types[FEED_NARGS] = {INT8OID, INT8OID, INT8OID, TEXTOID,
 	TEXTARRAYOID, INT8OID, INT8OID};
 
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
 /* The plan for a filter combination; only the filters in use appear in it. */
 static SPIPlanPtr
 feed_plan(int filters)
@@ -111,7 +96,7 @@ feed_plan(int filters)
 	appendStringInfoString(&sql, (filters & FEED_CATEGORY)
 						   ? " ORDER BY category, position LIMIT $3"
 						   : " ORDER BY position LIMIT $3");
-	return keep_plan(&feed_plans[filters], sql.data, FEED_NARGS, feed_types);
+	return es_kept_plan(&feed_plans[filters], sql.data, FEED_NARGS, feed_types);
 }
 
 /*
@@ -337,7 +322,7 @@ feed_head(void)
 
 	if (safe != PG_INT64_MAX)
 		return safe;
-	keep_plan(&head_plan, "SELECT pg_catalog.max(position) FROM eventstore.events",
+	es_kept_plan(&head_plan, "SELECT pg_catalog.max(position) FROM eventstore.events",
 			  0, NULL);
 	if (SPI_execute_snapshot(head_plan, NULL, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
@@ -376,7 +361,7 @@ feed_has_event_after(int64 after, int64 safe)
 
 	if (safe <= after)
 		return false;
-	keep_plan(&probe_plan,
+	es_kept_plan(&probe_plan,
 			  "SELECT 1 FROM eventstore.events WHERE position OPERATOR(pg_catalog.>) $1"
 			  " AND position OPERATOR(pg_catalog.<=) $2 ORDER BY position LIMIT 1",
 			  2, types);

@@ -26,21 +26,6 @@ static SPIPlanPtr forward_plan = NULL;
 static SPIPlanPtr backward_plan = NULL;
 static SPIPlanPtr stream_version_plan = NULL;
 
-static SPIPlanPtr
-load_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
 /* Ensure a page size is present and within limits. */
 int32
 es_check_max_count(FunctionCallInfo fcinfo, int argno)
@@ -128,10 +113,10 @@ es_load_stream(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = backward
-		? load_plan(&backward_plan, LOAD_COLUMNS
+		? es_kept_plan(&backward_plan, LOAD_COLUMNS
 					" AND version OPERATOR(pg_catalog.<=) $2 ORDER BY version DESC LIMIT $3",
 					3, types)
-		: load_plan(&forward_plan, LOAD_COLUMNS
+		: es_kept_plan(&forward_plan, LOAD_COLUMNS
 					" AND version OPERATOR(pg_catalog.>=) $2 ORDER BY version LIMIT $3",
 					3, types);
 	values[0] = PointerGetDatum(stream);
@@ -155,7 +140,7 @@ es_stream_version(PG_FUNCTION_ARGS)
 	stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	load_plan(&stream_version_plan,
+	es_kept_plan(&stream_version_plan,
 			  "SELECT version FROM eventstore.events WHERE stream OPERATOR(pg_catalog.=) $1"
 			  " ORDER BY version DESC LIMIT 1", 1, types);
 	arg = PointerGetDatum(stream);

@@ -236,17 +236,8 @@ es_read_max_position(void)
 	bool		isnull;
 	Datum		d;
 
-	if (max_position_plan == NULL)
-	{
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("SELECT pg_catalog.max(position) FROM eventstore.events",
-						   0, NULL);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		max_position_plan = plan;
-	}
+	es_kept_plan(&max_position_plan,
+				 "SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
 	if (SPI_execute_snapshot(max_position_plan, NULL, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the highest position");

@@ -66,22 +66,6 @@ es_snapshot_define_gucs(void)
 							NULL, NULL, NULL);
 }
 
-static SPIPlanPtr
-snapshot_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
 /* Ensure a snapshot kind is present, non-empty and short enough. */
 static text *
 check_kind(FunctionCallInfo fcinfo, int argno)
@@ -140,7 +124,7 @@ committed_version(text *stream)
 	Datum		arg = PointerGetDatum(stream);
 	bool		isnull;
 
-	snapshot_plan(&version_plan,
+	es_kept_plan(&version_plan,
 				  "SELECT version FROM eventstore.events"
 				  " WHERE stream OPERATOR(pg_catalog.=) $1"
 				  " ORDER BY version DESC LIMIT 1", 1, types);
@@ -210,7 +194,7 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 				 errdetail("Its committed version is " INT64_FORMAT ".", current),
 				 errhint("Save a snapshot only of events that are committed, or in the transaction that appended them.")));
 
-	snapshot_plan(&upsert_plan,
+	es_kept_plan(&upsert_plan,
 				  "INSERT INTO eventstore.snapshots AS s"
 				  " (stream, kind, version, data, data_bin, created_at)"
 				  " VALUES ($1, $2, $3, $4, $5, pg_catalog.now())"
@@ -252,7 +236,7 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 		 * A newer snapshot is stored.  The upsert locked it, so the latest
 		 * snapshot shows the version that stays.
 		 */
-		snapshot_plan(&kept_plan,
+		es_kept_plan(&kept_plan,
 					  "SELECT version FROM eventstore.snapshots"
 					  " WHERE stream OPERATOR(pg_catalog.=) $1"
 					  " AND kind OPERATOR(pg_catalog.=) $2", 2, types);
@@ -288,7 +272,7 @@ es_snapshot_load(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	snapshot_plan(&load_plan,
+	es_kept_plan(&load_plan,
 				  "SELECT stream, kind, version, data, data_bin, created_at"
 				  " FROM eventstore.snapshots"
 				  " WHERE stream OPERATOR(pg_catalog.=) $1"
@@ -320,7 +304,7 @@ es_snapshot_load_with_events(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	snapshot_plan(&load_with_events_plan,
+	es_kept_plan(&load_with_events_plan,
 				  "WITH s AS ("
 				  "  SELECT version, kind, data, data_bin, created_at"
 				  "  FROM eventstore.snapshots"

@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi_plan.c
+ *	  Plans prepared once per backend and kept for its lifetime.
+ *
+ * Every SPI statement of the extension is prepared on first use and kept
+ * (SPI_keepplan), so a call pays neither parsing nor planning; the plan
+ * cache replans by itself after DDL.  Statements schema-qualify every name,
+ * operators included, so a caller's search_path cannot change their meaning.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "executor/spi.h"
+
+/* The plan kept in *slot, prepared from sql on first use.  Caller is connected to SPI. */
+SPIPlanPtr
+es_kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
