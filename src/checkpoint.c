@@ -75,9 +75,9 @@ read_position(Datum *keys, Snapshot snapshot)
 	int			rc;
 
 	es_kept_plan(&read_plan,
-					"SELECT position FROM eventstore.checkpoints"
-					" WHERE handler OPERATOR(pg_catalog.=) $1"
-					" AND stream OPERATOR(pg_catalog.=) $2", 2, types);
+				 "SELECT position FROM eventstore.checkpoints"
+				 " WHERE handler OPERATOR(pg_catalog.=) $1"
+				 " AND stream OPERATOR(pg_catalog.=) $2", 2, types);
 	if (snapshot == InvalidSnapshot)
 		rc = SPI_execute_plan(read_plan, keys, NULL, true, 1);
 	else
@@ -125,13 +125,13 @@ es_advance_position(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(&advance_plan,
-					"INSERT INTO eventstore.checkpoints AS c"
-					" (handler, stream, position, updated_at)"
-					" VALUES ($1, $2, $3, pg_catalog.now())"
-					" ON CONFLICT (handler, stream) DO UPDATE"
-					" SET position = excluded.position, updated_at = excluded.updated_at"
-					" WHERE c.position OPERATOR(pg_catalog.<) excluded.position"
-					" RETURNING c.position", 3, types);
+				 "INSERT INTO eventstore.checkpoints AS c"
+				 " (handler, stream, position, updated_at)"
+				 " VALUES ($1, $2, $3, pg_catalog.now())"
+				 " ON CONFLICT (handler, stream) DO UPDATE"
+				 " SET position = excluded.position, updated_at = excluded.updated_at"
+				 " WHERE c.position OPERATOR(pg_catalog.<) excluded.position"
+				 " RETURNING c.position", 3, types);
 	if (SPI_execute_plan(advance_plan, values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not advance a checkpoint");
 	if (SPI_processed > 0)

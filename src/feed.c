@@ -323,7 +323,7 @@ feed_head(void)
 	if (safe != PG_INT64_MAX)
 		return safe;
 	es_kept_plan(&head_plan, "SELECT pg_catalog.max(position) FROM eventstore.events",
-			  0, NULL);
+				 0, NULL);
 	if (SPI_execute_snapshot(head_plan, NULL, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the feed head");
@@ -362,9 +362,9 @@ feed_has_event_after(int64 after, int64 safe)
 	if (safe <= after)
 		return false;
 	es_kept_plan(&probe_plan,
-			  "SELECT 1 FROM eventstore.events WHERE position OPERATOR(pg_catalog.>) $1"
-			  " AND position OPERATOR(pg_catalog.<=) $2 ORDER BY position LIMIT 1",
-			  2, types);
+				 "SELECT 1 FROM eventstore.events WHERE position OPERATOR(pg_catalog.>) $1"
+				 " AND position OPERATOR(pg_catalog.<=) $2 ORDER BY position LIMIT 1",
+				 2, types);
 	values[0] = Int64GetDatum(after);
 	values[1] = Int64GetDatum(safe);
 	level = feed_plan_settings();

@@ -114,11 +114,11 @@ es_load_stream(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	plan = backward
 		? es_kept_plan(&backward_plan, LOAD_COLUMNS
-					" AND version OPERATOR(pg_catalog.<=) $2 ORDER BY version DESC LIMIT $3",
-					3, types)
-		: es_kept_plan(&forward_plan, LOAD_COLUMNS
-					" AND version OPERATOR(pg_catalog.>=) $2 ORDER BY version LIMIT $3",
-					3, types);
+					   " AND version OPERATOR(pg_catalog.<=) $2 ORDER BY version DESC LIMIT $3",
+					   3, types)
+					   : es_kept_plan(&forward_plan, LOAD_COLUMNS
+					   " AND version OPERATOR(pg_catalog.>=) $2 ORDER BY version LIMIT $3",
+					   3, types);
 	values[0] = PointerGetDatum(stream);
 	values[1] = Int64GetDatum(from);
 	values[2] = Int32GetDatum(max_count);
@@ -141,8 +141,8 @@ es_stream_version(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(&stream_version_plan,
-			  "SELECT version FROM eventstore.events WHERE stream OPERATOR(pg_catalog.=) $1"
-			  " ORDER BY version DESC LIMIT 1", 1, types);
+				 "SELECT version FROM eventstore.events WHERE stream OPERATOR(pg_catalog.=) $1"
+				 " ORDER BY version DESC LIMIT 1", 1, types);
 	arg = PointerGetDatum(stream);
 	if (SPI_execute_plan(stream_version_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the version of a stream");

@@ -125,9 +125,9 @@ committed_version(text *stream)
 	bool		isnull;
 
 	es_kept_plan(&version_plan,
-				  "SELECT version FROM eventstore.events"
-				  " WHERE stream OPERATOR(pg_catalog.=) $1"
-				  " ORDER BY version DESC LIMIT 1", 1, types);
+				 "SELECT version FROM eventstore.events"
+				 " WHERE stream OPERATOR(pg_catalog.=) $1"
+				 " ORDER BY version DESC LIMIT 1", 1, types);
 	if (SPI_execute_snapshot(version_plan, &arg, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the version of a stream");
@@ -195,14 +195,14 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 				 errhint("Save a snapshot only of events that are committed, or in the transaction that appended them.")));
 
 	es_kept_plan(&upsert_plan,
-				  "INSERT INTO eventstore.snapshots AS s"
-				  " (stream, kind, version, data, data_bin, created_at)"
-				  " VALUES ($1, $2, $3, $4, $5, pg_catalog.now())"
-				  " ON CONFLICT (stream, kind) DO UPDATE"
-				  " SET version = excluded.version, data = excluded.data,"
-				  " data_bin = excluded.data_bin, created_at = excluded.created_at"
-				  " WHERE s.version OPERATOR(pg_catalog.<=) excluded.version"
-				  " RETURNING s.version", 5, types);
+				 "INSERT INTO eventstore.snapshots AS s"
+				 " (stream, kind, version, data, data_bin, created_at)"
+				 " VALUES ($1, $2, $3, $4, $5, pg_catalog.now())"
+				 " ON CONFLICT (stream, kind) DO UPDATE"
+				 " SET version = excluded.version, data = excluded.data,"
+				 " data_bin = excluded.data_bin, created_at = excluded.created_at"
+				 " WHERE s.version OPERATOR(pg_catalog.<=) excluded.version"
+				 " RETURNING s.version", 5, types);
 	values[0] = PointerGetDatum(stream);
 	values[1] = PointerGetDatum(kind);
 	values[2] = Int64GetDatum(version);
@@ -237,9 +237,9 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 		 * snapshot shows the version that stays.
 		 */
 		es_kept_plan(&kept_plan,
-					  "SELECT version FROM eventstore.snapshots"
-					  " WHERE stream OPERATOR(pg_catalog.=) $1"
-					  " AND kind OPERATOR(pg_catalog.=) $2", 2, types);
+					 "SELECT version FROM eventstore.snapshots"
+					 " WHERE stream OPERATOR(pg_catalog.=) $1"
+					 " AND kind OPERATOR(pg_catalog.=) $2", 2, types);
 		if (SPI_execute_snapshot(kept_plan, values, nulls, GetLatestSnapshot(),
 								 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
@@ -273,10 +273,10 @@ es_snapshot_load(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(&load_plan,
-				  "SELECT stream, kind, version, data, data_bin, created_at"
-				  " FROM eventstore.snapshots"
-				  " WHERE stream OPERATOR(pg_catalog.=) $1"
-				  " AND kind OPERATOR(pg_catalog.=) $2", 2, types);
+				 "SELECT stream, kind, version, data, data_bin, created_at"
+				 " FROM eventstore.snapshots"
+				 " WHERE stream OPERATOR(pg_catalog.=) $1"
+				 " AND kind OPERATOR(pg_catalog.=) $2", 2, types);
 	es_run_into_result(fcinfo, load_plan, 2, types, values, nulls);
 	SPI_finish();
 	return (Datum) 0;
@@ -305,23 +305,23 @@ es_snapshot_load_with_events(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(&load_with_events_plan,
-				  "WITH s AS ("
-				  "  SELECT version, kind, data, data_bin, created_at"
-				  "  FROM eventstore.snapshots"
-				  "  WHERE stream OPERATOR(pg_catalog.=) $1"
-				  "  AND kind OPERATOR(pg_catalog.=) $2)"
-				  " SELECT true, NULL::pg_catalog.int8, $1, s.version, NULL::pg_catalog.uuid,"
-				  "  s.kind, s.data, s.data_bin, NULL::pg_catalog.jsonb, s.created_at"
-				  " FROM s"
-				  " UNION ALL"
-				  " (SELECT false, e.position, e.stream, e.version, e.event_id, e.type,"
-				  "  e.data, e.data_bin, e.metadata, e.created_at"
-				  "  FROM eventstore.events e"
-				  "  WHERE e.stream OPERATOR(pg_catalog.=) $1"
-				  "  AND e.version OPERATOR(pg_catalog.>)"
-				  "   COALESCE((SELECT s.version FROM s), 0)"
-				  "  ORDER BY e.version LIMIT $3)"
-				  " ORDER BY 4", 3, types);
+				 "WITH s AS ("
+				 "  SELECT version, kind, data, data_bin, created_at"
+				 "  FROM eventstore.snapshots"
+				 "  WHERE stream OPERATOR(pg_catalog.=) $1"
+				 "  AND kind OPERATOR(pg_catalog.=) $2)"
+				 " SELECT true, NULL::pg_catalog.int8, $1, s.version, NULL::pg_catalog.uuid,"
+				 "  s.kind, s.data, s.data_bin, NULL::pg_catalog.jsonb, s.created_at"
+				 " FROM s"
+				 " UNION ALL"
+				 " (SELECT false, e.position, e.stream, e.version, e.event_id, e.type,"
+				 "  e.data, e.data_bin, e.metadata, e.created_at"
+				 "  FROM eventstore.events e"
+				 "  WHERE e.stream OPERATOR(pg_catalog.=) $1"
+				 "  AND e.version OPERATOR(pg_catalog.>)"
+				 "   COALESCE((SELECT s.version FROM s), 0)"
+				 "  ORDER BY e.version LIMIT $3)"
+				 " ORDER BY 4", 3, types);
 	es_run_into_result(fcinfo, load_with_events_plan, 3, types, values, nulls);
 	SPI_finish();
 	return (Datum) 0;
