@@ -44,22 +44,23 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-/* Attribute numbers in eventstore.events (src/sql/00_schema.sql). */
-#define ES_ATT_STREAM	2
-#define ES_ATT_VERSION	3
-
-#define INSERT_COLUMNS \
-	"INSERT INTO eventstore.events (position, stream, version, event_id, type," \
-	" category, data, data_bin, metadata, created_at) "
-
 static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr probe_plan = NULL;
-static SPIPlanPtr insert_one_plan = NULL;
-static SPIPlanPtr insert_many_plan = NULL;
 
+/*
+ * Connect to SPI on first need: an append that gives no event ids and finds
+ * the (stream, version) index needs no SQL at all.  Connected until the end
+ * of es_append_execute, which owns what SPI returned until then.
+ */
 static void
-es_prepare_plans(void)
+es_prepare_plans(bool *spi_connected)
 {
+	if (!*spi_connected)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		*spi_connected = true;
+	}
 	if (version_plan == NULL)
 	{
 		Oid			t[1] = {TEXTOID};
@@ -77,29 +78,6 @@ es_prepare_plans(void)
 					 "SELECT event_id, stream, version, position, type, data, data_bin"
 					 " FROM eventstore.events"
 					 " WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
-	}
-	if (insert_one_plan == NULL)
-	{
-		Oid			t[10] = {INT8OID, TEXTOID, INT8OID, UUIDOID, TEXTOID, TEXTOID,
-		JSONBOID, BYTEAOID, JSONBOID, TIMESTAMPTZOID};
-
-		es_kept_plan(&insert_one_plan, INSERT_COLUMNS
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-					 10, t);
-	}
-	if (insert_many_plan == NULL)
-	{
-		Oid			t[10] = {INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, UUIDARRAYOID,
-			TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, BYTEAARRAYOID, JSONBARRAYOID,
-		TIMESTAMPTZOID};
-
-		es_kept_plan(&insert_many_plan, INSERT_COLUMNS
-					 "SELECT u.p, u.s, u.v, u.i, u.t, u.c, u.d, u.b, u.m, $10"
-					 " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-					 " pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-					 " pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
-					 " pg_catalog.unnest($9))"
-					 " AS u(p, s, v, i, t, c, d, b, m)", 10, t);
 	}
 }
 
@@ -194,9 +172,6 @@ es_check_call_duplicates(EsStreamAppend *streams, int nstreams,
 static int64
 es_read_version_index(text *stream, bool *done)
 {
-	Oid			nsp = get_namespace_oid("eventstore", true);
-	Oid			heapoid = OidIsValid(nsp) ? get_relname_relid("events", nsp) : InvalidOid;
-	Oid			indexoid = OidIsValid(nsp) ? get_relname_relid("events_stream_version_key", nsp) : InvalidOid;
 	Relation	heap;
 	Relation	index;
 	Snapshot	snap;
@@ -206,18 +181,10 @@ es_read_version_index(text *stream, bool *done)
 	int64		version = 0;
 
 	*done = false;
-	if (!OidIsValid(heapoid) || !OidIsValid(indexoid))
-		return 0;
-	heap = table_open(heapoid, AccessShareLock);
-	index = index_open(indexoid, AccessShareLock);
-	/* Only trust the index if it is the one we created: (stream, version). */
-	if (index->rd_index->indrelid != heapoid ||
-		index->rd_index->indnkeyatts != 2 ||
-		index->rd_index->indkey.values[0] != ES_ATT_STREAM ||
-		index->rd_index->indkey.values[1] != ES_ATT_VERSION ||
-		index->rd_rel->relam != BTREE_AM_OID)
+	heap = table_open(es_events_relid(), AccessShareLock);
+	index = es_events_open_version_index(heap);
+	if (index == NULL)
 	{
-		index_close(index, AccessShareLock);
 		table_close(heap, AccessShareLock);
 		return 0;
 	}
@@ -232,19 +199,20 @@ es_read_version_index(text *stream, bool *done)
 	{
 		bool		isnull;
 
-		version = DatumGetInt64(slot_getattr(slot, ES_ATT_VERSION, &isnull));
+		version = DatumGetInt64(slot_getattr(slot, es_events_attnum(heap, ES_COL_VERSION),
+											 &isnull));
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snap);
-	index_close(index, AccessShareLock);
+	relation_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 	*done = true;
 	return version;
 }
 
 static int64
-es_read_version(text *stream)
+es_read_version(text *stream, bool *spi_connected)
 {
 	Datum		arg = PointerGetDatum(stream);
 	bool		isnull;
@@ -255,6 +223,7 @@ es_read_version(text *stream)
 	version = es_read_version_index(stream, &done);
 	if (done)
 		return version;
+	es_prepare_plans(spi_connected);
 	if (SPI_execute_snapshot(version_plan, &arg, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the version of a stream");
@@ -353,7 +322,7 @@ same_event(StoredEvent *s, EsStreamAppend *sa, EsNewEvent *ev, int64 version)
  */
 static StoredEvent *
 es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
-			 int nevents, int *nstored_out)
+			 int nevents, int *nstored_out, bool *spi_connected)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * nevents);
 	int			nids = 0;
@@ -370,6 +339,7 @@ es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 	if (nids == 0)
 		return NULL;
 
+	es_prepare_plans(spi_connected);
 	arg = PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	if (SPI_execute_snapshot(probe_plan, &arg, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 0) != SPI_OK_SELECT)
@@ -439,39 +409,6 @@ es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 	return stored;
 }
 
-static ArrayType *
-build_array(Datum *values, bool *nulls, int n, Oid elemtype)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return construct_md_array(values, nulls, 1, dims, lbs, elemtype, typlen, typbyval, typalign);
-}
-
-/* Run an insert plan, telling the insert trigger that it is ours. */
-static void
-es_run_insert(SPIPlanPtr plan, Datum *args, const char *nulls)
-{
-	int			rc;
-
-	es_in_append = true;
-	PG_TRY();
-	{
-		rc = SPI_execute_plan(plan, args, nulls, false, 0);
-	}
-	PG_FINALLY();
-	{
-		es_in_append = false;
-	}
-	PG_END_TRY();
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not insert events: %s", SPI_result_code_string(rc));
-}
-
 void
 es_append_execute(EsStreamAppend *streams, int nstreams,
 				  EsNewEvent *events, int nevents, FunctionCallInfo fcinfo)
@@ -483,6 +420,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	StoredEvent *stored;
 	int			nstored;
 	int			nnew = 0;
+	bool		spi_connected = false;
 	int			i,
 				j;
 
@@ -500,11 +438,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	es_check_call_duplicates(streams, nstreams, events, nevents);
 	es_lock_streams(streams, nstreams);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	es_prepare_plans();
-
-	stored = es_probe_ids(streams, nstreams, events, nevents, &nstored);
+	stored = es_probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
 
 	for (i = 0; i < nstreams; i++)
 	{
@@ -514,7 +448,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			stream_of[sa->first + j] = i;
 		if (sa->already_stored)
 			continue;
-		sa->base_version = es_read_version(sa->stream);
+		sa->base_version = es_read_version(sa->stream, &spi_connected);
 		es_check_expected(sa, sa->base_version);
 		nnew += sa->count;
 	}
@@ -522,17 +456,9 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	if (nnew > 0)
 	{
 		int64		pos = es_allocate_positions(nnew);
-		Datum		created = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-		Datum	   *v[9];
-		bool	   *n[9];
+		EsEventRow *rows = palloc(sizeof(EsEventRow) * nnew);
 		int			k = 0;
-		int			c;
 
-		for (c = 0; c < 9; c++)
-		{
-			v[c] = palloc(sizeof(Datum) * nnew);
-			n[c] = palloc0(sizeof(bool) * nnew);
-		}
 		/* Positions follow the caller's order of events. */
 		for (i = 0; i < nevents; i++)
 		{
@@ -548,46 +474,18 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			if (!ev->id_given)
 				es_new_event_id(&ev->id);
 			positions[i] = pos++;
-			v[0][k] = Int64GetDatum(positions[i]);
-			v[1][k] = PointerGetDatum(sa->stream);
-			v[2][k] = Int64GetDatum(versions[i]);
-			v[3][k] = UUIDPGetDatum(&ev->id);
-			v[4][k] = PointerGetDatum(ev->type);
-			v[5][k] = PointerGetDatum(es_category_of(sa->stream));
-			v[6][k] = JsonbPGetDatum(ev->data);
-			n[6][k] = ev->data == NULL;
-			v[7][k] = PointerGetDatum(ev->data_bin);
-			n[7][k] = ev->data_bin == NULL;
-			v[8][k] = JsonbPGetDatum(ev->metadata);
-			n[8][k] = ev->metadata == NULL;
+			rows[k].position = positions[i];
+			rows[k].stream = sa->stream;
+			rows[k].version = versions[i];
+			rows[k].event_id = &ev->id;
+			rows[k].type = ev->type;
+			rows[k].category = es_category_of(sa->stream);
+			rows[k].data = ev->data;
+			rows[k].data_bin = ev->data_bin;
+			rows[k].metadata = ev->metadata;
 			k++;
 		}
-
-		if (nnew == 1)
-		{
-			Datum		args[10];
-			char		argn[10];
-
-			for (c = 0; c < 9; c++)
-			{
-				args[c] = v[c][0];
-				argn[c] = n[c][0] ? 'n' : ' ';
-			}
-			args[9] = created;
-			argn[9] = ' ';
-			es_run_insert(insert_one_plan, args, argn);
-		}
-		else
-		{
-			static const Oid elemtypes[9] = {INT8OID, TEXTOID, INT8OID, UUIDOID,
-			TEXTOID, TEXTOID, JSONBOID, BYTEAOID, JSONBOID};
-			Datum		args[10];
-
-			for (c = 0; c < 9; c++)
-				args[c] = PointerGetDatum(build_array(v[c], n[c], nnew, elemtypes[c]));
-			args[9] = created;
-			es_run_insert(insert_many_plan, args, NULL);
-		}
+		es_insert_events(rows, nnew, GetCurrentTransactionStartTimestamp());
 	}
 	else
 	{
@@ -613,5 +511,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
-	SPI_finish();
+	if (spi_connected)
+	{
+			SPI_finish();
+	}
 }

@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "access/attnum.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "storage/condition_variable.h"
 #include "utils/jsonb.h"
@@ -21,6 +23,27 @@
 /* ---- version shims ---- */
 #if PG_VERSION_NUM < 150000
 #define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall(fcinfo, flags)
+#endif
+/* Index entries for a new row, without ON CONFLICT or summarizing-only logic. */
+#if PG_VERSION_NUM >= 160000
+#define es_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#elif PG_VERSION_NUM >= 140000
+#define es_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#else
+#define es_insert_index_tuples(rri, slot, estate) \
+	ExecInsertIndexTuples((slot), (estate), false, NULL, NIL)
+#endif
+/* A result relation opened outside a plan, so AFTER triggers find it. */
+#if PG_VERSION_NUM >= 140000
+#define es_register_result_rel(estate, rri) \
+	((estate)->es_opened_result_relations = \
+	 lappend((estate)->es_opened_result_relations, (rri)))
+#else
+#define es_register_result_rel(estate, rri) \
+	((estate)->es_trig_target_relations = \
+	 lappend((estate)->es_trig_target_relations, (rri)))
 #endif
 
 /* ---- SQLSTATEs of the store's own conditions (class ES) ---- */
@@ -70,6 +93,36 @@ typedef struct EsStreamAppend
 	bool		already_stored; /* idempotent retry: nothing to write */
 } EsStreamAppend;
 
+/* Columns of eventstore.events that es_append writes (src/events_rel.c). */
+typedef enum EsEventColumn
+{
+	ES_COL_POSITION,
+	ES_COL_STREAM,
+	ES_COL_VERSION,
+	ES_COL_EVENT_ID,
+	ES_COL_TYPE,
+	ES_COL_CATEGORY,
+	ES_COL_DATA,
+	ES_COL_DATA_BIN,
+	ES_COL_METADATA,
+	ES_COL_CREATED_AT,
+	ES_NCOLUMNS
+} EsEventColumn;
+
+/* One row to store (src/event_insert.c); NULL pointers store SQL NULLs. */
+typedef struct EsEventRow
+{
+	int64		position;
+	text	   *stream;
+	int64		version;
+	pg_uuid_t  *event_id;
+	text	   *type;
+	text	   *category;
+	Jsonb	   *data;
+	bytea	   *data_bin;
+	Jsonb	   *metadata;
+} EsEventRow;
+
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
 extern int64 es_check_expected_version(int64 v);
@@ -90,6 +143,17 @@ extern void es_invalidate_position_counter(void);
 extern void es_note_direct_insert(void);
 extern ConditionVariable *es_feed_condition_variable(void);
 
+/* src/events_rel.c */
+struct RelationData;
+struct ExprState;
+extern Oid	es_events_relid(void);
+extern AttrNumber es_events_attnum(struct RelationData *rel, EsEventColumn col);
+extern struct RelationData *es_events_open_version_index(struct RelationData *rel);
+extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
+
+/* src/event_insert.c */
+extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
+
 /* src/append_exec.c */
 extern void es_append_execute(EsStreamAppend *streams, int nstreams,
 							  EsNewEvent *events, int nevents,
@@ -105,9 +169,6 @@ struct _SPI_plan;
 extern int32 es_check_max_count(FunctionCallInfo fcinfo, int argno);
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
-
-/* src/guards.c */
-extern bool es_in_append;
 
 /* src/snapshot.c */
 extern int	es_max_snapshot_size;

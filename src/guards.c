@@ -10,9 +10,6 @@
 
 #include "commands/trigger.h"
 
-/* True while es_append's own INSERT runs (append_exec.c). */
-bool		es_in_append = false;
-
 /* BEFORE UPDATE OR DELETE OR TRUNCATE ... FOR EACH STATEMENT */
 PG_FUNCTION_INFO_V1(es_forbid_change);
 Datum
@@ -43,7 +40,8 @@ es_forbid_change(PG_FUNCTION_ARGS)
 /*
  * BEFORE INSERT ... FOR EACH STATEMENT: rows inserted by anything but
  * es_append (a restore, a data copy) may carry positions the shared counter
- * has not seen, so make the next append reread max(position).
+ * has not seen, so make the next append reread max(position).  es_append's
+ * own rows do not fire statement triggers (event_insert.c).
  */
 PG_FUNCTION_INFO_V1(es_note_insert);
 Datum
@@ -53,7 +51,6 @@ es_note_insert(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("es_note_insert must be called as a trigger")));
-	if (!es_in_append)
-		es_note_direct_insert();
+	es_note_direct_insert();
 	return PointerGetDatum(NULL);	/* statement trigger: no tuple */
 }

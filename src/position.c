@@ -227,22 +227,27 @@ es_lock_feed(void)
 
 /*
  * max(position) of the events table, read with the latest snapshot so that
- * rows committed after our transaction snapshot count too.  The caller is
- * connected to SPI.
+ * rows committed after our transaction snapshot count too.  Connects to SPI
+ * for the read (nested, if the caller is connected already).
  */
 static int64
 es_read_max_position(void)
 {
 	bool		isnull;
 	Datum		d;
+	int64		maxpos;
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(&max_position_plan,
 				 "SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
 	if (SPI_execute_snapshot(max_position_plan, NULL, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the highest position");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetInt64(d);
+	maxpos = isnull ? 0 : DatumGetInt64(d);
+	SPI_finish();
+	return maxpos;
 }
 
 /* Our database's counter entry; created if absent.  Caller holds es_lock. */
@@ -319,8 +324,7 @@ es_forget_dropped_databases(void)
 
 /*
  * Make sure our database's shared counter has been read from the table
- * since the server started (or since it was invalidated).  Caller is
- * connected to SPI.
+ * since the server started (or since it was invalidated).
  */
 static void
 es_ensure_counter(void)
@@ -374,8 +378,7 @@ es_ensure_counter(void)
 
 /*
  * Hand out `count` consecutive positions to the current transaction and
- * return the first.  The caller holds its stream locks and is connected to
- * SPI.
+ * return the first.  The caller holds its stream locks.
  */
 int64
 es_allocate_positions(int count)

@@ -1,5 +1,17 @@
 -- es_append: the write path (src/append.c, src/append_exec.c).
 
+-- The row es_append returns per event.  A named type rather than RETURNS
+-- TABLE: the executor then takes the row type from the type cache instead of
+-- rebuilding it from pg_proc on every call (docs/benchmarks.md).
+CREATE TYPE eventstore.append_result AS (
+    stream     text,
+    version    bigint,
+    "position" bigint,
+    event_id   uuid
+);
+COMMENT ON TYPE eventstore.append_result IS
+    'One appended event: its stream, version, global position and id.';
+
 CREATE FUNCTION eventstore.es_append(
     stream           text,
     type             text,
@@ -8,7 +20,7 @@ CREATE FUNCTION eventstore.es_append(
     metadata         jsonb  DEFAULT NULL,
     event_id         uuid   DEFAULT NULL,
     data_bin         bytea  DEFAULT NULL)
-RETURNS TABLE (stream text, version bigint, "position" bigint, event_id uuid)
+RETURNS SETOF eventstore.append_result
 AS 'MODULE_PATHNAME', 'es_append_event'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 1;
 
@@ -16,7 +28,7 @@ COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid,
     'Append one event to a stream. expected_version: NULL any, 0 no stream, -1 existing stream, n exactly n. Returns the event''s stream, version, global position and id.';
 
 CREATE FUNCTION eventstore.es_append(batch jsonb)
-RETURNS TABLE (stream text, version bigint, "position" bigint, event_id uuid)
+RETURNS SETOF eventstore.append_result
 AS 'MODULE_PATHNAME', 'es_append_batch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 10;
 

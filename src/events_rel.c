@@ -1,0 +1,282 @@
+/*-------------------------------------------------------------------------
+ *
+ * events_rel.c
+ *	  What a backend keeps about eventstore.events between calls: its OID,
+ *	  the OID of its (stream, version) index, where each column is, and its
+ *	  CHECK constraints compiled once.
+ *
+ * Why cache: the profile of a single-event append (docs/benchmarks.md)
+ * showed per-call catalog name lookups, and PostgreSQL re-reading and
+ * compiling the table's CHECK constraints for every statement, about a
+ * tenth of the append's instructions.
+ *
+ * Staleness: the OIDs and the column map are dropped by a relcache
+ * invalidation of the table (DDL, DROP EXTENSION, a VACUUM's statistics);
+ * the compiled constraints are checked against the relcache entry's
+ * constraint texts on every use and also dropped when any function changes
+ * (a constraint may call one whose definition was inlined).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "nodes/readfuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+/* The columns es_append writes, in EsEventColumn order. */
+static const struct
+{
+	const char *name;
+	Oid			type;
+}			es_columns[ES_NCOLUMNS] = {
+	{"position", INT8OID},
+	{"stream", TEXTOID},
+	{"version", INT8OID},
+	{"event_id", UUIDOID},
+	{"type", TEXTOID},
+	{"category", TEXTOID},
+	{"data", JSONBOID},
+	{"data_bin", BYTEAOID},
+	{"metadata", JSONBOID},
+	{"created_at", TIMESTAMPTZOID},
+};
+
+static bool callbacks_registered = false;
+
+/* Valid while relid is set. */
+static Oid	relid = InvalidOid;
+static Oid	version_index = InvalidOid;
+
+/* The column map, valid for the table mapped_relid (InvalidOid: none). */
+static Oid	mapped_relid = InvalidOid;
+static AttrNumber attnums[ES_NCOLUMNS];
+
+/* The compiled CHECK constraints and the texts they were compiled from. */
+static MemoryContext checks_cxt = NULL;
+static ExprState **checks = NULL;
+static char **checks_src = NULL;
+static int	nchecks = 0;
+static bool checks_stale = false;
+
+static void
+es_events_rel_invalidate(Datum arg, Oid changed)
+{
+	if (changed == InvalidOid || changed == relid || changed == mapped_relid)
+	{
+		relid = InvalidOid;
+		mapped_relid = InvalidOid;
+		checks_stale = true;
+	}
+}
+
+static void
+es_functions_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	checks_stale = true;
+}
+
+static void
+es_register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	CacheRegisterRelcacheCallback(es_events_rel_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, es_functions_changed, (Datum) 0);
+	callbacks_registered = true;
+}
+
+/* Fill the column map of rel, or fail if rel is not a table es_append can write. */
+static void
+es_map_columns(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			known = 0;
+	int			i,
+				c;
+
+	es_register_callbacks();
+	mapped_relid = InvalidOid;
+	for (c = 0; c < ES_NCOLUMNS; c++)
+		attnums[c] = InvalidAttrNumber;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		for (c = 0; c < ES_NCOLUMNS; c++)
+			if (strcmp(NameStr(att->attname), es_columns[c].name) == 0 &&
+				att->atttypid == es_columns[c].type)
+				break;
+		if (c == ES_NCOLUMNS)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table \"eventstore.events\" has a column that eventstore does not know: \"%s\" of type %s",
+							NameStr(att->attname), format_type_be(att->atttypid)),
+					 errhint("Do not alter the extension's tables; reinstall the extension or drop the column.")));
+		attnums[c] = att->attnum;
+		known++;
+	}
+	if (known != ES_NCOLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"eventstore.events\" lacks columns that eventstore needs"),
+				 errhint("Reinstall the extension.")));
+	mapped_relid = RelationGetRelid(rel);
+}
+
+/* Look the table and its index up by name (the schema is fixed: not relocatable). */
+static void
+es_lookup(void)
+{
+	Oid			nsp = get_namespace_oid("eventstore", true);
+	Oid			heap = OidIsValid(nsp) ? get_relname_relid("events", nsp) : InvalidOid;
+
+	if (!OidIsValid(heap))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"eventstore.events\" does not exist"),
+				 errhint("Run CREATE EXTENSION eventstore in this database.")));
+	version_index = get_relname_relid("events_stream_version_key", nsp);
+	relid = heap;
+}
+
+Oid
+es_events_relid(void)
+{
+	es_register_callbacks();
+	if (!OidIsValid(relid))
+		es_lookup();
+	return relid;
+}
+
+/*
+ * The UNIQUE (stream, version) B-tree of rel, or NULL when it is not there
+ * under its name or is not that index (then callers read through SQL).
+ * Returned open with AccessShareLock.
+ */
+Relation
+es_events_open_version_index(Relation rel)
+{
+	Relation	index;
+
+	/* Opening rel may have processed an invalidation that reset the OIDs. */
+	if (es_events_relid() != RelationGetRelid(rel) || !OidIsValid(version_index))
+		return NULL;
+	index = try_relation_open(version_index, AccessShareLock);
+	if (index == NULL)
+		return NULL;
+	if (index->rd_rel->relkind != RELKIND_INDEX ||
+		index->rd_index->indrelid != RelationGetRelid(rel) ||
+		index->rd_index->indnkeyatts != 2 ||
+		index->rd_index->indkey.values[0] != es_events_attnum(rel, ES_COL_STREAM) ||
+		index->rd_index->indkey.values[1] != es_events_attnum(rel, ES_COL_VERSION) ||
+		index->rd_rel->relam != BTREE_AM_OID)
+	{
+		relation_close(index, AccessShareLock);
+		return NULL;
+	}
+	return index;
+}
+
+/* Attribute number of a column of rel (which is open, so invalidations are in). */
+AttrNumber
+es_events_attnum(Relation rel, EsEventColumn col)
+{
+	if (mapped_relid != RelationGetRelid(rel))
+		es_map_columns(rel);
+	return attnums[col];
+}
+
+/* Do the compiled constraints still match the relcache entry's? */
+static bool
+es_checks_current(Relation rel)
+{
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	int			n = constr ? constr->num_check : 0;
+	int			i;
+
+	if (checks_stale || checks_cxt == NULL || n != nchecks)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(constr->check[i].ccbin, checks_src[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * rel's CHECK constraints, compiled, in the order of its relcache entry (the
+ * order ExecConstraints evaluates them in); NULL when it has none.  Valid
+ * until the next call.  Compiled without an executor state: they are
+ * evaluated in whatever expression context the caller passes.
+ */
+ExprState **
+es_events_check_exprs(Relation rel)
+{
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	MemoryContext old;
+	int			i;
+
+	es_register_callbacks();
+	if (es_checks_current(rel))
+		return checks;
+
+	if (checks_cxt != NULL)
+		MemoryContextDelete(checks_cxt);
+	checks_cxt = NULL;
+	checks = NULL;
+	checks_src = NULL;
+	nchecks = 0;
+	checks_stale = false;
+	if (constr == NULL || constr->num_check == 0)
+		return NULL;
+
+	/* Build in a fresh context; publish it only when complete. */
+	{
+		MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext,
+												  "eventstore CHECK constraints",
+												  ALLOCSET_SMALL_SIZES);
+		ExprState **exprs;
+		char	  **src;
+
+		old = MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			exprs = palloc(sizeof(ExprState *) * constr->num_check);
+			src = palloc(sizeof(char *) * constr->num_check);
+			for (i = 0; i < constr->num_check; i++)
+			{
+				Expr	   *e = stringToNode(constr->check[i].ccbin);
+
+				exprs[i] = ExecInitExpr(expression_planner(e), NULL);
+				src[i] = pstrdup(constr->check[i].ccbin);
+			}
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(old);
+			MemoryContextDelete(cxt);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+		checks_cxt = cxt;
+		checks = exprs;
+		checks_src = src;
+		nchecks = constr->num_check;
+	}
+	return checks;
+}
