@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Instruction profile of the single-event append path: bench/profile.sh [N]
+# PROFILE_READS=1 bench/profile.sh 0 [R]: the read paths instead (workloads
+# 5 and 6: R pages of 1,000 events, es_load against the plain SELECT).
 #
 # Runs N prepared single-event appends (workload 1's scheme: streams of 100
 # events, exact expected version, one transaction each) in a single-user
@@ -37,11 +39,30 @@ statements() {
         es) echo "PREPARE a(text, bigint) AS SELECT * FROM eventstore.es_append(\$1, 'Deposited', '$DATA', expected_version => \$2, metadata => '$META');" ;;
         floor) echo "PREPARE a(text, bigint) AS INSERT INTO bench.floor_events (position, stream, version, event_id, type, category, data, metadata, created_at) VALUES (nextval('bench.floor_position_seq'), \$1, \$2 + 1, gen_random_uuid(), 'Deposited', 'acct', '$DATA', '$META', now()) RETURNING stream, version, position, event_id;" ;;
         sql) echo "PREPARE a(text, bigint) AS SELECT * FROM bench.sql_append(\$1, 'Deposited', '$DATA', \$2, '$META');" ;;
+        load_es|load_select|feed_es|feed_select) reads "$sys" "$n"; return ;;
     esac
     for i in $(seq 0 $((n - 1))); do
         echo "EXECUTE a('acct-$tag-$((i / 100))', $((i % 100)));"
     done
 }
+
+# reads SYSTEM COUNT: COUNT pages of 1,000 events (workloads 5 and 6)
+reads() {
+    local i
+    case $1 in
+        load_es) echo "PREPARE r(text) AS SELECT * FROM eventstore.es_load(\$1, 1, 1000);" ;;
+        load_select) echo "PREPARE r(text) AS SELECT $COLS FROM eventstore.events WHERE stream = \$1 AND version >= 1 ORDER BY version LIMIT 1000;" ;;
+        feed_es) echo "PREPARE r(bigint) AS SELECT * FROM eventstore.es_load(after_position => \$1, max_count => 1000);" ;;
+        feed_select) echo "PREPARE r(bigint) AS SELECT $COLS FROM eventstore.events WHERE position > \$1 ORDER BY position LIMIT 1000;" ;;
+    esac
+    for i in $(seq 0 $(($2 - 1))); do
+        case $1 in
+            load_*) echo "EXECUTE r('load-$((i % 20 + 1))');" ;;
+            feed_*) echo "EXECUTE r($(( (i % 19) * 1000 )));" ;;
+        esac
+    done
+}
+COLS="position, stream, version, event_id, type, category, data, data_bin, metadata, created_at"
 
 # instructions SYSTEM COUNT: total Ir of a single-user session
 instructions() {
@@ -54,6 +75,27 @@ instructions() {
     if grep -q ERROR "$TMP_CHECK/out.$sys.$n"; then grep -m3 ERROR "$TMP_CHECK/out.$sys.$n" >&2; exit 1; fi
     callgrind_annotate "$out" 2>/dev/null | sed -nE 's/^([0-9,]+) .*PROGRAM TOTALS.*/\1/p' | tr -d ,
 }
+
+if [ "${PROFILE_READS:-0}" = 1 ]; then
+    # 20 streams of 1,000 events, interleaved in the heap as in bench/run.sh.
+    as_pg "$PGBIN/pg_ctl" -D "$DIR" -l "$TMP_CHECK/prof.log" -w start >/dev/null
+    $PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d bench >/dev/null <<SQL
+INSERT INTO eventstore.events (position, stream, version, event_id, type, category, data, metadata, created_at)
+SELECT g + 1, 'load-' || (g % 20 + 1), g / 20 + 1, gen_random_uuid(), 'Deposited', 'load',
+       '$DATA'::jsonb, '$META'::jsonb, now()
+FROM generate_series(0, 19999) AS g;
+VACUUM ANALYZE eventstore.events;
+SQL
+    es_stop_cluster prof
+    R=${2:-20}
+    echo "instructions per page of 1,000 events (callgrind, $R pages, prepared):"
+    for sys in load_select load_es feed_select feed_es; do
+        small=$(instructions $sys 5)
+        big=$(instructions $sys $((R + 5)))
+        printf '  %-12s %10d\n' "$sys" $(( (big - small) / R ))
+    done
+    exit 0
+fi
 
 echo "instructions per single-event append (callgrind, $N appends, prepared, one transaction each):"
 for sys in floor es sql; do

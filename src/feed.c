@@ -66,10 +66,10 @@ feed_plan(int filters)
 		return feed_plans[filters];
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, (filters & FEED_NO_PAYLOAD)
-						   ? "SELECT position, stream, version, event_id, type, NULL::jsonb,"
-						   " NULL::bytea, NULL::jsonb, created_at FROM eventstore.events WHERE "
-						   : "SELECT position, stream, version, event_id, type, data, data_bin,"
-						   " metadata, created_at FROM eventstore.events WHERE ");
+						   ? "SELECT position, stream, version, event_id, type, category,"
+						   " NULL::jsonb, NULL::bytea, NULL::jsonb, created_at"
+						   " FROM eventstore.events WHERE "
+						   : "SELECT * FROM eventstore.events WHERE ");
 	/*
 	 * A category page must walk the (category, position) index: it reads
 	 * only that category's rows.  A generic plan cannot tell a rare category

@@ -18,9 +18,13 @@
 #include "executor/tstoreReceiver.h"
 #include "utils/builtins.h"
 
+/*
+ * Every column, in the table's order: the scan then hands its stored tuples
+ * to the result tuplestore as they are (no projection), a copy instead of
+ * taking each row apart and rebuilding it.
+ */
 #define LOAD_COLUMNS \
-	"SELECT position, stream, version, event_id, type, data, data_bin, metadata, created_at" \
-	" FROM eventstore.events WHERE stream OPERATOR(pg_catalog.=) $1"
+	"SELECT * FROM eventstore.events WHERE stream OPERATOR(pg_catalog.=) $1"
 
 static SPIPlanPtr forward_plan = NULL;
 static SPIPlanPtr backward_plan = NULL;
@@ -47,7 +51,11 @@ es_check_max_count(FunctionCallInfo fcinfo, int argno)
 
 /*
  * Run a kept plan with the caller's snapshot and send its rows straight into
- * the SRF's result tuplestore.  Caller is connected to SPI.
+ * the SRF's result tuplestore.  Rows whose shape is the result type's are
+ * stored as they come; any other shape (the table has a dropped column, a
+ * plan with NULLs for the payload) is converted by position, and a plan
+ * whose columns do not fit the result type is an error, never bad data.
+ * Caller is connected to SPI.
  */
 void
 es_run_into_result(FunctionCallInfo fcinfo, SPIPlanPtr plan, int nargs,
@@ -69,7 +77,8 @@ es_run_into_result(FunctionCallInfo fcinfo, SPIPlanPtr plan, int nargs,
 	dest = CreateDestReceiver(DestTuplestore);
 	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
 									rsinfo->econtext->ecxt_per_query_memory,
-									false, NULL, NULL);
+									false, rsinfo->setDesc,
+									"the columns of table \"eventstore.events\" do not match what es_load returns");
 	memset(&options, 0, sizeof(options));
 	options.params = params;
 	options.read_only = true;

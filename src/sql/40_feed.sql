@@ -31,8 +31,7 @@ CREATE FUNCTION eventstore.es_load(
     types          text[]  DEFAULT NULL,
     group_member   integer DEFAULT NULL,
     group_size     integer DEFAULT NULL)
-RETURNS TABLE ("position" bigint, stream text, version bigint, event_id uuid, type text,
-               data jsonb, data_bin bytea, metadata jsonb, created_at timestamptz)
+RETURNS SETOF eventstore.events
 AS 'MODULE_PATHNAME', 'es_load_feed'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 100;
 
