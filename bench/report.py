@@ -36,15 +36,19 @@ PAIRS = {
     "w6": ("es", ["select"]),
     "w7": ("es-big", ["es-empty"]),
 }
-# (workload, contender, baseline, minimum ratio, clients or None for all, text)
+# (workload, contender, baseline, minimum ratio, text).  The targets
+# are medians at 16 clients; the other client counts are shown beside them
+# for information (at 1 client every contender mostly waits for its WAL
+# flush, so ratios there say little about CPU cost).
+TARGET_CLIENTS = 16
 TARGETS = [
-    ("w1", "es", "floor", 0.90, 16, "es_append >= 0.90 x floor (16 clients)"),
-    ("w1", "es", "sql", 1.30, 16, "es_append >= 1.3 x SQL baseline (16 clients)"),
-    ("w3", "es", "insert", 0.85, None, "batch es_append >= 0.85 x multi-row INSERT"),
-    ("w4", "es", "sql", 1.30, None, "multi-stream es_append >= 1.3 x SQL baseline"),
-    ("w5", "es", "select", 0.90, None, "es_load stream >= 0.90 x plain SELECT"),
-    ("w6", "es", "select", 0.90, None, "es_load feed page >= 0.90 x plain SELECT"),
-    ("w7", "es-big", "es-empty", 1 / 1.2, None, "append cost in the large store within 1.2 x the empty store"),
+    ("w1", "es", "floor", 0.90, "es_append >= 0.90 x floor"),
+    ("w1", "es", "sql", 1.30, "es_append >= 1.3 x SQL baseline"),
+    ("w3", "es", "insert", 0.85, "batch es_append >= 0.85 x multi-row INSERT"),
+    ("w4", "es", "sql", 1.30, "multi-stream es_append >= 1.3 x SQL baseline"),
+    ("w5", "es", "select", 0.90, "es_load stream >= 0.90 x plain SELECT"),
+    ("w6", "es", "select", 0.90, "es_load feed page >= 0.90 x plain SELECT"),
+    ("w7", "es-big", "es-empty", 1 / 1.2, "append cost in the large store within 1.2 x the empty store"),
 ]
 
 
@@ -145,21 +149,24 @@ def main():
     md += ["| " + " | ".join(r) + " |" for r in rows]
 
     target_lines = []
-    for wl, s, b, minimum, only_c, text in TARGETS:
+    def shown(wl, r):
+        return f"{1 / r:.2f} x cost" if wl == "w7" else f"{r:.2f} x"
+
+    for wl, s, b, minimum, text in TARGETS:
         if wl not in workloads:
             why = ("this build has no es_load(after_position => ...)"
                    if wl == "w6" and machine.get("feed") == "0" else "workload not run")
             target_lines.append(f"- SKIP  {text}: {why}")
             continue
-        for c in clients:
-            if only_c is not None and c != only_c:
-                continue
-            r = ratios.get((wl, s, b, c))
-            if r is None:
-                continue
-            verdict = "PASS" if r >= minimum else "MISS"
-            shown = f"{1 / r:.2f} x cost" if wl == "w7" else f"{r:.2f} x"
-            target_lines.append(f"- {verdict}  {text}, {c} clients: {shown}")
+        r = ratios.get((wl, s, b, TARGET_CLIENTS))
+        others = ", ".join(f"{c} client{'' if c == 1 else 's'} {shown(wl, ratios[(wl, s, b, c)])}" for c in clients
+                           if c != TARGET_CLIENTS and (wl, s, b, c) in ratios)
+        others = f" (for information: {others})" if others else ""
+        if r is None:
+            target_lines.append(f"- SKIP  {text}: not run at {TARGET_CLIENTS} clients{others}")
+            continue
+        verdict = "PASS" if r >= minimum else "MISS"
+        target_lines.append(f"- {verdict}  {text}, {TARGET_CLIENTS} clients: {shown(wl, r)}{others}")
 
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)] if rows else []
     print()
