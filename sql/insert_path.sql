@@ -52,6 +52,21 @@ ALTER TABLE events ADD COLUMN extra int;
 SELECT try($$SELECT es_append('col-1', 'T')$$);
 ALTER TABLE events DROP COLUMN extra;
 SELECT stream, version FROM es_append('col-1', 'T');
+-- es_load returns the table's rows; with a dropped column in the table they
+-- are converted to the result type, never misread.
+SELECT stream, version, type, category FROM es_load('col-1');
+SELECT stream, version, type, category FROM es_load(after_position => 0, category => 'col');
+SELECT stream, version, data IS NULL AS no_data
+  FROM es_load(after_position => 0, category => 'col', with_payload => false);
+-- A dropped column in the middle of the row (as an upgrade might leave):
+-- reads still return the right values in the right columns; appends refuse.
+BEGIN;
+ALTER TABLE events DROP COLUMN data_bin;
+SELECT stream, version, type, category, metadata, created_at IS NOT NULL AS has_time
+  FROM es_load('col-1');
+SELECT stream, version, type, category FROM es_load(after_position => 0, category => 'col');
+SELECT try($$SELECT es_append('col-1', 'T')$$);
+ROLLBACK;
 
 -- An AFTER trigger may itself append (nested es_append).
 CREATE FUNCTION public.echo_event() RETURNS trigger LANGUAGE plpgsql AS $$
