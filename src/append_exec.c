@@ -512,7 +512,5 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	}
 
 	if (spi_connected)
-	{
-			SPI_finish();
-	}
+		SPI_finish();
 }

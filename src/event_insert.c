@@ -47,32 +47,54 @@
  */
 static int	insert_depth = 0;
 
+/* The value of one column of row; NULL pointers are SQL NULLs. */
+static Datum
+es_row_value(EsEventRow *row, EsEventColumn col, Datum created_at, bool *isnull)
+{
+	*isnull = false;
+	switch (col)
+	{
+		case ES_COL_POSITION:
+			return Int64GetDatum(row->position);
+		case ES_COL_STREAM:
+			return PointerGetDatum(row->stream);
+		case ES_COL_VERSION:
+			return Int64GetDatum(row->version);
+		case ES_COL_EVENT_ID:
+			return UUIDPGetDatum(row->event_id);
+		case ES_COL_TYPE:
+			return PointerGetDatum(row->type);
+		case ES_COL_CATEGORY:
+			return PointerGetDatum(row->category);
+		case ES_COL_DATA:
+			*isnull = row->data == NULL;
+			return PointerGetDatum(row->data);
+		case ES_COL_DATA_BIN:
+			*isnull = row->data_bin == NULL;
+			return PointerGetDatum(row->data_bin);
+		case ES_COL_METADATA:
+			*isnull = row->metadata == NULL;
+			return PointerGetDatum(row->metadata);
+		case ES_COL_CREATED_AT:
+		default:
+			return created_at;
+	}
+}
+
 static void
 es_fill_slot(TupleTableSlot *slot, Relation rel, EsEventRow *row, Datum created_at)
 {
-	Datum	   *values = slot->tts_values;
-	bool	   *isnull = slot->tts_isnull;
-
-#define SET(col, isnul, value) \
-	do { \
-		AttrNumber a = es_events_attnum(rel, col) - 1; \
-		isnull[a] = (isnul); \
-		values[a] = (isnul) ? (Datum) 0 : (value); \
-	} while (0)
+	int			c;
 
 	ExecClearTuple(slot);
-	memset(isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	SET(ES_COL_POSITION, false, Int64GetDatum(row->position));
-	SET(ES_COL_STREAM, false, PointerGetDatum(row->stream));
-	SET(ES_COL_VERSION, false, Int64GetDatum(row->version));
-	SET(ES_COL_EVENT_ID, false, UUIDPGetDatum(row->event_id));
-	SET(ES_COL_TYPE, false, PointerGetDatum(row->type));
-	SET(ES_COL_CATEGORY, false, PointerGetDatum(row->category));
-	SET(ES_COL_DATA, row->data == NULL, JsonbPGetDatum(row->data));
-	SET(ES_COL_DATA_BIN, row->data_bin == NULL, PointerGetDatum(row->data_bin));
-	SET(ES_COL_METADATA, row->metadata == NULL, JsonbPGetDatum(row->metadata));
-	SET(ES_COL_CREATED_AT, false, created_at);
-#undef SET
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	for (c = 0; c < ES_NCOLUMNS; c++)
+	{
+		AttrNumber	a = es_events_attnum(rel, (EsEventColumn) c) - 1;
+
+		slot->tts_values[a] = es_row_value(row, (EsEventColumn) c, created_at,
+										   &slot->tts_isnull[a]);
+	}
 	ExecStoreVirtualTuple(slot);
 }
 
@@ -89,29 +111,11 @@ es_check_trigger_result(TupleTableSlot *slot, Relation rel, EsEventRow *row)
 	slot_getallattrs(slot);
 	for (i = 0; i < (int) lengthof(es_fixed_columns); i++)
 	{
-		EsEventColumn col = es_fixed_columns[i];
-		AttrNumber	a = es_events_attnum(rel, col);
+		AttrNumber	a = es_events_attnum(rel, es_fixed_columns[i]);
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), a - 1);
-		Datum		want;
+		bool		want_null;
+		Datum		want = es_row_value(row, es_fixed_columns[i], (Datum) 0, &want_null);
 
-		switch (col)
-		{
-			case ES_COL_POSITION:
-				want = Int64GetDatum(row->position);
-				break;
-			case ES_COL_STREAM:
-				want = PointerGetDatum(row->stream);
-				break;
-			case ES_COL_VERSION:
-				want = Int64GetDatum(row->version);
-				break;
-			case ES_COL_EVENT_ID:
-				want = UUIDPGetDatum(row->event_id);
-				break;
-			default:
-				want = PointerGetDatum(row->category);
-				break;
-		}
 		if (slot->tts_isnull[a - 1] ||
 			!datum_image_eq(slot->tts_values[a - 1], want, att->attbyval, att->attlen))
 			ereport(ERROR,
