@@ -1,15 +1,20 @@
 # eventstore: PGXS build. `pg_config` is taken from PATH.
 EXTENSION   = eventstore
-EXTVERSION  = 1.0
+# The head version lives in one place: the control file's default_version.
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big  = eventstore
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is assembled from one file per concern (src/sql/NN_*.sql),
-# so that each feature's declarations live beside its C code.
+# The head version's install script is assembled from one file per concern
+# (src/sql/NN_*.sql), so that each feature's declarations live beside its C
+# code.  Released install scripts (eventstore--1.0.sql, ...) are committed and
+# frozen: releases.sha256 holds their checksums and the build stops if one
+# changed (docs/releasing.md).  Upgrade scripts eventstore--A--B.sql carry a
+# released database to the next version.
 SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(wildcard $(EXTENSION)--*--*.sql)
+DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
@@ -29,9 +34,15 @@ include $(PGXS)
 $(DATA_built): $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-all: $(DATA_built)
+all: check-frozen $(DATA_built)
 
-.PHONY: test demo bench deps
+# A released script never changes again: compare each with its checksum.
+check-frozen:
+	@sha256sum --quiet --check releases.sha256 || { \
+	    echo "a released install or upgrade script differs from the release (releases.sha256):" \
+	         "released scripts are frozen; put changes into the next upgrade script" >&2; exit 1; }
+
+.PHONY: test demo bench deps check-frozen
 deps:
 	test/install-deps.sh
 

@@ -1,5 +1,5 @@
--- eventstore 1.0: schema, tables and indexes.
--- Assembled with the other src/sql/NN_*.sql files into eventstore--1.0.sql.
+-- eventstore (head version): schema, tables and indexes.
+-- Assembled with the other src/sql/NN_*.sql files into eventstore--<head>.sql.
 \echo Use "CREATE EXTENSION eventstore" to load this file. \quit
 
 -- Every stored event.  Rows are only ever inserted, by es_append (or by a
