@@ -245,3 +245,11 @@ REVOKE ALL ON FUNCTION eventstore.es_restore_table_addition() FROM PUBLIC;
 
 -- Record what users added to the tables of the 1.0 store.
 SELECT eventstore.es_sync_table_additions();
+
+-- Issue 9: installing without a superuser (src/sql/90_privileges.sql,
+-- docs/security.md).
+ALTER FUNCTION eventstore.es_grant_writer(name) SECURITY DEFINER;
+ALTER FUNCTION eventstore.es_grant_reader(name) SECURITY DEFINER;
+ALTER SCHEMA eventstore OWNER TO CURRENT_USER;
+GRANT EXECUTE ON FUNCTION eventstore.es_grant_writer(name), eventstore.es_grant_reader(name) TO @extowner@;
+SELECT eventstore.es_grant_writer('@extowner@');
