@@ -6,8 +6,8 @@
  * Order of work, and why:
  *	1. Validate everything that needs no database access (duplicate ids or
  *	   streams in the call), so bad input fails before any lock is taken.
- *	2. Lock the streams in ascending lock-key order (stream_lock.c): no
- *	   deadlock between calls over overlapping streams.
+ *	2. Put the streams in lock order and lock them (stream_lock.c owns the
+ *	   order): no deadlock between calls over overlapping streams.
  *	3. With the locks held, read each stream's version with the *latest*
  *	   snapshot, so the check sees every append committed before we got the
  *	   lock, in any isolation level.  An idempotent retry (all ids already
@@ -105,29 +105,15 @@ cmp_uuid(const void *a, const void *b)
 	return memcmp(a, b, UUID_LEN);
 }
 
-static int
-cmp_stream(const void *a, const void *b)
-{
-	const EsStreamAppend *x = a;
-	const EsStreamAppend *y = b;
-
-	if (x->lock_key != y->lock_key)
-		return x->lock_key < y->lock_key ? -1 : 1;
-	return DatumGetInt32(DirectFunctionCall2Coll(bttextcmp, C_COLLATION_OID,
-												 PointerGetDatum(x->stream),
-												 PointerGetDatum(y->stream)));
-}
-
 static char *
 uuid_str(pg_uuid_t *id)
 {
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
 
-/* Ensure no event id and no stream appears twice in one call. */
+/* Ensure no event id appears twice in one call. */
 static void
-es_check_call_duplicates(EsStreamAppend *streams, int nstreams,
-						 EsNewEvent *events, int nevents)
+check_duplicate_ids(EsNewEvent *events, int nevents)
 {
 	pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * nevents);
 	int			nids = 0;
@@ -147,17 +133,6 @@ es_check_call_duplicates(EsStreamAppend *streams, int nstreams,
 								uuid_str(&ids[i]))));
 	}
 	pfree(ids);
-
-	for (i = 0; i < nstreams; i++)
-		streams[i].lock_key = es_stream_lock_key(streams[i].stream);
-	qsort(streams, nstreams, sizeof(EsStreamAppend), cmp_stream);
-	for (i = 1; i < nstreams; i++)
-		if (cmp_stream(&streams[i], &streams[i - 1]) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("stream \"%s\" appears more than once in one append",
-							text_to_cstring(streams[i].stream)),
-					 errhint("Put all events of a stream in one entry.")));
 }
 
 /*
@@ -417,6 +392,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	int64	   *positions = palloc(sizeof(int64) * nevents);
 	int64	   *versions = palloc(sizeof(int64) * nevents);
 	int		   *stream_of = palloc(sizeof(int) * nevents);
+	EsStreamAppend *twice;
 	StoredEvent *stored;
 	int			nstored;
 	int			nnew = 0;
@@ -435,7 +411,14 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				 errmsg("cannot append events during recovery"),
 				 errhint("Append on the primary server.")));
 
-	es_check_call_duplicates(streams, nstreams, events, nevents);
+	check_duplicate_ids(events, nevents);
+	twice = es_order_streams(streams, nstreams);
+	if (twice != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream \"%s\" appears more than once in one append",
+						text_to_cstring(twice->stream)),
+				 errhint("Put all events of a stream in one entry.")));
 	es_lock_streams(streams, nstreams);
 
 	stored = es_probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);

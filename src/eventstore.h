@@ -65,10 +65,35 @@
 #define ES_EXPECT_EXISTS		(-1)
 #define ES_EXPECT_NO_STREAM		0
 
-/* Field 4 of our advisory lock tags: keeps clear of pg_advisory_*'s 1 and 2. */
-#define ES_LOCKTAG_FIELD4		0x4553	/* "ES" */
-/* Field 4 of a handler's lock (es_lock_handler). */
-#define ES_LOCKTAG_HANDLER_FIELD4	0x4548	/* "EH" */
+/*
+ * ---- Locks: tags and order ----
+ *
+ * Every heavyweight lock of the store is an advisory lock in the current
+ * database, built only by src/stream_lock.c.  Field 4 of the tag says what
+ * the lock protects and keeps it apart from users' pg_advisory_* locks
+ * (which use 1 and 2); fields 2 and 3 hold a 64-bit key:
+ *
+ *	stream   "ES"  hash of the name (seed ES_STREAM_HASH_SEED)
+ *	feed     "EF"  ES_FEED_KEY_APPEND: serialized-mode appenders;
+ *				   ES_FEED_KEY_COUNTER: initialising the position counter
+ *	handler  "EH"  hash of the handler, then of the stream
+ *				   (seed ES_HANDLER_HASH_SEED)
+ *
+ * The order, within one es_append call: its stream locks, in ascending key
+ * order (es_order_streams); then the feed lock (serialized mode) or the
+ * counter lock; then the shared-memory LWLock of position.c, held for a few
+ * instructions and never while waiting for any other lock.  A handler lock
+ * is taken by es_lock_handler at the start of a projection's transaction,
+ * before its appends.  Across several calls in one transaction the order is
+ * the caller's: see es_lock_feed for what that means in serialized mode.
+ */
+#define ES_LOCKTAG_STREAM		0x4553	/* "ES" */
+#define ES_LOCKTAG_FEED			0x4546	/* "EF" */
+#define ES_LOCKTAG_HANDLER		0x4548	/* "EH" */
+#define ES_FEED_KEY_APPEND		UINT64CONST(0)
+#define ES_FEED_KEY_COUNTER		UINT64CONST(1)
+#define ES_STREAM_HASH_SEED		UINT64CONST(0x45535354)
+#define ES_HANDLER_HASH_SEED	UINT64CONST(0x45534843)
 
 /* One event to append, as given by the caller (already validated). */
 typedef struct EsNewEvent
@@ -86,7 +111,7 @@ typedef struct EsStreamAppend
 {
 	text	   *stream;
 	int64		expected;		/* ES_EXPECT_* or an exact version */
-	uint64		lock_key;		/* hash of the stream name */
+	uint64		lock_key;		/* set by es_order_streams */
 	int			first;			/* index of its first event in the call */
 	int			count;
 	int64		base_version;	/* version before the append (filled in) */
@@ -130,8 +155,13 @@ extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern text *es_category_of(text *stream);
 
 /* src/stream_lock.c */
-extern uint64 es_stream_lock_key(text *stream);
+extern EsStreamAppend *es_order_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_streams(EsStreamAppend *streams, int nstreams);
+extern void es_lock_stream_shared(text *stream);
+extern void es_lock_feed(void);
+extern void es_lock_counter_init(void);
+extern void es_unlock_counter_init(void);
+extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
 
 /* src/position.c */
 extern bool es_preloaded;

@@ -33,9 +33,10 @@
  * synchronously (so a position a reader saw cannot vanish in a crash and be
  * handed out again), and PREPARE TRANSACTION after an append is refused.
  *
- * Locks: es_lock (LWLock) for the shared state, held for a few instructions
- * only; an advisory lock (field4 ES_FEED_LOCKTAG_FIELD4) per database for
- * counter initialisation and for serialized mode.
+ * Locks: the LWLock of the shared state, held for a few instructions only;
+ * the feed lock (serialized mode) and the counter lock (initialisation),
+ * taken through stream_lock.c, which with eventstore.h owns every tag and
+ * the order of all the store's locks.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,17 +47,13 @@
 #include "miscadmin.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
-#include "storage/lmgr.h"
-#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#define ES_FEED_LOCKTAG_FIELD4	0x4546	/* "EF" */
 #define ES_MAX_DATABASES		256
 
 typedef struct EsDbCounter
@@ -211,20 +208,6 @@ es_position_init(void)
 	RegisterXactCallback(es_xact_callback, NULL);
 }
 
-/* Take the per-database feed lock in exclusive mode, for the transaction. */
-static void
-es_lock_feed(void)
-{
-	LOCKTAG		tag;
-	ResourceOwner save = CurrentResourceOwner;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, ES_FEED_LOCKTAG_FIELD4);
-	/* Owned by the top transaction: a subtransaction abort must not drop it. */
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	CurrentResourceOwner = save;
-}
-
 /*
  * max(position) of the events table, read with the latest snapshot so that
  * rows committed after our transaction snapshot count too.  Connects to SPI
@@ -250,7 +233,7 @@ es_read_max_position(void)
 	return maxpos;
 }
 
-/* Our database's counter entry; created if absent.  Caller holds es_lock. */
+/* Our database's counter entry; created if absent.  Caller holds the LWLock. */
 static EsDbCounter *
 es_find_db(bool create)
 {
@@ -281,7 +264,7 @@ es_find_db(bool create)
  * refuse appends once ES_MAX_DATABASES databases had ever appended.  A
  * dropped database has no backends, hence no appender in flight; should a
  * new database ever get the same OID, it starts from a fresh entry and
- * rereads its counter.  The catalog is read without holding es_lock.
+ * rereads its counter.  The catalog is read without holding the LWLock.
  */
 static void
 es_forget_dropped_databases(void)
@@ -331,7 +314,6 @@ es_ensure_counter(void)
 {
 	EsDbCounter *e;
 	bool		valid;
-	LOCKTAG		tag;
 	int64		maxpos;
 
 	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
@@ -357,8 +339,7 @@ es_ensure_counter(void)
 		return;
 
 	/* One initialiser at a time per database; the others wait here. */
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 1, ES_FEED_LOCKTAG_FIELD4);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	es_lock_counter_init();
 
 	LWLockAcquire(es_shared->lock, LW_SHARED);
 	valid = e->valid;
@@ -373,7 +354,7 @@ es_ensure_counter(void)
 		e->valid = true;
 		LWLockRelease(es_shared->lock);
 	}
-	LockRelease(&tag, ExclusiveLock, false);
+	es_unlock_counter_init();
 }
 
 /*

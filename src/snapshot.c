@@ -20,8 +20,8 @@
  *	   savers of one (stream, kind) are serialised by the row lock, and the
  *	   newer version wins in either order.  When the stored one is newer the
  *	   call writes nothing and reports the version kept.
- * Locks: AccessShareLock on the stream's advisory tag (stream_lock.c), held
- * to the end of the transaction.  It never waits for appenders (they take
+ * Locks: AccessShareLock on the stream's lock (es_lock_stream_shared; tags
+ * and order in eventstore.h), held to the end of the transaction.  It never waits for appenders (they take
  * ExclusiveLock) and never delays them; a stream deletion that takes
  * AccessExclusiveLock on the tag waits for savers, so a snapshot can never
  * be saved for events that are being deleted.  Plus the row lock of the
@@ -39,8 +39,6 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
@@ -104,18 +102,6 @@ check_state(FunctionCallInfo fcinfo, int data_arg, int bin_arg)
 						   size, es_max_snapshot_size)));
 }
 
-/* Ensure no stream deletion runs while we save (see the header comment). */
-static void
-lock_stream_shared(text *stream)
-{
-	LOCKTAG		tag;
-	uint64		key = es_stream_lock_key(stream);
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32),
-						 (uint32) key, ES_LOCKTAG_FIELD4);
-	(void) LockAcquire(&tag, AccessShareLock, false, false);
-}
-
 /* The stream's committed version (0 if it has no events), from the latest snapshot. */
 static int64
 committed_version(text *stream)
@@ -175,7 +161,8 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 	kind = check_kind(fcinfo, 3);
 	check_state(fcinfo, 2, 4);
 
-	lock_stream_shared(stream);
+	/* Ensure no stream deletion runs while we save (see the header comment). */
+	es_lock_stream_shared(stream);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
