@@ -21,36 +21,23 @@
  */
 #include "eventstore.h"
 
-#include "access/genam.h"
-#include "access/relation.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
-#include "funcapi.h"
-#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr probe_plan = NULL;
 
 /*
- * Connect to SPI on first need: an append that gives no event ids and finds
- * the (stream, version) index needs no SQL at all.  Connected until the end
- * of es_append_execute, which owns what SPI returned until then.
+ * Connect to SPI on first need: an append that gives no event ids needs no
+ * SQL at all.  Connected until the end of es_append_execute, which owns
+ * what SPI returned until then.
  */
 static void
 es_prepare_plans(bool *spi_connected)
@@ -60,15 +47,6 @@ es_prepare_plans(bool *spi_connected)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		*spi_connected = true;
-	}
-	if (version_plan == NULL)
-	{
-		Oid			t[1] = {TEXTOID};
-
-		es_kept_plan(&version_plan,
-					 "SELECT version FROM eventstore.events"
-					 " WHERE stream OPERATOR(pg_catalog.=) $1"
-					 " ORDER BY version DESC LIMIT 1", 1, t);
 	}
 	if (probe_plan == NULL)
 	{
@@ -133,79 +111,6 @@ check_duplicate_ids(EsNewEvent *events, int nevents)
 								uuid_str(&ids[i]))));
 	}
 	pfree(ids);
-}
-
-/*
- * The stream's current version (0 if it has no events), from the latest
- * snapshot.  The fast path descends the UNIQUE (stream, version) index
- * backwards and stops at the first visible row: the profile of a
- * single-event append (docs/benchmarks.md) showed the same lookup through an
- * SPI plan costing about 49,000 instructions, mostly executor start-up and
- * shutdown, against a few thousand for the scan itself.  When the index is
- * not found under its name, the SPI plan does the same read.
- */
-static int64
-es_read_version_index(text *stream, bool *done)
-{
-	Relation	heap;
-	Relation	index;
-	Snapshot	snap;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData key;
-	int64		version = 0;
-
-	*done = false;
-	heap = table_open(es_events_relid(), AccessShareLock);
-	index = es_events_open_version_index(heap);
-	if (index == NULL)
-	{
-		table_close(heap, AccessShareLock);
-		return 0;
-	}
-
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(stream));
-	key.sk_collation = index->rd_indcollation[0];
-	slot = table_slot_create(heap, NULL);
-	scan = index_beginscan(heap, index, snap, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
-	{
-		bool		isnull;
-
-		version = DatumGetInt64(slot_getattr(slot, es_events_attnum(heap, ES_COL_VERSION),
-											 &isnull));
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snap);
-	relation_close(index, AccessShareLock);
-	table_close(heap, AccessShareLock);
-	*done = true;
-	return version;
-}
-
-static int64
-es_read_version(text *stream, bool *spi_connected)
-{
-	Datum		arg = PointerGetDatum(stream);
-	bool		isnull;
-	bool		done;
-	int64		version;
-	Datum		d;
-
-	version = es_read_version_index(stream, &done);
-	if (done)
-		return version;
-	es_prepare_plans(spi_connected);
-	if (SPI_execute_snapshot(version_plan, &arg, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the version of a stream");
-	if (SPI_processed == 0)
-		return 0;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return DatumGetInt64(d);
 }
 
 static void
@@ -431,7 +336,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			stream_of[sa->first + j] = i;
 		if (sa->already_stored)
 			continue;
-		sa->base_version = es_read_version(sa->stream, &spi_connected);
+		sa->base_version = es_read_stream_version(sa->stream, GetLatestSnapshot());
 		es_check_expected(sa, sa->base_version);
 		nnew += sa->count;
 	}

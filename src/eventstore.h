@@ -152,6 +152,7 @@ typedef struct EsEventRow
 extern text *es_check_name(text *name, const char *what);
 extern int64 es_check_expected_version(int64 v);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
+extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern text *es_category_of(text *stream);
 
 /* src/stream_lock.c */
@@ -194,11 +195,14 @@ struct _SPI_plan;
 extern struct _SPI_plan *es_kept_plan(struct _SPI_plan **slot, const char *sql,
 									  int nargs, Oid *types);
 
-/* src/load.c */
-struct _SPI_plan;
-extern int32 es_check_max_count(FunctionCallInfo fcinfo, int argno);
+/* src/srf_result.c */
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
+
+/* src/events_read.c */
+struct SnapshotData;
+extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
+extern int64 es_read_max_position(void);
 
 /* src/snapshot.c */
 extern int	es_max_snapshot_size;

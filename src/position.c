@@ -93,8 +93,6 @@ static int64 xact_next_local = 0;	/* serialized: next position to give */
 static int64 xact_first_local = 0;	/* serialized: first position we took */
 static bool xact_direct_insert = false;	/* rows came by another path */
 
-static SPIPlanPtr max_position_plan = NULL;
-
 #if PG_VERSION_NUM >= 170000
 #define ES_MY_SLOT	(MyProcNumber)
 #else
@@ -206,31 +204,6 @@ void
 es_position_init(void)
 {
 	RegisterXactCallback(es_xact_callback, NULL);
-}
-
-/*
- * max(position) of the events table, read with the latest snapshot so that
- * rows committed after our transaction snapshot count too.  Connects to SPI
- * for the read (nested, if the caller is connected already).
- */
-static int64
-es_read_max_position(void)
-{
-	bool		isnull;
-	Datum		d;
-	int64		maxpos;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	es_kept_plan(&max_position_plan,
-				 "SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
-	if (SPI_execute_snapshot(max_position_plan, NULL, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the highest position");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	maxpos = isnull ? 0 : DatumGetInt64(d);
-	SPI_finish();
-	return maxpos;
 }
 
 /* Our database's counter entry; created if absent.  Caller holds the LWLock. */
@@ -407,7 +380,7 @@ es_allocate_positions(int count)
 /*
  * The highest position a feed reader may return now: every position at or
  * below it belongs to a transaction that has ended.  The reader must take
- * its snapshot after this call.  Caller is connected to SPI.
+ * its snapshot after this call.
  */
 int64
 es_feed_safe_position(void)

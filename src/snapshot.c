@@ -46,7 +46,6 @@
 /* eventstore.max_snapshot_size, in kB */
 int			es_max_snapshot_size = 64 * 1024;
 
-static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr kept_plan = NULL;
 static SPIPlanPtr load_plan = NULL;
@@ -102,27 +101,6 @@ check_state(FunctionCallInfo fcinfo, int data_arg, int bin_arg)
 						   size, es_max_snapshot_size)));
 }
 
-/* The stream's committed version (0 if it has no events), from the latest snapshot. */
-static int64
-committed_version(text *stream)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		arg = PointerGetDatum(stream);
-	bool		isnull;
-
-	es_kept_plan(&version_plan,
-				 "SELECT version FROM eventstore.events"
-				 " WHERE stream OPERATOR(pg_catalog.=) $1"
-				 " ORDER BY version DESC LIMIT 1", 1, types);
-	if (SPI_execute_snapshot(version_plan, &arg, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the version of a stream");
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
-}
-
 /*
  * es_snapshot(stream, version, data, kind, data_bin)
  *		-> (version kept, saved)
@@ -167,7 +145,7 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	current = committed_version(stream);
+	current = es_read_stream_version(stream, GetLatestSnapshot());
 	if (current == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -287,7 +265,7 @@ es_snapshot_load_with_events(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
 											  "stream name"));
 	values[1] = PointerGetDatum(check_kind(fcinfo, 1));
-	values[2] = Int32GetDatum(es_check_max_count(fcinfo, 2));
+	values[2] = Int32GetDatum((int32) es_check_max_count(fcinfo, 2, INT4OID));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
