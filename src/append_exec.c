@@ -13,7 +13,8 @@
  *	   lock, in any isolation level.  An idempotent retry (all ids already
  *	   stored, in the same place) is recognised here and writes nothing.
  *	4. Only then take global positions (position.c), so a losing writer
- *	   never burns positions, and insert all rows with one SPI execution.
+ *	   never burns positions, and insert all rows through the table access
+ *	   method and its indexes, without SPI (event_insert.c).
  * The UNIQUE (stream, version) index is the last line of defence: a bug
  * in the above can fail an append, never store a version twice.
  *
@@ -40,7 +41,7 @@ static SPIPlanPtr probe_plan = NULL;
  * what SPI returned until then.
  */
 static void
-es_prepare_plans(bool *spi_connected)
+prepare_plans(bool *spi_connected)
 {
 	if (!*spi_connected)
 	{
@@ -61,7 +62,7 @@ es_prepare_plans(bool *spi_connected)
 
 /* A new event id: UUID version 7 (time-ordered, so the id index stays compact). */
 static void
-es_new_event_id(pg_uuid_t *id)
+new_event_id(pg_uuid_t *id)
 {
 	uint64		ms = (uint64) (GetCurrentTimestamp() / 1000 +
 							 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
@@ -114,7 +115,7 @@ check_duplicate_ids(EsNewEvent *events, int nevents)
 }
 
 static void
-es_check_expected(EsStreamAppend *sa, int64 actual)
+check_expected(EsStreamAppend *sa, int64 actual)
 {
 	bool		ok;
 	const char *want;
@@ -139,8 +140,8 @@ es_check_expected(EsStreamAppend *sa, int64 actual)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_WRONG_EXPECTED_VERSION),
-				 errmsg("wrong expected version for stream \"%s\": expected %s, actual version " INT64_FORMAT,
-						text_to_cstring(sa->stream), want, actual),
+				 errmsg("wrong expected version for stream \"%s\"",
+						text_to_cstring(sa->stream)),
 				 errdetail("Expected %s, but the stream is at version " INT64_FORMAT ".",
 						   want, actual),
 				 errhint("Load the stream again and retry the command.")));
@@ -201,7 +202,7 @@ same_event(StoredEvent *s, EsStreamAppend *sa, EsNewEvent *ev, int64 version)
  * idempotent retry; any other use of a stored id is an error.
  */
 static StoredEvent *
-es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
+probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 			 int nevents, int *nstored_out, bool *spi_connected)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * nevents);
@@ -219,7 +220,7 @@ es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 	if (nids == 0)
 		return NULL;
 
-	es_prepare_plans(spi_connected);
+	prepare_plans(spi_connected);
 	arg = PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	if (SPI_execute_snapshot(probe_plan, &arg, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 0) != SPI_OK_SELECT)
@@ -326,7 +327,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				 errhint("Put all events of a stream in one entry.")));
 	es_lock_streams(streams, nstreams);
 
-	stored = es_probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
+	stored = probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
 
 	for (i = 0; i < nstreams; i++)
 	{
@@ -337,7 +338,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		if (sa->already_stored)
 			continue;
 		sa->base_version = es_read_stream_version(sa->stream, GetLatestSnapshot());
-		es_check_expected(sa, sa->base_version);
+		check_expected(sa, sa->base_version);
 		nnew += sa->count;
 	}
 
@@ -360,7 +361,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				continue;
 			}
 			if (!ev->id_given)
-				es_new_event_id(&ev->id);
+				new_event_id(&ev->id);
 			positions[i] = pos++;
 			rows[k].position = positions[i];
 			rows[k].stream = sa->stream;

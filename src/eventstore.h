@@ -3,8 +3,10 @@
  * eventstore.h
  *	  Declarations shared by the eventstore extension's source files.
  *
- * Version-specific parts of PostgreSQL's API are polyfilled here, and only
- * here, so that the rest of the code reads the same on 13 to 17.
+ * PostgreSQL 15 is what eventstore supports and is tested on (the code uses
+ * pg_prng and InitMaterializedSRF, and 15's signatures of the executor
+ * calls below).  Whatever depends on the server version stays in the block
+ * "version shims" below, behind PG_VERSION_NUM, and nowhere else.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,36 +23,23 @@
 #include "utils/uuid.h"
 
 /* ---- version shims ---- */
-#if PG_VERSION_NUM < 150000
-#define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall(fcinfo, flags)
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "eventstore supports PostgreSQL 15 only: the shims below are written for it"
 #endif
 /* Index entries for a new row, without ON CONFLICT or summarizing-only logic. */
-#if PG_VERSION_NUM >= 160000
-#define es_insert_index_tuples(rri, slot, estate) \
-	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
-#elif PG_VERSION_NUM >= 140000
 #define es_insert_index_tuples(rri, slot, estate) \
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
-#else
-#define es_insert_index_tuples(rri, slot, estate) \
-	ExecInsertIndexTuples((slot), (estate), false, NULL, NIL)
-#endif
 /* A result relation opened outside a plan, so AFTER triggers find it. */
-#if PG_VERSION_NUM >= 140000
 #define es_register_result_rel(estate, rri) \
 	((estate)->es_opened_result_relations = \
 	 lappend((estate)->es_opened_result_relations, (rri)))
-#else
-#define es_register_result_rel(estate, rri) \
-	((estate)->es_trig_target_relations = \
-	 lappend((estate)->es_trig_target_relations, (rri)))
-#endif
+/* This backend's entry in per-backend shared arrays (0-based). */
+#define ES_MY_BACKEND_INDEX		(MyBackendId - 1)
 
 /* ---- SQLSTATEs of the store's own conditions (class ES) ---- */
 #define ERRCODE_ES_WRONG_EXPECTED_VERSION	MAKE_SQLSTATE('E','S','0','0','1')
 #define ERRCODE_ES_EVENT_ID_REUSED			MAKE_SQLSTATE('E','S','0','0','2')
 #define ERRCODE_ES_IMMUTABLE				MAKE_SQLSTATE('E','S','0','0','3')
-#define ERRCODE_ES_NOT_PRELOADED			MAKE_SQLSTATE('E','S','0','0','4')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -204,8 +193,8 @@ struct SnapshotData;
 extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
 extern int64 es_read_max_position(void);
 
-/* src/snapshot.c */
+/* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;
-extern void es_snapshot_define_gucs(void);
+extern void es_define_settings(void);
 
 #endif							/* EVENTSTORE_H */

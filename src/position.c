@@ -79,11 +79,9 @@ typedef struct EsShared
 } EsShared;
 
 bool		es_preloaded = false;
-static EsShared *es_shared = NULL;
+static EsShared *shared_state = NULL;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* Backend-local state of the current transaction. */
@@ -93,32 +91,24 @@ static int64 xact_next_local = 0;	/* serialized: next position to give */
 static int64 xact_first_local = 0;	/* serialized: first position we took */
 static bool xact_direct_insert = false;	/* rows came by another path */
 
-#if PG_VERSION_NUM >= 170000
-#define ES_MY_SLOT	(MyProcNumber)
-#else
-#define ES_MY_SLOT	(MyBackendId - 1)
-#endif
-
 static Size
-es_shmem_size(void)
+shmem_size(void)
 {
 	return add_size(offsetof(EsShared, slots),
 					mul_size(sizeof(EsSlot), MaxBackends));
 }
 
-#if PG_VERSION_NUM >= 150000
 static void
-es_shmem_request(void)
+request_shmem(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(es_shmem_size());
+	RequestAddinShmemSpace(shmem_size());
 	RequestNamedLWLockTranche("eventstore", 1);
 }
-#endif
 
 static void
-es_shmem_startup(void)
+startup_shmem(void)
 {
 	bool		found;
 
@@ -126,14 +116,14 @@ es_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	es_shared = ShmemInitStruct("eventstore", es_shmem_size(), &found);
+	shared_state = ShmemInitStruct("eventstore", shmem_size(), &found);
 	if (!found)
 	{
 		/* A crash restart lands here too: every appender was aborted. */
-		memset(es_shared, 0, es_shmem_size());
-		es_shared->lock = &(GetNamedLWLockTranche("eventstore"))->lock;
-		ConditionVariableInit(&es_shared->feed_cv);
-		es_shared->nslots = MaxBackends;
+		memset(shared_state, 0, shmem_size());
+		shared_state->lock = &(GetNamedLWLockTranche("eventstore"))->lock;
+		ConditionVariableInit(&shared_state->feed_cv);
+		shared_state->nslots = MaxBackends;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -143,7 +133,7 @@ es_shmem_startup(void)
  * others, and must not raise an error (an ERROR here would be a PANIC).
  */
 static void
-es_xact_callback(XactEvent event, void *arg)
+xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
@@ -168,13 +158,13 @@ es_xact_callback(XactEvent event, void *arg)
 			if (xact_direct_insert)
 				es_invalidate_position_counter();
 			xact_direct_insert = false;
-			if (xact_registered && es_shared != NULL)
+			if (xact_registered && shared_state != NULL)
 			{
-				LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-				es_shared->slots[ES_MY_SLOT].min_pos = 0;
-				es_shared->slots[ES_MY_SLOT].dboid = InvalidOid;
-				LWLockRelease(es_shared->lock);
-				ConditionVariableBroadcast(&es_shared->feed_cv);
+				LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+				shared_state->slots[ES_MY_BACKEND_INDEX].min_pos = 0;
+				shared_state->slots[ES_MY_BACKEND_INDEX].dboid = InvalidOid;
+				LWLockRelease(shared_state->lock);
+				ConditionVariableBroadcast(&shared_state->feed_cv);
 			}
 			xact_registered = false;
 			xact_feed_locked = false;
@@ -189,33 +179,28 @@ void
 es_position_shmem_request(void)
 {
 	es_preloaded = true;
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = es_shmem_request;
-#else
-	RequestAddinShmemSpace(es_shmem_size());
-	RequestNamedLWLockTranche("eventstore", 1);
-#endif
+	shmem_request_hook = request_shmem;
 	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = es_shmem_startup;
+	shmem_startup_hook = startup_shmem;
 }
 
 void
 es_position_init(void)
 {
-	RegisterXactCallback(es_xact_callback, NULL);
+	RegisterXactCallback(xact_callback, NULL);
 }
 
 /* Our database's counter entry; created if absent.  Caller holds the LWLock. */
 static EsDbCounter *
-es_find_db(bool create)
+find_db_counter(bool create)
 {
 	EsDbCounter *free_entry = NULL;
 	int			i;
 
 	for (i = 0; i < ES_MAX_DATABASES; i++)
 	{
-		EsDbCounter *e = &es_shared->dbs[i];
+		EsDbCounter *e = &shared_state->dbs[i];
 
 		if (e->dboid == MyDatabaseId)
 			return e;
@@ -240,21 +225,21 @@ es_find_db(bool create)
  * rereads its counter.  The catalog is read without holding the LWLock.
  */
 static void
-es_forget_dropped_databases(void)
+forget_dropped_databases(void)
 {
 	Oid			oids[ES_MAX_DATABASES];
 	int			n = 0;
 	int			i;
 
-	LWLockAcquire(es_shared->lock, LW_SHARED);
+	LWLockAcquire(shared_state->lock, LW_SHARED);
 	for (i = 0; i < ES_MAX_DATABASES; i++)
 	{
-		Oid			dboid = es_shared->dbs[i].dboid;
+		Oid			dboid = shared_state->dbs[i].dboid;
 
 		if (dboid != InvalidOid && dboid != MyDatabaseId)
 			oids[n++] = dboid;
 	}
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 
 	for (i = 0; i < n; i++)
 	{
@@ -262,10 +247,10 @@ es_forget_dropped_databases(void)
 
 		if (SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(oids[i])))
 			continue;
-		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 		for (j = 0; j < ES_MAX_DATABASES; j++)
 		{
-			EsDbCounter *e = &es_shared->dbs[j];
+			EsDbCounter *e = &shared_state->dbs[j];
 
 			if (e->dboid == oids[i])
 			{
@@ -274,7 +259,7 @@ es_forget_dropped_databases(void)
 				e->next_pos = 1;
 			}
 		}
-		LWLockRelease(es_shared->lock);
+		LWLockRelease(shared_state->lock);
 	}
 }
 
@@ -283,24 +268,24 @@ es_forget_dropped_databases(void)
  * since the server started (or since it was invalidated).
  */
 static void
-es_ensure_counter(void)
+ensure_counter(void)
 {
 	EsDbCounter *e;
 	bool		valid;
 	int64		maxpos;
 
-	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-	e = es_find_db(true);
+	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+	e = find_db_counter(true);
 	valid = (e != NULL && e->valid);
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 	if (e == NULL)
 	{
 		/* Full: entries of dropped databases can be reused. */
-		es_forget_dropped_databases();
-		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-		e = es_find_db(true);
+		forget_dropped_databases();
+		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+		e = find_db_counter(true);
 		valid = (e != NULL && e->valid);
-		LWLockRelease(es_shared->lock);
+		LWLockRelease(shared_state->lock);
 	}
 	if (e == NULL)
 		ereport(ERROR,
@@ -314,18 +299,18 @@ es_ensure_counter(void)
 	/* One initialiser at a time per database; the others wait here. */
 	es_lock_counter_init();
 
-	LWLockAcquire(es_shared->lock, LW_SHARED);
+	LWLockAcquire(shared_state->lock, LW_SHARED);
 	valid = e->valid;
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 	if (!valid)
 	{
 		maxpos = es_read_max_position();
-		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 		/* Never move backwards: appenders may hold positions past maxpos. */
 		if (e->next_pos <= maxpos)
 			e->next_pos = maxpos + 1;
 		e->valid = true;
-		LWLockRelease(es_shared->lock);
+		LWLockRelease(shared_state->lock);
 	}
 	es_unlock_counter_init();
 }
@@ -358,21 +343,21 @@ es_allocate_positions(int count)
 		return first;
 	}
 
-	es_ensure_counter();
+	ensure_counter();
 
-	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 	{
-		EsDbCounter *e = es_find_db(false);
+		EsDbCounter *e = find_db_counter(false);
 
 		first = e->next_pos;
 		e->next_pos += count;
 		if (!xact_registered)
 		{
-			es_shared->slots[ES_MY_SLOT].dboid = MyDatabaseId;
-			es_shared->slots[ES_MY_SLOT].min_pos = first;
+			shared_state->slots[ES_MY_BACKEND_INDEX].dboid = MyDatabaseId;
+			shared_state->slots[ES_MY_BACKEND_INDEX].min_pos = first;
 		}
 	}
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 	xact_registered = true;
 	return first;
 }
@@ -396,18 +381,18 @@ es_feed_safe_position(void)
 	if (!es_preloaded)
 		return xact_feed_locked ? xact_first_local - 1 : PG_INT64_MAX;
 
-	es_ensure_counter();
+	ensure_counter();
 
-	LWLockAcquire(es_shared->lock, LW_SHARED);
-	safe = es_find_db(false)->next_pos - 1;
-	for (i = 0; i < es_shared->nslots; i++)
+	LWLockAcquire(shared_state->lock, LW_SHARED);
+	safe = find_db_counter(false)->next_pos - 1;
+	for (i = 0; i < shared_state->nslots; i++)
 	{
-		EsSlot	   *s = &es_shared->slots[i];
+		EsSlot	   *s = &shared_state->slots[i];
 
 		if (s->min_pos > 0 && s->dboid == MyDatabaseId && s->min_pos - 1 < safe)
 			safe = s->min_pos - 1;
 	}
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 	return safe;
 }
 
@@ -421,13 +406,13 @@ es_invalidate_position_counter(void)
 {
 	EsDbCounter *e;
 
-	if (!es_preloaded || es_shared == NULL)
+	if (!es_preloaded || shared_state == NULL)
 		return;
-	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-	e = es_find_db(false);
+	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+	e = find_db_counter(false);
 	if (e != NULL)
 		e->valid = false;
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 }
 
 /*
@@ -446,7 +431,7 @@ es_note_direct_insert(void)
 ConditionVariable *
 es_feed_condition_variable(void)
 {
-	return es_preloaded && es_shared != NULL ? &es_shared->feed_cv : NULL;
+	return es_preloaded && shared_state != NULL ? &shared_state->feed_cv : NULL;
 }
 
 /* Which mode this server runs in, for monitoring and the docs. */

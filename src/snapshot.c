@@ -40,28 +40,12 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/snapmgr.h"
-
-/* eventstore.max_snapshot_size, in kB */
-int			es_max_snapshot_size = 64 * 1024;
 
 static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr kept_plan = NULL;
 static SPIPlanPtr load_plan = NULL;
 static SPIPlanPtr load_with_events_plan = NULL;
-
-void
-es_snapshot_define_gucs(void)
-{
-	DefineCustomIntVariable("eventstore.max_snapshot_size",
-							"Largest snapshot state that es_snapshot accepts.",
-							"The size of the JSON or binary payload, before compression.",
-							&es_max_snapshot_size,
-							64 * 1024, 1, 1024 * 1024,
-							PGC_SUSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-}
 
 /* Ensure a snapshot kind is present, non-empty and short enough. */
 static text *
@@ -105,9 +89,9 @@ check_state(FunctionCallInfo fcinfo, int data_arg, int bin_arg)
  * es_snapshot(stream, version, data, kind, data_bin)
  *		-> (version kept, saved)
  */
-PG_FUNCTION_INFO_V1(es_snapshot_save);
+PG_FUNCTION_INFO_V1(es_snapshot);
 Datum
-es_snapshot_save(PG_FUNCTION_ARGS)
+es_snapshot(PG_FUNCTION_ARGS)
 {
 	text	   *stream;
 	text	   *kind;
@@ -222,9 +206,9 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 }
 
 /* es_load_snapshot(stream, kind): the newest snapshot of that kind, if any. */
-PG_FUNCTION_INFO_V1(es_snapshot_load);
+PG_FUNCTION_INFO_V1(es_load_snapshot);
 Datum
-es_snapshot_load(PG_FUNCTION_ARGS)
+es_load_snapshot(PG_FUNCTION_ARGS)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
@@ -253,9 +237,9 @@ es_snapshot_load(PG_FUNCTION_ARGS)
  * come from one database snapshot.  The snapshot's version is below every
  * event's, so ordering by version puts it first.
  */
-PG_FUNCTION_INFO_V1(es_snapshot_load_with_events);
+PG_FUNCTION_INFO_V1(es_load_with_snapshot);
 Datum
-es_snapshot_load_with_events(PG_FUNCTION_ARGS)
+es_load_with_snapshot(PG_FUNCTION_ARGS)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 	Datum		values[3];
@@ -290,4 +274,35 @@ es_snapshot_load_with_events(PG_FUNCTION_ARGS)
 	es_run_into_result(fcinfo, load_with_events_plan, 3, types, values, nulls);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * Entry points bound by released install scripts.  eventstore--1.0.sql
+ * binds the three functions above under these names; a database still on
+ * 1.0's SQL calls them until ALTER EXTENSION eventstore UPDATE rebinds it,
+ * so they stay exported for good.
+ */
+
+/* Bound by 1.0 as eventstore.es_snapshot. */
+PG_FUNCTION_INFO_V1(es_snapshot_save);
+Datum
+es_snapshot_save(PG_FUNCTION_ARGS)
+{
+	return es_snapshot(fcinfo);
+}
+
+/* Bound by 1.0 as eventstore.es_load_snapshot. */
+PG_FUNCTION_INFO_V1(es_snapshot_load);
+Datum
+es_snapshot_load(PG_FUNCTION_ARGS)
+{
+	return es_load_snapshot(fcinfo);
+}
+
+/* Bound by 1.0 as eventstore.es_load_with_snapshot. */
+PG_FUNCTION_INFO_V1(es_snapshot_load_with_events);
+Datum
+es_snapshot_load_with_events(PG_FUNCTION_ARGS)
+{
+	return es_load_with_snapshot(fcinfo);
 }
