@@ -18,6 +18,10 @@
  * The UNIQUE (stream, version) index is the last line of defence: a bug
  * in the above can fail an append, never store a version twice.
  *
+ * Locks: ExclusiveLock on each stream of the call, to the end of the
+ * transaction (stream_lock.c); position.c may add the feed lock or take its
+ * LWLock.  The tags and the order of all of them: eventstore.h.
+ *
  *-------------------------------------------------------------------------
  */
 #include "eventstore.h"
