@@ -94,7 +94,7 @@ for v in $released; do
     old_after=$(old_rows "$db" "$old_max")
 
     # 3. The whole regression suite against the upgraded database.
-    tests=$(ls sql/*.sql | sed -E 's#sql/(.*)\.sql#\1#' | sort)
+    tests=$(make -s print-regress)
     if "$PG_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
         --inputdir=. --outputdir="$out" --use-existing --dbname="$db" $tests >"$out/regress.log" 2>&1
     then ok "$v: the regression suite passes on the upgraded database"
