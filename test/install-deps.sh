@@ -4,6 +4,11 @@
 set -e
 cd "$(dirname "$0")/.."
 pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2 make gcc gnuplot-nox"
+# The client programs of test/suites/70_clients.sh, built offline from
+# Debian's packaged drivers: Go (pgx v4), Java (JDBC), Rust (tokio-postgres
+# and the crates its test uses).
+pkgs="$pkgs golang-go golang-github-jackc-pgx-v4-dev default-jdk-headless libpostgresql-jdbc-java"
+pkgs="$pkgs cargo librust-tokio-postgres-dev librust-tokio-dev librust-serde-json-dev librust-uuid-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
