@@ -285,3 +285,15 @@ RETURNS TABLE (is_snapshot boolean, "position" bigint, stream text, version bigi
                created_at timestamptz)
 AS 'MODULE_PATHNAME', 'es_load_with_snapshot'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
+
+-- Issue 15: symbolic expected versions for the single-event form
+-- (src/sql/10_append.sql, src/sql/90_privileges.sql).
+CREATE FUNCTION eventstore.es_expected_version(version text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_expected_version'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION eventstore.es_expected_version(text) IS
+    'The expected_version of es_append''s single-event form for ''any'' (NULL), ''no_stream'' (0), ''stream_exists'' (-1) or a version number given as text; anything else is an error (22023).';
+REVOKE ALL ON FUNCTION eventstore.es_expected_version(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventstore.es_expected_version(text) TO PUBLIC;
+COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea) IS
+    'Append one event to a stream. expected_version: es_expected_version(''any'') (NULL), es_expected_version(''no_stream'') (0), es_expected_version(''stream_exists'') (-1), or exactly n. Returns the event''s stream, version, global position and id.';

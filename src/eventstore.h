@@ -141,6 +141,7 @@ typedef struct EsEventRow
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
 extern int64 es_check_expected_version(int64 v);
+extern int64 es_parse_expected_version(const char *s);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern text *es_category_of(text *stream);

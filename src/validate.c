@@ -34,6 +34,13 @@ es_check_name(text *name, const char *what)
 	return name;
 }
 
+/*
+ * The documented forms of an expected version, in every error about one.
+ * The symbolic names are KurrentDB's; -1 keeps the meaning 1.0 gave it.
+ */
+#define EXPECTED_VERSION_HINT \
+	"Use \"any\" (or NULL), \"no_stream\" (or 0), \"stream_exists\" (or -1), or the exact version."
+
 /* Ensure an expected version is one of the documented forms. */
 int64
 es_check_expected_version(int64 v)
@@ -42,8 +49,35 @@ es_check_expected_version(int64 v)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid expected version: " INT64_FORMAT, v),
-				 errhint("Use NULL for any version, 0 for a new stream, -1 for an existing stream, or the exact version.")));
+				 errhint(EXPECTED_VERSION_HINT)));
 	return v;
+}
+
+/*
+ * Ensure an expected version given as text is a symbolic name or a whole
+ * number of a documented form; returns ES_EXPECT_* or the exact version.
+ * "exists" is the name 1.0's JSON form accepted, kept as an alias.
+ */
+int64
+es_parse_expected_version(const char *s)
+{
+	char	   *end;
+	int64		v;
+
+	if (strcmp(s, "any") == 0)
+		return ES_EXPECT_ANY;
+	if (strcmp(s, "no_stream") == 0)
+		return ES_EXPECT_NO_STREAM;
+	if (strcmp(s, "stream_exists") == 0 || strcmp(s, "exists") == 0)
+		return ES_EXPECT_EXISTS;
+	errno = 0;
+	v = strtoi64(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized expected version: \"%s\"", s),
+				 errhint(EXPECTED_VERSION_HINT)));
+	return es_check_expected_version(v);
 }
 
 /* Ensure an event carries at most one payload. */

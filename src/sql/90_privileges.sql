@@ -4,6 +4,8 @@
 -- so a caller's search_path cannot redirect them.
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA eventstore FROM PUBLIC;
+-- A pure conversion of its argument, callable by every role with USAGE.
+GRANT EXECUTE ON FUNCTION eventstore.es_expected_version(text) TO PUBLIC;
 
 CREATE FUNCTION eventstore.es_grant_writer(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
