@@ -112,6 +112,15 @@ async function main() {
   r = await client.query('SELECT * FROM eventstore.es_load($1, $2)', [s('blob'), 1]);
   ok(r.rows[0].data_bin.equals(allBytes) && r.rows[1].data.k === 1, 'blob stream');
 
+  // Symbolic expected versions as string parameters.
+  r = await client.query('SELECT * FROM eventstore.es_append($1, $2, $3, eventstore.es_expected_version($4))',
+    [s('sym'), 'Opened', {}, 'no_stream']);
+  ok(r.rows[0].version === '1', 'no_stream by name');
+  await expectCode(client, 'ES001', 'SELECT * FROM eventstore.es_append($1, $2, $3, eventstore.es_expected_version($4))',
+    [s('sym'), 'Opened', {}, 'no_stream'], 'no_stream on an existing stream');
+  await expectCode(client, '22023', 'SELECT * FROM eventstore.es_append($1, $2, $3, eventstore.es_expected_version($4))',
+    [s('sym'), 'Opened', {}, -2], 'an undocumented negative version');
+
   // A conflict handled by its SQLSTATE: reload the version and retry.
   let expected = 1;
   for (;;) {
@@ -128,7 +137,7 @@ async function main() {
 
   // Page the feed three events at a time from where this run began; an
   // untyped first argument would read a stream, so the position goes by name.
-  const mine = { [s('order')]: 4, [s('blob')]: 2, [s('cart')]: 3, [s('account-1')]: 1, [s('account-2')]: 1 };
+  const mine = { [s('order')]: 4, [s('sym')]: 1, [s('blob')]: 2, [s('cart')]: 3, [s('account-1')]: 1, [s('account-2')]: 1 };
   let last = head0;
   let seen = 0;
   for (;;) {

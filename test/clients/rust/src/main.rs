@@ -83,6 +83,11 @@ async fn main() {
                                &[&order, &"Proto", &all_bytes, &1i64]).await, "binary append");
     t.ok(row.get::<_, i64>(0) == 2, "binary event is version 2");
 
+    // A symbolic expected version as a string parameter.
+    let e = c.query_one("SELECT version FROM eventstore.es_append($1, $2, $3, eventstore.es_expected_version($4))",
+                        &[&order, &"Again", &json!({}), &"no_stream"]).await.unwrap_err();
+    t.ok(sqlstate(&e) == Some("ES001"), "no_stream on an existing stream gives ES001");
+
     // A conflict is ES001: reload the version and retry.
     let e = append_one(&c, &order, "OrderPaid", json!({"amount": 12}), 1).await.unwrap_err();
     t.ok(sqlstate(&e) == Some("ES001"), "stale expected version gives ES001");
