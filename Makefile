@@ -62,7 +62,7 @@ check-frozen:
 	    echo "a released install or upgrade script differs from the release (releases.sha256):" \
 	         "released scripts are frozen; put changes into the next upgrade script" >&2; exit 1; }
 
-.PHONY: test demo bench deps check-frozen print-regress print-isolation
+.PHONY: test demo bench deps check-frozen print-regress print-isolation package-test dist
 # The test lists, for the suites of `make test` (one home for each list).
 print-regress:
 	@echo $(REGRESS)
@@ -74,6 +74,16 @@ deps:
 
 test:
 	test/run-all.sh
+
+# Build the Debian package, install it, run installcheck against the system
+# server (root; .ci/run runs it after `make test`).
+package-test:
+	test/package-test.sh
+
+# A source tarball of the tracked files at HEAD, with META.json at its top,
+# for PGXN and for anyone building without git.
+dist:
+	git archive --format=tar.gz --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).tar.gz HEAD
 
 demo:
 	test/install-deps.sh

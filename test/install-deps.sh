@@ -9,6 +9,8 @@ pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pg
 # and the crates its test uses).
 pkgs="$pkgs golang-go golang-github-jackc-pgx-v4-dev default-jdk-headless libpostgresql-jdbc-java"
 pkgs="$pkgs cargo librust-tokio-postgres-dev librust-tokio-dev librust-serde-json-dev librust-uuid-dev"
+# The Debian package (make package-test): pg_buildext and dpkg-buildpackage.
+pkgs="$pkgs debhelper postgresql-server-dev-all dpkg-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
