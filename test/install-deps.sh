@@ -9,6 +9,8 @@ pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pg
 # and the crates its test uses).
 pkgs="$pkgs golang-go golang-github-jackc-pgx-v4-dev default-jdk-headless libpostgresql-jdbc-java"
 pkgs="$pkgs cargo librust-tokio-postgres-dev librust-tokio-dev librust-serde-json-dev librust-uuid-dev"
+# The pooler suite (test/suites/75_pgbouncer.sh).
+pkgs="$pkgs pgbouncer"
 # The Debian package (make package-test): pg_buildext and dpkg-buildpackage.
 pkgs="$pkgs debhelper postgresql-server-dev-all dpkg-dev"
 missing=""

@@ -180,7 +180,10 @@ async function main() {
       try { client = await connect(); } catch (e) { /* the server is not back yet */ }
     }
   }
-  ok(reconnects > 0 && r.rows[0].version === '5', 'the call after the restart failed, the retry appended version 5');
+  // Behind a transaction-mode pooler (ES_POOLED) the restart may not reach
+  // the client at all: the pooler opens a fresh server connection.
+  ok((reconnects > 0 || process.env.ES_POOLED) && r.rows[0].version === '5',
+    'the call after the restart failed, the retry appended version 5');
   r = await client.query(...shipped);
   ok(r.rows[0].version === '5', 'a repeated retry returns the stored version');
   r = await client.query('SELECT eventstore.es_stream_version($1) AS v', [s('order')]);

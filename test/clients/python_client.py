@@ -184,7 +184,10 @@ def main():
                 cur = conn.cursor()
             except psycopg2.OperationalError:
                 pass
-    ok(reconnects > 0 and cur.fetchone()[0] == 5, "the call after the restart failed, the retry appended version 5")
+    # Behind a transaction-mode pooler (ES_POOLED) the restart may not reach
+    # the client at all: the pooler opens a fresh server connection.
+    ok((reconnects > 0 or os.environ.get("ES_POOLED")) and cur.fetchone()[0] == 5,
+       "the call after the restart failed, the retry appended version 5")
     cur.execute(*shipped)
     ok(cur.fetchone()[0] == 5, "a repeated retry returns the stored version")
     cur.execute("SELECT eventstore.es_stream_version(%s)", (s("order"),))

@@ -37,27 +37,9 @@ fi
 
 client python /usr/bin/python3 test/clients/python_client.py
 
-# Go: GOPATH mode against Debian's packaged sources, no module proxy.
-if (cd test/clients/go && GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE="$build/gocache" \
-        go build -o "$build/go_client" .); then
-    client go "$build/go_client"
-else
-    echo "FAILED: go client does not build"; rc=1
-fi
-
-# Java: plain javac/java with Debian's JDBC jar on the classpath.
-jdbc=/usr/share/java/postgresql.jar
-if javac -d "$build/java" -cp "$jdbc" test/clients/java/EventstoreClient.java; then
-    client java java -cp "$build/java:$jdbc" EventstoreClient
-else
-    echo "FAILED: java client does not build"; rc=1
-fi
-
-# Rust: Debian's cargo and crates, offline (test/clients/rust/.cargo/config.toml).
-if (cd test/clients/rust && CARGO_TARGET_DIR="$ES_ROOT/test/clients/rust/target" \
-        /usr/bin/cargo build --offline --quiet); then
-    client rust test/clients/rust/target/debug/eventstore-client-test
-else
-    echo "FAILED: rust client does not build"; rc=1
-fi
+test/clients/build.sh "$build" || rc=1
+[ -x "$build/go_client" ] && client go "$build/go_client"
+[ -f "$build/java/EventstoreClient.class" ] && client java java -cp "$build/java:$ES_JDBC_JAR" EventstoreClient
+rust=test/clients/rust/target/debug/eventstore-client-test
+[ -x "$rust" ] && client rust "$rust"
 exit $rc
