@@ -10,10 +10,14 @@
 #   checked).
 # The clients restart the server themselves (ES_RESTART_CMD), so they run on
 # a cluster of their own, not on the shared one; it also listens on
-# 127.0.0.1, since JDBC does not speak Unix sockets.
+# 127.0.0.1, since JDBC does not speak Unix sockets.  It is preloaded as the
+# cluster this suite was given is (test/suites/80_serialized_mode.sh runs
+# the suite against a server without the preload).
 cd "$(dirname "$0")/../.."
 . test/lib/cluster.sh
-es_start_cluster clients "shared_preload_libraries = 'eventstore'" "listen_addresses = '127.0.0.1'" || exit 1
+preload=$("$PGBIN/psql" -X -At -d postgres -c "SHOW shared_preload_libraries") || exit 1
+es_start_cluster clients "shared_preload_libraries = '$preload'" "listen_addresses = '127.0.0.1'" || exit 1
+echo "clients' cluster: shared_preload_libraries = '$preload'"
 trap 'es_stop_cluster clients' EXIT
 es_new_db es_clients 2>/dev/null || exit 1
 export PGDATABASE=es_clients
