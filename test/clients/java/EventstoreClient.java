@@ -42,6 +42,19 @@ public class EventstoreClient {
         }
     }
 
+    // The append that the server restart interrupts, with a fixed event id.
+    static long appendShipped(Connection c, UUID id) throws SQLException {
+        try (PreparedStatement st = c.prepareStatement(
+                "SELECT version FROM eventstore.es_append(?, ?, ?, ?, event_id => ?)")) {
+            st.setString(1, s("order"));
+            st.setString(2, "OrderShipped");
+            st.setObject(3, "{\"ok\": true}", Types.OTHER);
+            st.setLong(4, 3);
+            st.setObject(5, id);
+            try (ResultSet rs = st.executeQuery()) { rs.next(); return rs.getLong(1); }
+        }
+    }
+
     static long one(Connection c, String sql, Object... params) throws SQLException {
         try (PreparedStatement st = c.prepareStatement(sql)) {
             for (int i = 0; i < params.length; i++) st.setObject(i + 1, params[i]);
@@ -154,18 +167,12 @@ public class EventstoreClient {
         // client reconnects and retries with the same event id (safe to repeat).
         Process p = new ProcessBuilder("sh", "-c", System.getenv("ES_RESTART_CMD")).inheritIO().start();
         ok(p.waitFor() == 0, "server restarted");
-        String sql = "SELECT version FROM eventstore.es_append(?, ?, ?, ?, event_id => ?)";
         UUID id = UUID.randomUUID();
         int reconnects = 0;
         long v;
         while (true) {
-            try (PreparedStatement st = c.prepareStatement(sql)) {
-                st.setString(1, s("order"));
-                st.setString(2, "OrderShipped");
-                st.setObject(3, "{\"ok\": true}", Types.OTHER);
-                st.setLong(4, 3);
-                st.setObject(5, id);
-                try (ResultSet rs = st.executeQuery()) { rs.next(); v = rs.getLong(1); }
+            try {
+                v = appendShipped(c, id);
                 break;
             } catch (SQLException e) {
                 String state = e.getSQLState();
@@ -180,14 +187,7 @@ public class EventstoreClient {
         // the client at all: the pooler opens a fresh server connection.
         ok((reconnects > 0 || System.getenv("ES_POOLED") != null) && v == 4,
            "the call after the restart failed, the retry after reconnecting appended version 4");
-        try (PreparedStatement st = c.prepareStatement(sql)) {
-            st.setString(1, s("order"));
-            st.setString(2, "OrderShipped");
-            st.setObject(3, "{\"ok\": true}", Types.OTHER);
-            st.setLong(4, 3);
-            st.setObject(5, id);
-            try (ResultSet rs = st.executeQuery()) { rs.next(); ok(rs.getLong(1) == 4, "a repeated retry returns the stored version"); }
-        }
+        ok(appendShipped(c, id) == 4, "a repeated retry returns the stored version");
         ok(one(c, "SELECT eventstore.es_stream_version(?)", s("order")) == 4, "a repeated retry writes nothing");
         c.close();
         System.out.println("java client: " + checks + " checks passed");
