@@ -174,7 +174,7 @@ async function main() {
       // A server error says why (57P01: the server shut down); a dead socket
       // is a system error (EPIPE, ECONNRESET) or "Connection terminated".
       assert.ok(!(err instanceof DatabaseError) || /^(08|57P)/.test(err.code), `after the restart: ${err.message}`);
-      assert.ok(++reconnects <= 50, `could not reconnect: ${err.message}`);
+      assert.ok(++reconnects <= 150, `could not reconnect: ${err.message}`);
       client.end().catch(() => {});
       await new Promise((res) => setTimeout(res, 200));
       try { client = await connect(); } catch (e) { /* the server is not back yet */ }

@@ -174,7 +174,7 @@ def main():
             break
         except psycopg2.OperationalError as e:  # the connection is gone (57P01, 08006, ...)
             reconnects += 1
-            if reconnects > 50:
+            if reconnects > 150:
                 raise
             conn.close()
             time.sleep(0.2)

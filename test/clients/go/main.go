@@ -225,7 +225,7 @@ func main() {
 		if sqlstate(err) != "" && !strings.HasPrefix(sqlstate(err), "57P") && !strings.HasPrefix(sqlstate(err), "08") {
 			fail("append after restart: %v", err)
 		}
-		if reconnects++; reconnects > 50 {
+		if reconnects++; reconnects > 150 {
 			fail("could not reconnect: %v", err)
 		}
 		conn.Close(ctx)

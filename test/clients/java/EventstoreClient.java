@@ -177,7 +177,7 @@ public class EventstoreClient {
             } catch (SQLException e) {
                 String state = e.getSQLState();
                 if (state == null || !(state.startsWith("08") || state.startsWith("57P"))) throw e;
-                if (++reconnects > 50) throw e;
+                if (++reconnects > 150) throw e;
                 try { c.close(); } catch (SQLException ignored) { }
                 Thread.sleep(200);
                 try { c = DriverManager.getConnection(URL); } catch (SQLException ignored) { }

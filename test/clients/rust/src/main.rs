@@ -170,7 +170,7 @@ async fn main() {
                     Some(code) => code.starts_with("08") || code.starts_with("57P"),
                 };
                 reconnects += 1;
-                t.ok(transient && reconnects <= 50, &format!("append after the restart: {}", e));
+                t.ok(transient && reconnects <= 150, &format!("append after the restart: {}", e));
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 if let Ok(fresh) = connect().await {
                     c = fresh;
