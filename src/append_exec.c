@@ -34,6 +34,8 @@
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "tcop/utility.h"
 #include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -434,6 +436,12 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot append events during recovery"),
 				 errhint("Append on the primary server.")));
+
+	/*
+	 * The rows go in through the table AM, not the executor, so nothing else
+	 * checks the transaction's access mode: refuse here, before any lock.
+	 */
+	PreventCommandIfReadOnly("es_append");
 
 	es_check_call_duplicates(streams, nstreams, events, nevents);
 	es_lock_streams(streams, nstreams);
