@@ -44,7 +44,7 @@ es_append_event(PG_FUNCTION_ARGS)
 
 	memset(&sa, 0, sizeof(sa));
 	memset(&ev, 0, sizeof(ev));
-	sa.stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
+	sa.stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
 	ev.type = es_check_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1), "event type");
 	ev.data = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 	sa.expected = PG_ARGISNULL(3) ? ES_EXPECT_ANY : es_check_expected_version(PG_GETARG_INT64(3));
@@ -282,7 +282,7 @@ parse_stream(BatchBuilder *b, JsonbValue *sv)
 
 		tok = JsonbIteratorNext(&it, &v, true);
 		if (strcmp(key, "stream") == 0)
-			sa->stream = es_check_name(jbv_text(&v, key), "stream name");
+			sa->stream = es_check_stream_name(jbv_text(&v, key));
 		else if (strcmp(key, "expected_version") == 0)
 			sa->expected = jbv_expected(&v);
 		else if (strcmp(key, "events") == 0)

@@ -125,6 +125,7 @@ typedef struct EsEventRow
 
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
+extern text *es_check_stream_name(text *stream);
 extern int64 es_check_expected_version(int64 v);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern text *es_category_of(text *stream);

@@ -104,7 +104,7 @@ es_load_stream(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
+	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
 	max_count = es_check_max_count(fcinfo, 2);
 	backward = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
 	if (PG_ARGISNULL(1))
@@ -146,7 +146,7 @@ es_stream_version(PG_FUNCTION_ARGS)
 	Datum		arg;
 	int64		version = 0;
 
-	stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
+	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(&stream_version_plan,
