@@ -25,4 +25,5 @@ _PG_init(void)
 		es_position_shmem_request();
 	es_position_init();
 	es_snapshot_define_gucs();
+	es_ddl_guard_define_gucs();
 }

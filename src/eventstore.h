@@ -51,6 +51,7 @@
 #define ERRCODE_ES_EVENT_ID_REUSED			MAKE_SQLSTATE('E','S','0','0','2')
 #define ERRCODE_ES_IMMUTABLE				MAKE_SQLSTATE('E','S','0','0','3')
 #define ERRCODE_ES_NOT_PRELOADED			MAKE_SQLSTATE('E','S','0','0','4')
+#define ERRCODE_ES_STORE_PROTECTED			MAKE_SQLSTATE('E','S','0','0','5')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -170,6 +171,10 @@ struct _SPI_plan;
 extern int32 es_check_max_count(FunctionCallInfo fcinfo, int argno);
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
+
+/* src/ddl_guard.c */
+extern bool es_allow_destroy;
+extern void es_ddl_guard_define_gucs(void);
 
 /* src/snapshot.c */
 extern int	es_max_snapshot_size;

@@ -22,6 +22,9 @@ es_forbid_change(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("es_forbid_change must be called as a trigger")));
+	/* A superuser who means to destroy the store may empty it (ddl_guard.c). */
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) && es_allow_destroy)
+		return PointerGetDatum(NULL);
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		what = "UPDATE";
 	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
@@ -52,5 +55,30 @@ es_note_insert(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("es_note_insert must be called as a trigger")));
 	es_note_direct_insert();
+	return PointerGetDatum(NULL);	/* statement trigger: no tuple */
+}
+
+/*
+ * BEFORE TRUNCATE ... FOR EACH STATEMENT on the store's other tables
+ * (snapshots, checkpoints): a checkpoint cannot be rebuilt from the events,
+ * so emptying these tables wholesale is refused like dropping them.
+ */
+PG_FUNCTION_INFO_V1(es_forbid_truncate);
+Datum
+es_forbid_truncate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es_forbid_truncate must be called as a trigger")));
+	if (!es_allow_destroy)
+		ereport(ERROR,
+				(errcode(ERRCODE_ES_STORE_PROTECTED),
+				 errmsg("cannot truncate table \"%s\" of the event store",
+						RelationGetRelationName(trigdata->tg_relation)),
+				 errhint("If destroying the store is intended, a superuser can "
+						 "SET eventstore.allow_destroy = on first.")));
 	return PointerGetDatum(NULL);	/* statement trigger: no tuple */
 }

@@ -1,0 +1,34 @@
+-- No silent loss by DDL (src/ddl_guard.c, src/guards.c; docs/operations.md,
+-- "Protection against destructive DDL").  New in 1.1.
+
+-- TRUNCATE of the snapshots and checkpoints tables is refused like a DROP:
+-- a checkpoint cannot be rebuilt from the events.
+CREATE FUNCTION eventstore.es_forbid_truncate() RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_forbid_truncate' LANGUAGE C;
+COMMENT ON FUNCTION eventstore.es_forbid_truncate() IS
+    'Trigger: refuses TRUNCATE of a store table unless a superuser set eventstore.allow_destroy (SQLSTATE ES005).';
+
+CREATE TRIGGER snapshots_no_truncate BEFORE TRUNCATE ON eventstore.snapshots
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON eventstore.checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+ALTER TABLE eventstore.snapshots ENABLE ALWAYS TRIGGER snapshots_no_truncate;
+ALTER TABLE eventstore.checkpoints ENABLE ALWAYS TRIGGER checkpoints_no_truncate;
+
+-- DROP EXTENSION eventstore, DROP SCHEMA eventstore, DROP TABLE of a store
+-- table and DROP OWNED BY the store's owner are refused while the store
+-- holds data; switching the store's own triggers off is refused always.
+-- ddl_command_start fires before anything is dropped, also for this
+-- extension's own DROP EXTENSION; ENABLE ALWAYS keeps it firing under
+-- session_replication_role = replica.
+CREATE FUNCTION eventstore.es_guard_ddl() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'es_guard_ddl' LANGUAGE C;
+COMMENT ON FUNCTION eventstore.es_guard_ddl() IS
+    'Event trigger: refuses DDL that would destroy a store holding data unless a superuser set eventstore.allow_destroy (SQLSTATE ES005).';
+
+CREATE EVENT TRIGGER eventstore_guard_ddl ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP TABLE', 'DROP OWNED', 'ALTER TABLE')
+    EXECUTE FUNCTION eventstore.es_guard_ddl();
+ALTER EVENT TRIGGER eventstore_guard_ddl ENABLE ALWAYS;
+COMMENT ON EVENT TRIGGER eventstore_guard_ddl IS
+    'Refuses DROP EXTENSION eventstore, DROP SCHEMA eventstore, DROP TABLE of a store table and DROP OWNED BY its owner while the store holds data, and switching the store''s triggers off; SET eventstore.allow_destroy = on (superuser) to mean it.';
