@@ -407,6 +407,24 @@ es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 		sa->already_stored = true;
 		sa->base_version = first->version - 1;
 	}
+
+	/*
+	 * A call is stored whole or not at all, so a retry finds every entry
+	 * stored.  An entry that is not (one without ids, typically) would be
+	 * appended a second time while the others are taken as a retry.
+	 */
+	for (i = 0; i < nstreams; i++)
+		if (!streams[i].already_stored)
+			for (j = 0; j < nstreams; j++)
+				if (streams[j].already_stored)
+					ereport(ERROR,
+							(errcode(ERRCODE_ES_EVENT_ID_REUSED),
+							 errmsg("only part of this append is already stored"),
+							 errdetail("The events for stream \"%s\" are stored already, those for stream \"%s\" are not.",
+									   text_to_cstring(streams[j].stream),
+									   text_to_cstring(streams[i].stream)),
+							 errhint("A retry must resend the same call with the same ids; give every event of a multi-stream call an id to make it retryable.")));
+
 	*nstored_out = nstored;
 	return stored;
 }
@@ -444,6 +462,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	PreventCommandIfReadOnly("es_append");
 
 	es_check_call_duplicates(streams, nstreams, events, nevents);
+	es_check_not_storing(streams, nstreams);
 	es_lock_streams(streams, nstreams);
 
 	stored = es_probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
@@ -465,6 +484,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	{
 		int64		pos = es_allocate_positions(nnew);
 		EsEventRow *rows = palloc(sizeof(EsEventRow) * nnew);
+		text	   *category = NULL;
+		int			category_of = -1;	/* stream whose category that is */
 		int			k = 0;
 
 		/* Positions follow the caller's order of events. */
@@ -487,7 +508,13 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			rows[k].version = versions[i];
 			rows[k].event_id = &ev->id;
 			rows[k].type = ev->type;
-			rows[k].category = es_category_of(sa->stream);
+			/* A stream's events are consecutive: one category per stream. */
+			if (category_of != stream_of[i])
+			{
+				category = es_category_of(sa->stream);
+				category_of = stream_of[i];
+			}
+			rows[k].category = category;
 			rows[k].data = ev->data;
 			rows[k].data_bin = ev->data_bin;
 			rows[k].metadata = ev->metadata;

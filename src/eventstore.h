@@ -50,7 +50,6 @@
 #define ERRCODE_ES_WRONG_EXPECTED_VERSION	MAKE_SQLSTATE('E','S','0','0','1')
 #define ERRCODE_ES_EVENT_ID_REUSED			MAKE_SQLSTATE('E','S','0','0','2')
 #define ERRCODE_ES_IMMUTABLE				MAKE_SQLSTATE('E','S','0','0','3')
-#define ERRCODE_ES_NOT_PRELOADED			MAKE_SQLSTATE('E','S','0','0','4')
 #define ERRCODE_ES_STORE_PROTECTED			MAKE_SQLSTATE('E','S','0','0','5')
 
 /* ---- limits (documented in docs/errors.md) ---- */
@@ -155,6 +154,7 @@ extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
+extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/append_exec.c */
 extern void es_append_execute(EsStreamAppend *streams, int nstreams,
