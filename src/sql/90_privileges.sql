@@ -6,7 +6,7 @@
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA eventstore FROM PUBLIC;
 
 CREATE FUNCTION eventstore.es_grant_writer(role_name name) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea), eventstore.es_append(jsonb) TO %I', role_name);
@@ -18,7 +18,7 @@ COMMENT ON FUNCTION eventstore.es_grant_writer(name) IS
     'Let a role append events, save snapshots, advance checkpoints and read, through the functions only (no table rights).';
 
 CREATE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f regprocedure;
 BEGIN
@@ -40,3 +40,16 @@ COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_writer(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_reader(name) FROM PUBLIC;
+
+-- Installing without a superuser (docs/security.md): eventstore is a trusted
+-- extension, so a role with CREATE on the database can install it; the
+-- script then runs as the bootstrap superuser, which owns every object.  The
+-- installing role (the extension's owner) gets what an application needs
+-- and the right to hand it on, nothing more: it can append and read through
+-- the functions and call es_grant_writer / es_grant_reader (SECURITY
+-- DEFINER, so that it needs no grant option), and it does not own the schema:
+-- a schema's owner could add objects beside the store's functions, which run
+-- as a superuser.
+ALTER SCHEMA eventstore OWNER TO CURRENT_USER;
+GRANT EXECUTE ON FUNCTION eventstore.es_grant_writer(name), eventstore.es_grant_reader(name) TO @extowner@;
+SELECT eventstore.es_grant_writer('@extowner@');

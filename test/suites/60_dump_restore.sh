@@ -122,5 +122,60 @@ out=$(psql_q "${dst}2" -c "SELECT position FROM eventstore.es_append('order-1', 
     { echo "not ok - data-only restore: new position [$out] not above $src_max"; fails=$((fails + 1)); }
 
 "$PGBIN/psql" -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ${dst}2" >/dev/null
+
+# What users add to the store's tables comes back (SPEC guarantee 11): a GIN
+# index on data, an expression index on metadata, a CHECK constraint, a row
+# trigger (and one switched off), FOR TABLE publication memberships (one with
+# a row filter), in the custom and in the plain format.  Restored triggers
+# must not fire for restored events.
+psql_q "$src" <<'SQL' >/dev/null 2>&1 || { echo "not ok - could not add objects to the store's tables"; fails=$((fails + 1)); }
+CREATE TABLE public.trigger_log (position bigint);
+CREATE FUNCTION public.log_event() RETURNS trigger LANGUAGE plpgsql AS
+    $$BEGIN INSERT INTO public.trigger_log VALUES (NEW.position); RETURN NEW; END$$;
+CREATE INDEX events_data_gin ON eventstore.events USING gin (data);
+CREATE INDEX events_correlation_idx ON eventstore.events ((metadata ->> 'correlation_id'));
+ALTER TABLE eventstore.events ADD CONSTRAINT events_type_not_blank CHECK (type <> ' ');
+CREATE TRIGGER events_log AFTER INSERT ON eventstore.events FOR EACH ROW EXECUTE FUNCTION public.log_event();
+CREATE TRIGGER events_log_off AFTER INSERT ON eventstore.events FOR EACH ROW EXECUTE FUNCTION public.log_event();
+ALTER TABLE eventstore.events DISABLE TRIGGER events_log_off;
+CREATE INDEX snapshots_kind_idx ON eventstore.snapshots (kind);
+CREATE PUBLICATION es_cdc FOR TABLE eventstore.events;
+CREATE PUBLICATION es_cdc_filtered FOR TABLE eventstore.events WHERE (type <> 'Tick'), eventstore.checkpoints;
+CREATE PUBLICATION es_cdc_dropped FOR TABLE eventstore.events;
+ALTER PUBLICATION es_cdc_dropped DROP TABLE eventstore.events;
+SQL
+additions_sql="SELECT string_agg(kind || ' ' || table_name || ' ' || name || ': ' || definition, E'\n' ORDER BY kind, table_name, name)
+               FROM eventstore.es_current_table_additions()"
+src_additions=$(psql_q "$src" -c "$additions_sql")
+check "the source has 9 additions" "$(psql_q "$src" -c "SELECT count(*) FROM eventstore.es_current_table_additions()")" 9
+check "all 9 are recorded" "$(psql_q "$src" -c "SELECT count(*) FROM eventstore.table_additions")" 9
+"$PGBIN/pg_dump" -Fc -d "$src" -f "$dump" || { echo "pg_dump failed"; exit 1; }
+for fmt in custom plain; do
+    db=${dst}_$fmt
+    "$PGBIN/psql" -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    if [ $fmt = custom ]; then
+        "$PGBIN/pg_restore" --exit-on-error -d "$db" "$dump" 2>&1 | grep -v 'wal_level\|HINT'
+    else
+        "$PGBIN/pg_dump" -d "$src" | "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" 2>&1 >/dev/null | grep -v 'wal_level\|HINT'
+    fi
+    check "$fmt: every addition is back, as it was" "$(psql_q "$db" -c "$additions_sql")" "$src_additions"
+    check "$fmt: every event identical" "$(psql_q "$db" -c "$rows_sql" | md5sum)" "$src_rows"
+    check "$fmt: restored triggers did not fire for restored events" "$(psql_q "$db" -c "SELECT count(*) FROM public.trigger_log")" 0
+    check "$fmt: the restored trigger fires for a new event" \
+        "$(psql_q "$db" -c "SELECT count(*) FROM eventstore.es_append('order-77', 'X', '{}')" -c "SELECT count(*) FROM public.trigger_log")" "1
+1"
+    check "$fmt: the restored CHECK constraint refuses" "$(sqlstate "$db" "SELECT eventstore.es_append('order-78', ' ')")" 23514
+    check "$fmt: publication memberships" \
+        "$(psql_q "$db" -c "SELECT string_agg(pubname || ':' || tablename || ':' || coalesce(rowfilter, ''), ',' ORDER BY pubname, tablename) FROM pg_publication_tables WHERE schemaname = 'eventstore'")" \
+        "es_cdc:events:,es_cdc_filtered:checkpoints:,es_cdc_filtered:events:(type <> 'Tick'::text)"
+    check "$fmt: a GIN search uses the restored index" \
+        "$(psql_q "$db" -c "SET enable_seqscan = off" -c "EXPLAIN (COSTS OFF) SELECT * FROM eventstore.events WHERE data @> '{\"sku\": \"a\"}'" | grep -c events_data_gin)" 1
+    "$PGBIN/psql" -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE $db" >/dev/null 2>&1
+done
+# Dropping an addition forgets it; dropping a publication forgets its memberships.
+psql_q "$src" -c "DROP INDEX eventstore.snapshots_kind_idx" -c "DROP PUBLICATION es_cdc_filtered" >/dev/null 2>&1
+check "dropped additions are forgotten" \
+    "$(psql_q "$src" -c "SELECT string_agg(kind || ':' || name, ',' ORDER BY kind, name) FROM eventstore.table_additions")" \
+    "constraint:events_type_not_blank,index:events_correlation_idx,index:events_data_gin,publication:es_cdc,trigger:events_log,trigger:events_log_off"
 rm -f "$dump"
 [ "$fails" = 0 ]
