@@ -3,6 +3,7 @@
 -- fail with 2200H instead of getting negative positions that no feed reader
 -- would ever reach.  In a scratch database, since nothing can be appended
 -- there afterwards.
+\set regress_db :DBNAME
 CREATE DATABASE es_regress_position_limit;
 \c es_regress_position_limit
 SET client_min_messages = error;
@@ -36,5 +37,5 @@ SELECT count(*) AS events, min(position) > 0 AS all_positive FROM eventstore.eve
 SELECT position, stream, version FROM es_load(after_position => 1, max_count => 10);
 SELECT es_stream_version('near-1'), es_stream_version('near-2');
 
-\c es_regress
+\c :regress_db
 DROP DATABASE es_regress_position_limit;
