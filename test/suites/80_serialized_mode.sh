@@ -123,6 +123,16 @@ two_appenders es_ser_contrast nowait
     else
         not_ok "privileges test in serialized mode"; head -80 "$work/privileges/regression.diffs"
     fi
+    # The DDL guard without preload: the event trigger loads the library, and
+    # a non-superuser's SET of eventstore.allow_destroy made before the
+    # library was loaded in its session is refused when it loads.
+    psql_q postgres -c "DROP ROLE IF EXISTS es_ser_user" -c "CREATE ROLE es_ser_user LOGIN" >/dev/null
+    out=$("$PGBIN/psql" -X -q -At -U es_ser_user -d es_ser -v VERBOSITY=sqlstate \
+        -c "SET eventstore.allow_destroy = on" -c "DROP EXTENSION eventstore" 2>&1)
+    echo "$out" | grep -q '^ERROR: *ES005' && [ "$(psql_q es_ser -c "SELECT count(*) FROM pg_extension WHERE extname = 'eventstore'")" = 1 ] &&
+        ok "without preload, DROP EXTENSION of a store holding data is refused, also after a non-superuser's early SET" ||
+        { not_ok "DDL guard without preload: $out"; }
+    psql_q postgres -c "DROP ROLE es_ser_user" >/dev/null
     for suite in 60_dump_restore 70_clients; do
         if bash "test/suites/$suite.sh" >"$work/$suite.log" 2>&1; then ok "$suite passes in serialized mode"
         else not_ok "$suite in serialized mode"; grep -v '^ok' "$work/$suite.log"; fi
