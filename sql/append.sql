@@ -12,11 +12,11 @@ SELECT stream, version FROM es_append('order-1', 'OrderShipped');
 SELECT stream, version FROM es_append('order-1', 'OrderClosed', NULL, -1);
 SELECT es_stream_version('order-1'), es_stream_version('order-404');
 
--- conflicts: SQLSTATE ES001, message names the stream and both versions
-SELECT try($$SELECT es_append('order-1', 'X', '{}', 2)$$);
-SELECT try($$SELECT es_append('order-1', 'X', '{}', 0)$$);
-SELECT try($$SELECT es_append('order-2', 'X', '{}', -1)$$);
-SELECT try($$SELECT es_append('order-2', 'X', '{}', 5)$$);
+-- conflicts: SQLSTATE ES001; the message names the stream, the detail both versions
+SELECT try_detail($$SELECT es_append('order-1', 'X', '{}', 2)$$);
+SELECT try_detail($$SELECT es_append('order-1', 'X', '{}', 0)$$);
+SELECT try_detail($$SELECT es_append('order-2', 'X', '{}', -1)$$);
+SELECT try_detail($$SELECT es_append('order-2', 'X', '{}', 5)$$);
 \set VERBOSITY default
 SELECT es_append('order-1', 'X', '{}', 3);
 SELECT es_stream_version('order-1');  -- unchanged: 4
@@ -46,7 +46,7 @@ SELECT stream, version FROM es_append('[
     {"stream": "account-2", "expected_version": 1, "events": [{"type": "Credited", "data": {"amount": 30}}]},
     {"stream": "account-1", "expected_version": 1, "events": [{"type": "Debited", "data": {"amount": 30}}]}]');
 -- one stale stream fails the whole call
-SELECT try($$SELECT es_append('[
+SELECT try_detail($$SELECT es_append('[
     {"stream": "account-1", "expected_version": 2, "events": [{"type": "Debited", "data": {"amount": 5}}]},
     {"stream": "account-2", "expected_version": 1, "events": [{"type": "Credited", "data": {"amount": 5}}]}]')$$);
 SELECT es_stream_version('account-1') AS a1, es_stream_version('account-2') AS a2;

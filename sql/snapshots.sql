@@ -89,6 +89,8 @@ SELECT try($$SELECT es_snapshot('snap-1', 1, data_bin => convert_to(repeat('x', 
 RESET eventstore.max_snapshot_size;
 SELECT try($$SET eventstore.max_snapshot_size = 0$$);
 SELECT try($$SET eventstore.max_snapshot_size = '2GB'$$);
+-- the eventstore. prefix is reserved: a misspelt setting is an error
+SELECT try($$SET eventstore.max_snapshot_sise = '1kB'$$);
 -- the accepted 1024-byte state did not replace the newer snapshot
 SELECT count(*) = :snapshots_before AS unchanged FROM eventstore.snapshots;
 SELECT version, data FROM es_load_snapshot('snap-1');

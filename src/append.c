@@ -23,7 +23,7 @@
  * instructions, 3% of a single-event append (docs/benchmarks.md).
  */
 static void
-es_init_result(FunctionCallInfo fcinfo)
+init_result(FunctionCallInfo fcinfo)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bool		expected = rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
@@ -40,7 +40,7 @@ es_append_event(PG_FUNCTION_ARGS)
 	EsStreamAppend sa;
 	EsNewEvent	ev;
 
-	es_init_result(fcinfo);
+	init_result(fcinfo);
 
 	memset(&sa, 0, sizeof(sa));
 	memset(&ev, 0, sizeof(ev));
@@ -342,7 +342,7 @@ es_append_batch(PG_FUNCTION_ARGS)
 	BatchBuilder b;
 	JsonbValue	v;
 
-	es_init_result(fcinfo);
+	init_result(fcinfo);
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,

@@ -6,71 +6,54 @@
  * Order of work, and why:
  *	1. Validate everything that needs no database access (duplicate ids or
  *	   streams in the call), so bad input fails before any lock is taken.
- *	2. Lock the streams in ascending lock-key order (stream_lock.c): no
- *	   deadlock between calls over overlapping streams.
+ *	2. Put the streams in lock order and lock them (stream_lock.c owns the
+ *	   order): no deadlock between calls over overlapping streams.
  *	3. With the locks held, read each stream's version with the *latest*
  *	   snapshot, so the check sees every append committed before we got the
  *	   lock, in any isolation level.  An idempotent retry (all ids already
  *	   stored, in the same place) is recognised here and writes nothing.
  *	4. Only then take global positions (position.c), so a losing writer
- *	   never burns positions, and insert all rows with one SPI execution.
+ *	   never burns positions, and insert all rows through the table access
+ *	   method and its indexes, without SPI (event_insert.c).
  * The UNIQUE (stream, version) index is the last line of defence: a bug
  * in the above can fail an append, never store a version twice.
+ *
+ * Locks: ExclusiveLock on each stream of the call, to the end of the
+ * transaction (stream_lock.c); position.c may add the feed lock or take its
+ * LWLock.  The tags and the order of all of them: eventstore.h.
  *
  *-------------------------------------------------------------------------
  */
 #include "eventstore.h"
 
-#include "access/genam.h"
-#include "access/relation.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
-#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr probe_plan = NULL;
 
 /*
- * Connect to SPI on first need: an append that gives no event ids and finds
- * the (stream, version) index needs no SQL at all.  Connected until the end
- * of es_append_execute, which owns what SPI returned until then.
+ * Connect to SPI on first need: an append that gives no event ids needs no
+ * SQL at all.  Connected until the end of es_append_execute, which owns
+ * what SPI returned until then.
  */
 static void
-es_prepare_plans(bool *spi_connected)
+prepare_plans(bool *spi_connected)
 {
 	if (!*spi_connected)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		*spi_connected = true;
-	}
-	if (version_plan == NULL)
-	{
-		Oid			t[1] = {TEXTOID};
-
-		es_kept_plan(&version_plan,
-					 "SELECT version FROM eventstore.events"
-					 " WHERE stream OPERATOR(pg_catalog.=) $1"
-					 " ORDER BY version DESC LIMIT 1", 1, t);
 	}
 	if (probe_plan == NULL)
 	{
@@ -85,7 +68,7 @@ es_prepare_plans(bool *spi_connected)
 
 /* A new event id: UUID version 7 (time-ordered, so the id index stays compact). */
 static void
-es_new_event_id(pg_uuid_t *id)
+new_event_id(pg_uuid_t *id)
 {
 	uint64		ms = (uint64) (GetCurrentTimestamp() / 1000 +
 							 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
@@ -107,29 +90,15 @@ cmp_uuid(const void *a, const void *b)
 	return memcmp(a, b, UUID_LEN);
 }
 
-static int
-cmp_stream(const void *a, const void *b)
-{
-	const EsStreamAppend *x = a;
-	const EsStreamAppend *y = b;
-
-	if (x->lock_key != y->lock_key)
-		return x->lock_key < y->lock_key ? -1 : 1;
-	return DatumGetInt32(DirectFunctionCall2Coll(bttextcmp, C_COLLATION_OID,
-												 PointerGetDatum(x->stream),
-												 PointerGetDatum(y->stream)));
-}
-
 static char *
 uuid_str(pg_uuid_t *id)
 {
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
 }
 
-/* Ensure no event id and no stream appears twice in one call. */
+/* Ensure no event id appears twice in one call. */
 static void
-es_check_call_duplicates(EsStreamAppend *streams, int nstreams,
-						 EsNewEvent *events, int nevents)
+check_duplicate_ids(EsNewEvent *events, int nevents)
 {
 	pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * nevents);
 	int			nids = 0;
@@ -149,94 +118,10 @@ es_check_call_duplicates(EsStreamAppend *streams, int nstreams,
 								uuid_str(&ids[i]))));
 	}
 	pfree(ids);
-
-	for (i = 0; i < nstreams; i++)
-		streams[i].lock_key = es_stream_lock_key(streams[i].stream);
-	qsort(streams, nstreams, sizeof(EsStreamAppend), cmp_stream);
-	for (i = 1; i < nstreams; i++)
-		if (cmp_stream(&streams[i], &streams[i - 1]) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("stream \"%s\" appears more than once in one append",
-							text_to_cstring(streams[i].stream)),
-					 errhint("Put all events of a stream in one entry.")));
-}
-
-/*
- * The stream's current version (0 if it has no events), from the latest
- * snapshot.  The fast path descends the UNIQUE (stream, version) index
- * backwards and stops at the first visible row: the profile of a
- * single-event append (docs/benchmarks.md) showed the same lookup through an
- * SPI plan costing about 49,000 instructions, mostly executor start-up and
- * shutdown, against a few thousand for the scan itself.  When the index is
- * not found under its name, the SPI plan does the same read.
- */
-static int64
-es_read_version_index(text *stream, bool *done)
-{
-	Relation	heap;
-	Relation	index;
-	Snapshot	snap;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData key;
-	int64		version = 0;
-
-	*done = false;
-	heap = table_open(es_events_relid(), AccessShareLock);
-	index = es_events_open_version_index(heap);
-	if (index == NULL)
-	{
-		table_close(heap, AccessShareLock);
-		return 0;
-	}
-
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(stream));
-	key.sk_collation = index->rd_indcollation[0];
-	slot = table_slot_create(heap, NULL);
-	scan = index_beginscan(heap, index, snap, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
-	{
-		bool		isnull;
-
-		version = DatumGetInt64(slot_getattr(slot, es_events_attnum(heap, ES_COL_VERSION),
-											 &isnull));
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snap);
-	relation_close(index, AccessShareLock);
-	table_close(heap, AccessShareLock);
-	*done = true;
-	return version;
-}
-
-static int64
-es_read_version(text *stream, bool *spi_connected)
-{
-	Datum		arg = PointerGetDatum(stream);
-	bool		isnull;
-	bool		done;
-	int64		version;
-	Datum		d;
-
-	version = es_read_version_index(stream, &done);
-	if (done)
-		return version;
-	es_prepare_plans(spi_connected);
-	if (SPI_execute_snapshot(version_plan, &arg, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the version of a stream");
-	if (SPI_processed == 0)
-		return 0;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return DatumGetInt64(d);
 }
 
 static void
-es_check_expected(EsStreamAppend *sa, int64 actual)
+check_expected(EsStreamAppend *sa, int64 actual)
 {
 	bool		ok;
 	const char *want;
@@ -261,8 +146,8 @@ es_check_expected(EsStreamAppend *sa, int64 actual)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_WRONG_EXPECTED_VERSION),
-				 errmsg("wrong expected version for stream \"%s\": expected %s, actual version " INT64_FORMAT,
-						text_to_cstring(sa->stream), want, actual),
+				 errmsg("wrong expected version for stream \"%s\"",
+						text_to_cstring(sa->stream)),
 				 errdetail("Expected %s, but the stream is at version " INT64_FORMAT ".",
 						   want, actual),
 				 errhint("Load the stream again and retry the command.")));
@@ -323,7 +208,7 @@ same_event(StoredEvent *s, EsStreamAppend *sa, EsNewEvent *ev, int64 version)
  * idempotent retry; any other use of a stored id is an error.
  */
 static StoredEvent *
-es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
+probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 			 int nevents, int *nstored_out, bool *spi_connected)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * nevents);
@@ -341,7 +226,7 @@ es_probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 	if (nids == 0)
 		return NULL;
 
-	es_prepare_plans(spi_connected);
+	prepare_plans(spi_connected);
 	arg = PointerGetDatum(construct_array(ids, nids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 	if (SPI_execute_snapshot(probe_plan, &arg, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 0) != SPI_OK_SELECT)
@@ -437,6 +322,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	int64	   *positions = palloc(sizeof(int64) * nevents);
 	int64	   *versions = palloc(sizeof(int64) * nevents);
 	int		   *stream_of = palloc(sizeof(int) * nevents);
+	EsStreamAppend *twice;
 	StoredEvent *stored;
 	int			nstored;
 	int			nnew = 0;
@@ -461,11 +347,18 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	 */
 	PreventCommandIfReadOnly("es_append");
 
-	es_check_call_duplicates(streams, nstreams, events, nevents);
+	check_duplicate_ids(events, nevents);
+	twice = es_order_streams(streams, nstreams);
+	if (twice != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream \"%s\" appears more than once in one append",
+						text_to_cstring(twice->stream)),
+				 errhint("Put all events of a stream in one entry.")));
 	es_check_not_storing(streams, nstreams);
 	es_lock_streams(streams, nstreams);
 
-	stored = es_probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
+	stored = probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
 
 	for (i = 0; i < nstreams; i++)
 	{
@@ -475,8 +368,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			stream_of[sa->first + j] = i;
 		if (sa->already_stored)
 			continue;
-		sa->base_version = es_read_version(sa->stream, &spi_connected);
-		es_check_expected(sa, sa->base_version);
+		sa->base_version = es_read_stream_version(sa->stream, GetLatestSnapshot());
+		check_expected(sa, sa->base_version);
 		nnew += sa->count;
 	}
 
@@ -501,7 +394,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				continue;
 			}
 			if (!ev->id_given)
-				es_new_event_id(&ev->id);
+				new_event_id(&ev->id);
 			positions[i] = pos++;
 			rows[k].position = positions[i];
 			rows[k].stream = sa->stream;

@@ -23,9 +23,9 @@
  * transaction-level lock and returns the checkpoint read after the lock was
  * granted (the latest committed value, whatever the caller's snapshot).
  *
- * Locks: the checkpoint row (upsert); for es_lock_handler an advisory
- * ExclusiveLock on (MyDatabaseId, hash of handler and stream,
- * ES_LOCKTAG_HANDLER_FIELD4) to the end of the transaction.
+ * Locks: the checkpoint row (upsert); for es_lock_handler the handler's
+ * lock (es_acquire_handler_lock; tags and order in eventstore.h), to the
+ * end of the transaction.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,11 +33,8 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
@@ -195,8 +192,6 @@ es_lock_handler(PG_FUNCTION_ARGS)
 	text	   *handler = check_handler(fcinfo, 0);
 	text	   *stream = checkpoint_stream(fcinfo, 1);
 	bool		wait;
-	uint64		key;
-	LOCKTAG		tag;
 	Datum		keys[2];
 	int64		position;
 
@@ -206,14 +201,7 @@ es_lock_handler(PG_FUNCTION_ARGS)
 				 errmsg("wait must not be null")));
 	wait = PG_GETARG_BOOL(2);
 
-	/* The stream's hash is seeded with the handler's, so (a, bc) != (ab, c). */
-	key = hash_bytes_extended((const unsigned char *) VARDATA_ANY(handler),
-							  VARSIZE_ANY_EXHDR(handler), 0x45534843);
-	key = hash_bytes_extended((const unsigned char *) VARDATA_ANY(stream),
-							  VARSIZE_ANY_EXHDR(stream), key);
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32),
-						 (uint32) key, ES_LOCKTAG_HANDLER_FIELD4);
-	if (LockAcquire(&tag, ExclusiveLock, false, !wait) == LOCKACQUIRE_NOT_AVAIL)
+	if (!es_acquire_handler_lock(handler, stream, wait))
 		PG_RETURN_NULL();
 
 	/* Read after the lock: a previous holder's advance is committed by now. */

@@ -44,33 +44,15 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-#include "storage/lmgr.h"
 
 #define ES_EXTENSION_NAME "eventstore"
-
-/* eventstore.allow_destroy: a superuser says that destroying the store is intended */
-bool		es_allow_destroy = false;
-
-void
-es_ddl_guard_define_gucs(void)
-{
-	DefineCustomBoolVariable("eventstore.allow_destroy",
-							 "Allows DDL that destroys a store holding events.",
-							 "DROP EXTENSION eventstore, DROP SCHEMA eventstore, DROP TABLE or "
-							 "TRUNCATE of a store table and switching the store's triggers off "
-							 "are refused unless this is on. Only superusers can change it.",
-							 &es_allow_destroy,
-							 false,
-							 PGC_SUSET, 0,
-							 NULL, NULL, NULL);
-}
 
 /* The schema and the owner of the installed extension; InvalidOid when absent. */
 static Oid

@@ -92,7 +92,7 @@ es_check_not_storing(EsStreamAppend *streams, int nstreams)
 
 /* The value of one column of row; NULL pointers are SQL NULLs. */
 static Datum
-es_row_value(EsEventRow *row, EsEventColumn col, Datum created_at, bool *isnull)
+row_value(EsEventRow *row, EsEventColumn col, Datum created_at, bool *isnull)
 {
 	*isnull = false;
 	switch (col)
@@ -125,7 +125,7 @@ es_row_value(EsEventRow *row, EsEventColumn col, Datum created_at, bool *isnull)
 }
 
 static void
-es_fill_slot(TupleTableSlot *slot, Relation rel, EsEventRow *row, Datum created_at)
+fill_slot(TupleTableSlot *slot, Relation rel, EsEventRow *row, Datum created_at)
 {
 	int			c;
 
@@ -135,29 +135,29 @@ es_fill_slot(TupleTableSlot *slot, Relation rel, EsEventRow *row, Datum created_
 	{
 		AttrNumber	a = es_events_attnum(rel, (EsEventColumn) c) - 1;
 
-		slot->tts_values[a] = es_row_value(row, (EsEventColumn) c, created_at,
+		slot->tts_values[a] = row_value(row, (EsEventColumn) c, created_at,
 										   &slot->tts_isnull[a]);
 	}
 	ExecStoreVirtualTuple(slot);
 }
 
 /* The columns a BEFORE ROW trigger may not change. */
-static const EsEventColumn es_fixed_columns[] = {
+static const EsEventColumn fixed_columns[] = {
 	ES_COL_POSITION, ES_COL_STREAM, ES_COL_VERSION, ES_COL_EVENT_ID, ES_COL_CATEGORY
 };
 
 static void
-es_check_trigger_result(TupleTableSlot *slot, Relation rel, EsEventRow *row)
+check_trigger_result(TupleTableSlot *slot, Relation rel, EsEventRow *row)
 {
 	int			i;
 
 	slot_getallattrs(slot);
-	for (i = 0; i < (int) lengthof(es_fixed_columns); i++)
+	for (i = 0; i < (int) lengthof(fixed_columns); i++)
 	{
-		AttrNumber	a = es_events_attnum(rel, es_fixed_columns[i]);
+		AttrNumber	a = es_events_attnum(rel, fixed_columns[i]);
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), a - 1);
 		bool		want_null;
-		Datum		want = es_row_value(row, es_fixed_columns[i], (Datum) 0, &want_null);
+		Datum		want = row_value(row, fixed_columns[i], (Datum) 0, &want_null);
 
 		if (slot->tts_isnull[a - 1] ||
 			!datum_image_eq(slot->tts_values[a - 1], want, att->attbyval, att->attlen))
@@ -171,7 +171,7 @@ es_check_trigger_result(TupleTableSlot *slot, Relation rel, EsEventRow *row)
 
 /* One row: what ExecSimpleRelationInsert does, refusing what es_append cannot promise. */
 static void
-es_insert_one(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot, EsEventRow *row)
+insert_one(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot, EsEventRow *row)
 {
 	Relation	rel = rri->ri_RelationDesc;
 	List	   *recheck = NIL;
@@ -185,7 +185,7 @@ es_insert_one(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot, EsEventR
 					 errdetail("Event version " INT64_FORMAT " of stream \"%s\" would have been acknowledged without being stored.",
 							   row->version, text_to_cstring(row->stream)),
 					 errhint("To refuse an event, raise an error in the trigger instead of returning NULL.")));
-		es_check_trigger_result(slot, rel, row);
+		check_trigger_result(slot, rel, row);
 	}
 	if (rel->rd_att->constr)
 		ExecConstraints(rri, slot, estate);
@@ -231,8 +231,8 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 		storing = &frame;
 		for (i = 0; i < nrows; i++)
 		{
-			es_fill_slot(slot, rel, &rows[i], TimestampTzGetDatum(created_at));
-			es_insert_one(rri, estate, slot, &rows[i]);
+			fill_slot(slot, rel, &rows[i], TimestampTzGetDatum(created_at));
+			insert_one(rri, estate, slot, &rows[i]);
 			ResetPerTupleExprContext(estate);
 		}
 		storing = frame.outer;

@@ -72,7 +72,7 @@ static int	nchecks = 0;
 static bool checks_stale = false;
 
 static void
-es_events_rel_invalidate(Datum arg, Oid changed)
+events_rel_invalidate(Datum arg, Oid changed)
 {
 	if (changed == InvalidOid || changed == relid || changed == mapped_relid)
 	{
@@ -83,31 +83,31 @@ es_events_rel_invalidate(Datum arg, Oid changed)
 }
 
 static void
-es_functions_changed(Datum arg, int cacheid, uint32 hashvalue)
+functions_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
 	checks_stale = true;
 }
 
 static void
-es_register_callbacks(void)
+register_callbacks(void)
 {
 	if (callbacks_registered)
 		return;
-	CacheRegisterRelcacheCallback(es_events_rel_invalidate, (Datum) 0);
-	CacheRegisterSyscacheCallback(PROCOID, es_functions_changed, (Datum) 0);
+	CacheRegisterRelcacheCallback(events_rel_invalidate, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, functions_changed, (Datum) 0);
 	callbacks_registered = true;
 }
 
 /* Fill the column map of rel, or fail if rel is not a table es_append can write. */
 static void
-es_map_columns(Relation rel)
+map_columns(Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			known = 0;
 	int			i,
 				c;
 
-	es_register_callbacks();
+	register_callbacks();
 	mapped_relid = InvalidOid;
 	for (c = 0; c < ES_NCOLUMNS; c++)
 		attnums[c] = InvalidAttrNumber;
@@ -140,7 +140,7 @@ es_map_columns(Relation rel)
 
 /* Look the table and its index up by name (the schema is fixed: not relocatable). */
 static void
-es_lookup(void)
+lookup_relations(void)
 {
 	Oid			nsp = get_namespace_oid("eventstore", true);
 	Oid			heap = OidIsValid(nsp) ? get_relname_relid("events", nsp) : InvalidOid;
@@ -157,9 +157,9 @@ es_lookup(void)
 Oid
 es_events_relid(void)
 {
-	es_register_callbacks();
+	register_callbacks();
 	if (!OidIsValid(relid))
-		es_lookup();
+		lookup_relations();
 	return relid;
 }
 
@@ -197,13 +197,13 @@ AttrNumber
 es_events_attnum(Relation rel, EsEventColumn col)
 {
 	if (mapped_relid != RelationGetRelid(rel))
-		es_map_columns(rel);
+		map_columns(rel);
 	return attnums[col];
 }
 
 /* Do the compiled constraints still match the relcache entry's? */
 static bool
-es_checks_current(Relation rel)
+checks_current(Relation rel)
 {
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
 	int			n = constr ? constr->num_check : 0;
@@ -230,8 +230,8 @@ es_events_check_exprs(Relation rel)
 	MemoryContext old;
 	int			i;
 
-	es_register_callbacks();
-	if (es_checks_current(rel))
+	register_callbacks();
+	if (checks_current(rel))
 		return checks;
 
 	if (checks_cxt != NULL)

@@ -24,6 +24,5 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		es_position_shmem_request();
 	es_position_init();
-	es_snapshot_define_gucs();
-	es_ddl_guard_define_gucs();
+	es_define_settings();
 }

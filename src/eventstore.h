@@ -3,8 +3,10 @@
  * eventstore.h
  *	  Declarations shared by the eventstore extension's source files.
  *
- * Version-specific parts of PostgreSQL's API are polyfilled here, and only
- * here, so that the rest of the code reads the same on 13 to 17.
+ * PostgreSQL 15 is what eventstore supports and is tested on (the code uses
+ * pg_prng and InitMaterializedSRF, and 15's signatures of the executor
+ * calls below).  Whatever depends on the server version stays in the block
+ * "version shims" below, behind PG_VERSION_NUM, and nowhere else.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,30 +23,18 @@
 #include "utils/uuid.h"
 
 /* ---- version shims ---- */
-#if PG_VERSION_NUM < 150000
-#define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall(fcinfo, flags)
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "eventstore supports PostgreSQL 15 only: the shims below are written for it"
 #endif
 /* Index entries for a new row, without ON CONFLICT or summarizing-only logic. */
-#if PG_VERSION_NUM >= 160000
-#define es_insert_index_tuples(rri, slot, estate) \
-	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
-#elif PG_VERSION_NUM >= 140000
 #define es_insert_index_tuples(rri, slot, estate) \
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
-#else
-#define es_insert_index_tuples(rri, slot, estate) \
-	ExecInsertIndexTuples((slot), (estate), false, NULL, NIL)
-#endif
 /* A result relation opened outside a plan, so AFTER triggers find it. */
-#if PG_VERSION_NUM >= 140000
 #define es_register_result_rel(estate, rri) \
 	((estate)->es_opened_result_relations = \
 	 lappend((estate)->es_opened_result_relations, (rri)))
-#else
-#define es_register_result_rel(estate, rri) \
-	((estate)->es_trig_target_relations = \
-	 lappend((estate)->es_trig_target_relations, (rri)))
-#endif
+/* This backend's entry in per-backend shared arrays (0-based). */
+#define ES_MY_BACKEND_INDEX		(MyBackendId - 1)
 
 /* ---- SQLSTATEs of the store's own conditions (class ES) ---- */
 #define ERRCODE_ES_WRONG_EXPECTED_VERSION	MAKE_SQLSTATE('E','S','0','0','1')
@@ -65,10 +55,35 @@
 #define ES_EXPECT_EXISTS		(-1)
 #define ES_EXPECT_NO_STREAM		0
 
-/* Field 4 of our advisory lock tags: keeps clear of pg_advisory_*'s 1 and 2. */
-#define ES_LOCKTAG_FIELD4		0x4553	/* "ES" */
-/* Field 4 of a handler's lock (es_lock_handler). */
-#define ES_LOCKTAG_HANDLER_FIELD4	0x4548	/* "EH" */
+/*
+ * ---- Locks: tags and order ----
+ *
+ * Every heavyweight lock of the store is an advisory lock in the current
+ * database, built only by src/stream_lock.c.  Field 4 of the tag says what
+ * the lock protects and keeps it apart from users' pg_advisory_* locks
+ * (which use 1 and 2); fields 2 and 3 hold a 64-bit key:
+ *
+ *	stream   "ES"  hash of the name (seed ES_STREAM_HASH_SEED)
+ *	feed     "EF"  ES_FEED_KEY_APPEND: serialized-mode appenders;
+ *				   ES_FEED_KEY_COUNTER: initialising the position counter
+ *	handler  "EH"  hash of the handler, then of the stream
+ *				   (seed ES_HANDLER_HASH_SEED)
+ *
+ * The order, within one es_append call: its stream locks, in ascending key
+ * order (es_order_streams); then the feed lock (serialized mode) or the
+ * counter lock; then the shared-memory LWLock of position.c, held for a few
+ * instructions and never while waiting for any other lock.  A handler lock
+ * is taken by es_lock_handler at the start of a projection's transaction,
+ * before its appends.  Across several calls in one transaction the order is
+ * the caller's: see es_lock_feed for what that means in serialized mode.
+ */
+#define ES_LOCKTAG_STREAM		0x4553	/* "ES" */
+#define ES_LOCKTAG_FEED			0x4546	/* "EF" */
+#define ES_LOCKTAG_HANDLER		0x4548	/* "EH" */
+#define ES_FEED_KEY_APPEND		UINT64CONST(0)
+#define ES_FEED_KEY_COUNTER		UINT64CONST(1)
+#define ES_STREAM_HASH_SEED		UINT64CONST(0x45535354)
+#define ES_HANDLER_HASH_SEED	UINT64CONST(0x45534843)
 
 /* One event to append, as given by the caller (already validated). */
 typedef struct EsNewEvent
@@ -86,7 +101,7 @@ typedef struct EsStreamAppend
 {
 	text	   *stream;
 	int64		expected;		/* ES_EXPECT_* or an exact version */
-	uint64		lock_key;		/* hash of the stream name */
+	uint64		lock_key;		/* set by es_order_streams */
 	int			first;			/* index of its first event in the call */
 	int			count;
 	int64		base_version;	/* version before the append (filled in) */
@@ -128,11 +143,17 @@ extern text *es_check_name(text *name, const char *what);
 extern text *es_check_stream_name(text *stream);
 extern int64 es_check_expected_version(int64 v);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
+extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern text *es_category_of(text *stream);
 
 /* src/stream_lock.c */
-extern uint64 es_stream_lock_key(text *stream);
+extern EsStreamAppend *es_order_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_streams(EsStreamAppend *streams, int nstreams);
+extern void es_lock_stream_shared(text *stream);
+extern void es_lock_feed(void);
+extern void es_lock_counter_init(void);
+extern void es_unlock_counter_init(void);
+extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
 
 /* src/position.c */
 extern bool es_preloaded;
@@ -166,18 +187,18 @@ struct _SPI_plan;
 extern struct _SPI_plan *es_kept_plan(struct _SPI_plan **slot, const char *sql,
 									  int nargs, Oid *types);
 
-/* src/load.c */
-struct _SPI_plan;
-extern int32 es_check_max_count(FunctionCallInfo fcinfo, int argno);
+/* src/srf_result.c */
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
 
-/* src/ddl_guard.c */
-extern bool es_allow_destroy;
-extern void es_ddl_guard_define_gucs(void);
+/* src/events_read.c */
+struct SnapshotData;
+extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
+extern int64 es_read_max_position(void);
 
-/* src/snapshot.c */
+/* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;
-extern void es_snapshot_define_gucs(void);
+extern bool es_allow_destroy;
+extern void es_define_settings(void);
 
 #endif							/* EVENTSTORE_H */

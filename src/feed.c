@@ -45,7 +45,6 @@
 #define FEED_NO_PAYLOAD	8
 static SPIPlanPtr feed_plans[16];
 static SPIPlanPtr probe_plan = NULL;
-static SPIPlanPtr head_plan = NULL;
 
 /*
  * Parameters of every feed plan: $1 after, $2 safe, $3 limit, $4 category,
@@ -246,16 +245,7 @@ es_load_feed(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	after = check_after_position(fcinfo, 0);
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
-	max_count = PG_GETARG_INT64(1);
-	if (max_count < 1 || max_count > ES_MAX_COUNT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_count must be between 1 and %d", ES_MAX_COUNT),
-				 errdetail("It is " INT64_FORMAT ".", max_count)));
+	max_count = es_check_max_count(fcinfo, 1, INT8OID);
 	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -310,25 +300,14 @@ es_load_feed(PG_FUNCTION_ARGS)
 
 /*
  * The highest position a reader may read now.  In serialized mode every
- * visible row is safe, so it is the highest visible position.  Caller is
- * connected to SPI; no snapshot is pushed.
+ * visible row is safe, so it is the highest visible position.
  */
 static int64
 feed_head(void)
 {
 	int64		safe = es_feed_safe_position();
-	bool		isnull;
-	Datum		d;
 
-	if (safe != PG_INT64_MAX)
-		return safe;
-	es_kept_plan(&head_plan, "SELECT pg_catalog.max(position) FROM eventstore.events",
-				 0, NULL);
-	if (SPI_execute_snapshot(head_plan, NULL, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the feed head");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetInt64(d);
+	return safe != PG_INT64_MAX ? safe : es_read_max_position();
 }
 
 /* es_feed_head(): see feed_head. */
@@ -336,14 +315,8 @@ PG_FUNCTION_INFO_V1(es_feed_head);
 Datum
 es_feed_head(PG_FUNCTION_ARGS)
 {
-	int64		head;
-
 	check_not_standby();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	head = feed_head();
-	SPI_finish();
-	PG_RETURN_INT64(head);
+	PG_RETURN_INT64(feed_head());
 }
 
 /*

@@ -33,9 +33,10 @@
  * synchronously (so a position a reader saw cannot vanish in a crash and be
  * handed out again), and PREPARE TRANSACTION after an append is refused.
  *
- * Locks: es_lock (LWLock) for the shared state, held for a few instructions
- * only; an advisory lock (field4 ES_FEED_LOCKTAG_FIELD4) per database for
- * counter initialisation and for serialized mode.
+ * Locks: the LWLock of the shared state, held for a few instructions only;
+ * the feed lock (serialized mode) and the counter lock (initialisation),
+ * taken through stream_lock.c, which with eventstore.h owns every tag and
+ * the order of all the store's locks.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,17 +47,13 @@
 #include "miscadmin.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
-#include "storage/lmgr.h"
-#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#define ES_FEED_LOCKTAG_FIELD4	0x4546	/* "EF" */
 #define ES_MAX_DATABASES		256
 
 typedef struct EsDbCounter
@@ -82,11 +79,9 @@ typedef struct EsShared
 } EsShared;
 
 bool		es_preloaded = false;
-static EsShared *es_shared = NULL;
+static EsShared *shared_state = NULL;
 
-#if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* Backend-local state of the current transaction. */
@@ -96,34 +91,24 @@ static int64 xact_last_local = 0;	/* serialized: last position we gave */
 static int64 xact_before_local = 0; /* serialized: max(position) before us */
 static bool xact_direct_insert = false;	/* rows came by another path */
 
-static SPIPlanPtr max_position_plan = NULL;
-
-#if PG_VERSION_NUM >= 170000
-#define ES_MY_SLOT	(MyProcNumber)
-#else
-#define ES_MY_SLOT	(MyBackendId - 1)
-#endif
-
 static Size
-es_shmem_size(void)
+shmem_size(void)
 {
 	return add_size(offsetof(EsShared, slots),
 					mul_size(sizeof(EsSlot), MaxBackends));
 }
 
-#if PG_VERSION_NUM >= 150000
 static void
-es_shmem_request(void)
+request_shmem(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(es_shmem_size());
+	RequestAddinShmemSpace(shmem_size());
 	RequestNamedLWLockTranche("eventstore", 1);
 }
-#endif
 
 static void
-es_shmem_startup(void)
+startup_shmem(void)
 {
 	bool		found;
 
@@ -131,14 +116,14 @@ es_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	es_shared = ShmemInitStruct("eventstore", es_shmem_size(), &found);
+	shared_state = ShmemInitStruct("eventstore", shmem_size(), &found);
 	if (!found)
 	{
 		/* A crash restart lands here too: every appender was aborted. */
-		memset(es_shared, 0, es_shmem_size());
-		es_shared->lock = &(GetNamedLWLockTranche("eventstore"))->lock;
-		ConditionVariableInit(&es_shared->feed_cv);
-		es_shared->nslots = MaxBackends;
+		memset(shared_state, 0, shmem_size());
+		shared_state->lock = &(GetNamedLWLockTranche("eventstore"))->lock;
+		ConditionVariableInit(&shared_state->feed_cv);
+		shared_state->nslots = MaxBackends;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -148,7 +133,7 @@ es_shmem_startup(void)
  * others, and must not raise an error (an ERROR here would be a PANIC).
  */
 static void
-es_xact_callback(XactEvent event, void *arg)
+xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
@@ -173,13 +158,13 @@ es_xact_callback(XactEvent event, void *arg)
 			if (xact_direct_insert)
 				es_invalidate_position_counter();
 			xact_direct_insert = false;
-			if (xact_registered && es_shared != NULL)
+			if (xact_registered && shared_state != NULL)
 			{
-				LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-				es_shared->slots[ES_MY_SLOT].min_pos = 0;
-				es_shared->slots[ES_MY_SLOT].dboid = InvalidOid;
-				LWLockRelease(es_shared->lock);
-				ConditionVariableBroadcast(&es_shared->feed_cv);
+				LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+				shared_state->slots[ES_MY_BACKEND_INDEX].min_pos = 0;
+				shared_state->slots[ES_MY_BACKEND_INDEX].dboid = InvalidOid;
+				LWLockRelease(shared_state->lock);
+				ConditionVariableBroadcast(&shared_state->feed_cv);
 			}
 			xact_registered = false;
 			xact_feed_locked = false;
@@ -194,72 +179,28 @@ void
 es_position_shmem_request(void)
 {
 	es_preloaded = true;
-#if PG_VERSION_NUM >= 150000
 	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = es_shmem_request;
-#else
-	RequestAddinShmemSpace(es_shmem_size());
-	RequestNamedLWLockTranche("eventstore", 1);
-#endif
+	shmem_request_hook = request_shmem;
 	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = es_shmem_startup;
+	shmem_startup_hook = startup_shmem;
 }
 
 void
 es_position_init(void)
 {
-	RegisterXactCallback(es_xact_callback, NULL);
+	RegisterXactCallback(xact_callback, NULL);
 }
 
-/* Take the per-database feed lock in exclusive mode, for the transaction. */
-static void
-es_lock_feed(void)
-{
-	LOCKTAG		tag;
-	ResourceOwner save = CurrentResourceOwner;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, ES_FEED_LOCKTAG_FIELD4);
-	/* Owned by the top transaction: a subtransaction abort must not drop it. */
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	CurrentResourceOwner = save;
-}
-
-/*
- * max(position) of the events table, read with the latest snapshot so that
- * rows committed after our transaction snapshot count too.  Connects to SPI
- * for the read (nested, if the caller is connected already).
- */
-static int64
-es_read_max_position(void)
-{
-	bool		isnull;
-	Datum		d;
-	int64		maxpos;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	es_kept_plan(&max_position_plan,
-				 "SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
-	if (SPI_execute_snapshot(max_position_plan, NULL, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the highest position");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	maxpos = isnull ? 0 : DatumGetInt64(d);
-	SPI_finish();
-	return maxpos;
-}
-
-/* Our database's counter entry; created if absent.  Caller holds es_lock. */
+/* Our database's counter entry; created if absent.  Caller holds the LWLock. */
 static EsDbCounter *
-es_find_db(bool create)
+find_db_counter(bool create)
 {
 	EsDbCounter *free_entry = NULL;
 	int			i;
 
 	for (i = 0; i < ES_MAX_DATABASES; i++)
 	{
-		EsDbCounter *e = &es_shared->dbs[i];
+		EsDbCounter *e = &shared_state->dbs[i];
 
 		if (e->dboid == MyDatabaseId)
 			return e;
@@ -281,24 +222,24 @@ es_find_db(bool create)
  * refuse appends once ES_MAX_DATABASES databases had ever appended.  A
  * dropped database has no backends, hence no appender in flight; should a
  * new database ever get the same OID, it starts from a fresh entry and
- * rereads its counter.  The catalog is read without holding es_lock.
+ * rereads its counter.  The catalog is read without holding the LWLock.
  */
 static void
-es_forget_dropped_databases(void)
+forget_dropped_databases(void)
 {
 	Oid			oids[ES_MAX_DATABASES];
 	int			n = 0;
 	int			i;
 
-	LWLockAcquire(es_shared->lock, LW_SHARED);
+	LWLockAcquire(shared_state->lock, LW_SHARED);
 	for (i = 0; i < ES_MAX_DATABASES; i++)
 	{
-		Oid			dboid = es_shared->dbs[i].dboid;
+		Oid			dboid = shared_state->dbs[i].dboid;
 
 		if (dboid != InvalidOid && dboid != MyDatabaseId)
 			oids[n++] = dboid;
 	}
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 
 	for (i = 0; i < n; i++)
 	{
@@ -306,10 +247,10 @@ es_forget_dropped_databases(void)
 
 		if (SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(oids[i])))
 			continue;
-		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 		for (j = 0; j < ES_MAX_DATABASES; j++)
 		{
-			EsDbCounter *e = &es_shared->dbs[j];
+			EsDbCounter *e = &shared_state->dbs[j];
 
 			if (e->dboid == oids[i])
 			{
@@ -318,7 +259,7 @@ es_forget_dropped_databases(void)
 				e->last_pos = 0;
 			}
 		}
-		LWLockRelease(es_shared->lock);
+		LWLockRelease(shared_state->lock);
 	}
 }
 
@@ -327,25 +268,24 @@ es_forget_dropped_databases(void)
  * since the server started (or since it was invalidated).
  */
 static void
-es_ensure_counter(void)
+ensure_counter(void)
 {
 	EsDbCounter *e;
 	bool		valid;
-	LOCKTAG		tag;
 	int64		maxpos;
 
-	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-	e = es_find_db(true);
+	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+	e = find_db_counter(true);
 	valid = (e != NULL && e->valid);
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 	if (e == NULL)
 	{
 		/* Full: entries of dropped databases can be reused. */
-		es_forget_dropped_databases();
-		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-		e = es_find_db(true);
+		forget_dropped_databases();
+		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+		e = find_db_counter(true);
 		valid = (e != NULL && e->valid);
-		LWLockRelease(es_shared->lock);
+		LWLockRelease(shared_state->lock);
 	}
 	if (e == NULL)
 		ereport(ERROR,
@@ -357,23 +297,22 @@ es_ensure_counter(void)
 		return;
 
 	/* One initialiser at a time per database; the others wait here. */
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 1, ES_FEED_LOCKTAG_FIELD4);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	es_lock_counter_init();
 
-	LWLockAcquire(es_shared->lock, LW_SHARED);
+	LWLockAcquire(shared_state->lock, LW_SHARED);
 	valid = e->valid;
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 	if (!valid)
 	{
 		maxpos = es_read_max_position();
-		LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 		/* Never move backwards: appenders may hold positions past maxpos. */
 		if (e->last_pos < maxpos)
 			e->last_pos = maxpos;
 		e->valid = true;
-		LWLockRelease(es_shared->lock);
+		LWLockRelease(shared_state->lock);
 	}
-	LockRelease(&tag, ExclusiveLock, false);
+	es_unlock_counter_init();
 }
 
 /*
@@ -383,7 +322,7 @@ es_ensure_counter(void)
  * near the maximum only by rows inserted by hand or restored from elsewhere.
  */
 static void
-es_check_positions_left(int64 last, int count)
+check_positions_left(int64 last, int count)
 {
 	if (last > PG_INT64_MAX - count)
 		ereport(ERROR,
@@ -417,34 +356,34 @@ es_allocate_positions(int count)
 			xact_last_local = es_read_max_position();
 			xact_before_local = xact_last_local;
 		}
-		es_check_positions_left(xact_last_local, count);
+		check_positions_left(xact_last_local, count);
 		first = xact_last_local + 1;
 		xact_last_local += count;
 		return first;
 	}
 
-	es_ensure_counter();
+	ensure_counter();
 
-	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 	{
-		EsDbCounter *e = es_find_db(false);
+		EsDbCounter *e = find_db_counter(false);
 
 		if (e->last_pos > PG_INT64_MAX - count)
 		{
 			int64		last = e->last_pos;
 
-			LWLockRelease(es_shared->lock);
-			es_check_positions_left(last, count);
+			LWLockRelease(shared_state->lock);
+			check_positions_left(last, count);
 		}
 		first = e->last_pos + 1;
 		e->last_pos += count;
 		if (!xact_registered)
 		{
-			es_shared->slots[ES_MY_SLOT].dboid = MyDatabaseId;
-			es_shared->slots[ES_MY_SLOT].min_pos = first;
+			shared_state->slots[ES_MY_BACKEND_INDEX].dboid = MyDatabaseId;
+			shared_state->slots[ES_MY_BACKEND_INDEX].min_pos = first;
 		}
 	}
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 	xact_registered = true;
 	return first;
 }
@@ -452,7 +391,7 @@ es_allocate_positions(int count)
 /*
  * The highest position a feed reader may return now: every position at or
  * below it belongs to a transaction that has ended.  The reader must take
- * its snapshot after this call.  Caller is connected to SPI.
+ * its snapshot after this call.
  */
 int64
 es_feed_safe_position(void)
@@ -468,18 +407,18 @@ es_feed_safe_position(void)
 	if (!es_preloaded)
 		return xact_feed_locked ? xact_before_local : PG_INT64_MAX;
 
-	es_ensure_counter();
+	ensure_counter();
 
-	LWLockAcquire(es_shared->lock, LW_SHARED);
-	safe = es_find_db(false)->last_pos;
-	for (i = 0; i < es_shared->nslots; i++)
+	LWLockAcquire(shared_state->lock, LW_SHARED);
+	safe = find_db_counter(false)->last_pos;
+	for (i = 0; i < shared_state->nslots; i++)
 	{
-		EsSlot	   *s = &es_shared->slots[i];
+		EsSlot	   *s = &shared_state->slots[i];
 
 		if (s->min_pos > 0 && s->dboid == MyDatabaseId && s->min_pos - 1 < safe)
 			safe = s->min_pos - 1;
 	}
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 	return safe;
 }
 
@@ -493,13 +432,13 @@ es_invalidate_position_counter(void)
 {
 	EsDbCounter *e;
 
-	if (!es_preloaded || es_shared == NULL)
+	if (!es_preloaded || shared_state == NULL)
 		return;
-	LWLockAcquire(es_shared->lock, LW_EXCLUSIVE);
-	e = es_find_db(false);
+	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+	e = find_db_counter(false);
 	if (e != NULL)
 		e->valid = false;
-	LWLockRelease(es_shared->lock);
+	LWLockRelease(shared_state->lock);
 }
 
 /*
@@ -518,7 +457,7 @@ es_note_direct_insert(void)
 ConditionVariable *
 es_feed_condition_variable(void)
 {
-	return es_preloaded && es_shared != NULL ? &es_shared->feed_cv : NULL;
+	return es_preloaded && shared_state != NULL ? &shared_state->feed_cv : NULL;
 }
 
 /* Which mode this server runs in, for monitoring and the docs. */

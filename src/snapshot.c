@@ -20,8 +20,8 @@
  *	   savers of one (stream, kind) are serialised by the row lock, and the
  *	   newer version wins in either order.  When the stored one is newer the
  *	   call writes nothing and reports the version kept.
- * Locks: AccessShareLock on the stream's advisory tag (stream_lock.c), held
- * to the end of the transaction.  It never waits for appenders (they take
+ * Locks: AccessShareLock on the stream's lock (es_lock_stream_shared; tags
+ * and order in eventstore.h), held to the end of the transaction.  It never waits for appenders (they take
  * ExclusiveLock) and never delays them; a stream deletion that takes
  * AccessExclusiveLock on the tag waits for savers, so a snapshot can never
  * be saved for events that are being deleted.  Plus the row lock of the
@@ -39,32 +39,13 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "storage/lock.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/snapmgr.h"
 
-/* eventstore.max_snapshot_size, in kB */
-int			es_max_snapshot_size = 64 * 1024;
-
-static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr kept_plan = NULL;
 static SPIPlanPtr load_plan = NULL;
 static SPIPlanPtr load_with_events_plan = NULL;
-
-void
-es_snapshot_define_gucs(void)
-{
-	DefineCustomIntVariable("eventstore.max_snapshot_size",
-							"Largest snapshot state that es_snapshot accepts.",
-							"The size of the JSON or binary payload, before compression.",
-							&es_max_snapshot_size,
-							64 * 1024, 1, 1024 * 1024,
-							PGC_SUSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-}
 
 /* Ensure a snapshot kind is present, non-empty and short enough. */
 static text *
@@ -104,46 +85,13 @@ check_state(FunctionCallInfo fcinfo, int data_arg, int bin_arg)
 						   size, es_max_snapshot_size)));
 }
 
-/* Ensure no stream deletion runs while we save (see the header comment). */
-static void
-lock_stream_shared(text *stream)
-{
-	LOCKTAG		tag;
-	uint64		key = es_stream_lock_key(stream);
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32),
-						 (uint32) key, ES_LOCKTAG_FIELD4);
-	(void) LockAcquire(&tag, AccessShareLock, false, false);
-}
-
-/* The stream's committed version (0 if it has no events), from the latest snapshot. */
-static int64
-committed_version(text *stream)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		arg = PointerGetDatum(stream);
-	bool		isnull;
-
-	es_kept_plan(&version_plan,
-				 "SELECT version FROM eventstore.events"
-				 " WHERE stream OPERATOR(pg_catalog.=) $1"
-				 " ORDER BY version DESC LIMIT 1", 1, types);
-	if (SPI_execute_snapshot(version_plan, &arg, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the version of a stream");
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
-}
-
 /*
  * es_snapshot(stream, version, data, kind, data_bin)
  *		-> (version kept, saved)
  */
-PG_FUNCTION_INFO_V1(es_snapshot_save);
+PG_FUNCTION_INFO_V1(es_snapshot);
 Datum
-es_snapshot_save(PG_FUNCTION_ARGS)
+es_snapshot(PG_FUNCTION_ARGS)
 {
 	text	   *stream;
 	text	   *kind;
@@ -175,12 +123,13 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 	kind = check_kind(fcinfo, 3);
 	check_state(fcinfo, 2, 4);
 
-	lock_stream_shared(stream);
+	/* Ensure no stream deletion runs while we save (see the header comment). */
+	es_lock_stream_shared(stream);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	current = committed_version(stream);
+	current = es_read_stream_version(stream, GetLatestSnapshot());
 	if (current == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -257,9 +206,9 @@ es_snapshot_save(PG_FUNCTION_ARGS)
 }
 
 /* es_load_snapshot(stream, kind): the newest snapshot of that kind, if any. */
-PG_FUNCTION_INFO_V1(es_snapshot_load);
+PG_FUNCTION_INFO_V1(es_load_snapshot);
 Datum
-es_snapshot_load(PG_FUNCTION_ARGS)
+es_load_snapshot(PG_FUNCTION_ARGS)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
@@ -288,9 +237,9 @@ es_snapshot_load(PG_FUNCTION_ARGS)
  * come from one database snapshot.  The snapshot's version is below every
  * event's, so ordering by version puts it first.
  */
-PG_FUNCTION_INFO_V1(es_snapshot_load_with_events);
+PG_FUNCTION_INFO_V1(es_load_with_snapshot);
 Datum
-es_snapshot_load_with_events(PG_FUNCTION_ARGS)
+es_load_with_snapshot(PG_FUNCTION_ARGS)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 	Datum		values[3];
@@ -300,7 +249,7 @@ es_snapshot_load_with_events(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(es_check_stream_name(PG_ARGISNULL(0) ? NULL :
 													 PG_GETARG_TEXT_PP(0)));
 	values[1] = PointerGetDatum(check_kind(fcinfo, 1));
-	values[2] = Int32GetDatum(es_check_max_count(fcinfo, 2));
+	values[2] = Int32GetDatum((int32) es_check_max_count(fcinfo, 2, INT4OID));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -325,4 +274,35 @@ es_snapshot_load_with_events(PG_FUNCTION_ARGS)
 	es_run_into_result(fcinfo, load_with_events_plan, 3, types, values, nulls);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * Entry points bound by released install scripts.  eventstore--1.0.sql
+ * binds the three functions above under these names; a database still on
+ * 1.0's SQL calls them until ALTER EXTENSION eventstore UPDATE rebinds it,
+ * so they stay exported for good.
+ */
+
+/* Bound by 1.0 as eventstore.es_snapshot. */
+PG_FUNCTION_INFO_V1(es_snapshot_save);
+Datum
+es_snapshot_save(PG_FUNCTION_ARGS)
+{
+	return es_snapshot(fcinfo);
+}
+
+/* Bound by 1.0 as eventstore.es_load_snapshot. */
+PG_FUNCTION_INFO_V1(es_snapshot_load);
+Datum
+es_snapshot_load(PG_FUNCTION_ARGS)
+{
+	return es_load_snapshot(fcinfo);
+}
+
+/* Bound by 1.0 as eventstore.es_load_with_snapshot. */
+PG_FUNCTION_INFO_V1(es_snapshot_load_with_events);
+Datum
+es_snapshot_load_with_events(PG_FUNCTION_ARGS)
+{
+	return es_load_with_snapshot(fcinfo);
 }

@@ -1,31 +1,92 @@
 /*-------------------------------------------------------------------------
  *
  * stream_lock.c
- *	  Per-stream advisory locks, taken in one global order.
+ *	  Every heavyweight lock the store takes, and the order they are taken in.
  *
- * Locks: one transaction-level ExclusiveLock per stream, on an advisory tag
- * (MyDatabaseId, hash high 32 bits, hash low 32 bits, ES_LOCKTAG_FIELD4).
- * Field 4 keeps these keys apart from users' pg_advisory_* calls (1 and 2).
- * Every call takes its locks in ascending key order, so two calls over
- * overlapping streams can never wait for each other in a cycle.  Two streams
- * whose names hash alike share a lock; that costs concurrency, never safety.
+ * The tag values and the lock order are listed side by side in eventstore.h
+ * ("Locks: tags and order"); this file is the only one that builds a tag.
+ * A caller asks for a lock by what it protects (a call's streams, a stream
+ * for a reader, the feed, the counter's initialisation, a handler) and
+ * never sees a LOCKTAG.
+ *
+ * Locks:
+ *	- stream: ExclusiveLock for an appender (es_lock_streams), AccessShareLock
+ *	  for a snapshot saver (es_lock_stream_shared); transaction-level.  Two
+ *	  names that hash alike share a lock: that costs concurrency, never
+ *	  safety.
+ *	- feed: ExclusiveLock per database, owned by the top transaction
+ *	  (es_lock_feed); serialized mode only.
+ *	- counter: ExclusiveLock per database around the read that initialises
+ *	  the shared position counter (es_lock_counter_init), released at once
+ *	  (es_unlock_counter_init).
+ *	- handler: ExclusiveLock per (handler, stream), transaction-level
+ *	  (es_acquire_handler_lock).
+ *
+ * Deadlock freedom of a single es_append call rests on es_order_streams:
+ * every call locks its streams in ascending (lock key, name) order, so two
+ * calls over overlapping streams can never wait for each other in a cycle.
  *
  *-------------------------------------------------------------------------
  */
 #include "eventstore.h"
 
+#include "catalog/pg_collation.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/resowner.h"
 
-uint64
-es_stream_lock_key(text *stream)
+/* The advisory tag of one of our locks in the current database. */
+static inline void
+set_tag(LOCKTAG *tag, uint64 key, uint16 kind)
 {
-	return hash_bytes_extended((const unsigned char *) VARDATA_ANY(stream),
-							   VARSIZE_ANY_EXHDR(stream), 0x45535354);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (key >> 32),
+						 (uint32) key, kind);
 }
 
-/* Lock every stream of the call; `streams` is already sorted by lock_key. */
+static uint64
+stream_lock_key(text *stream)
+{
+	return hash_bytes_extended((const unsigned char *) VARDATA_ANY(stream),
+							   VARSIZE_ANY_EXHDR(stream), ES_STREAM_HASH_SEED);
+}
+
+/* The lock order: by lock key, then by name (bytewise) among equal keys. */
+static int
+cmp_lock_order(const void *a, const void *b)
+{
+	const EsStreamAppend *x = a;
+	const EsStreamAppend *y = b;
+
+	if (x->lock_key != y->lock_key)
+		return x->lock_key < y->lock_key ? -1 : 1;
+	return DatumGetInt32(DirectFunctionCall2Coll(bttextcmp, C_COLLATION_OID,
+												 PointerGetDatum(x->stream),
+												 PointerGetDatum(y->stream)));
+}
+
+/*
+ * Put a call's streams in lock order (filling in their lock keys).  Sorting
+ * brings a stream named twice next to itself: returns such a stream, or
+ * NULL when every stream appears once.
+ */
+EsStreamAppend *
+es_order_streams(EsStreamAppend *streams, int nstreams)
+{
+	int			i;
+
+	for (i = 0; i < nstreams; i++)
+		streams[i].lock_key = stream_lock_key(streams[i].stream);
+	qsort(streams, nstreams, sizeof(EsStreamAppend), cmp_lock_order);
+	for (i = 1; i < nstreams; i++)
+		if (cmp_lock_order(&streams[i], &streams[i - 1]) == 0)
+			return &streams[i];
+	return NULL;
+}
+
+/* Lock every stream of a call for appending; es_order_streams came first. */
 void
 es_lock_streams(EsStreamAppend *streams, int nstreams)
 {
@@ -34,12 +95,92 @@ es_lock_streams(EsStreamAppend *streams, int nstreams)
 	for (i = 0; i < nstreams; i++)
 	{
 		LOCKTAG		tag;
-		uint64		key = streams[i].lock_key;
 
-		if (i > 0 && key == streams[i - 1].lock_key)
+		if (i > 0 && streams[i].lock_key == streams[i - 1].lock_key)
 			continue;
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (key >> 32),
-							 (uint32) key, ES_LOCKTAG_FIELD4);
+		set_tag(&tag, streams[i].lock_key, ES_LOCKTAG_STREAM);
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	}
+}
+
+/*
+ * Lock one stream for a reader that must not overlap a stream deletion
+ * (es_snapshot).  AccessShareLock conflicts with neither appenders'
+ * ExclusiveLock nor other readers, only with AccessExclusiveLock.
+ */
+void
+es_lock_stream_shared(text *stream)
+{
+	LOCKTAG		tag;
+
+	set_tag(&tag, stream_lock_key(stream), ES_LOCKTAG_STREAM);
+	(void) LockAcquire(&tag, AccessShareLock, false, false);
+}
+
+/*
+ * Take the per-database feed lock in exclusive mode until the top
+ * transaction ends (serialized mode, position.c).
+ *
+ * Deadlocks: a call takes it after its stream locks, so one call never
+ * deadlocks.  But a transaction holds it from its first append to its end:
+ * when that transaction appends again, to a stream another appender has
+ * locked while that appender waits here for the feed lock, the two wait for
+ * each other.  This happens between two transactions that touch different
+ * streams too, as soon as one of them makes a second call.  PostgreSQL
+ * resolves it with 40P01 (docs/append.md, "Deadlocks that remain possible").
+ */
+void
+es_lock_feed(void)
+{
+	LOCKTAG		tag;
+	ResourceOwner save = CurrentResourceOwner;
+
+	set_tag(&tag, ES_FEED_KEY_APPEND, ES_LOCKTAG_FEED);
+	/* Owned by the top transaction: a subtransaction abort must not drop it. */
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	CurrentResourceOwner = save;
+}
+
+/*
+ * Lock the initialisation of the database's shared position counter, so
+ * that one backend at a time reads max(position); es_unlock_counter_init
+ * releases it as soon as the counter is set.
+ */
+void
+es_lock_counter_init(void)
+{
+	LOCKTAG		tag;
+
+	set_tag(&tag, ES_FEED_KEY_COUNTER, ES_LOCKTAG_FEED);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+void
+es_unlock_counter_init(void)
+{
+	LOCKTAG		tag;
+
+	set_tag(&tag, ES_FEED_KEY_COUNTER, ES_LOCKTAG_FEED);
+	LockRelease(&tag, ExclusiveLock, false);
+}
+
+/*
+ * Lock a handler (stream '' for a feed handler) until the transaction ends.
+ * Returns false, without waiting, when wait is false and another
+ * transaction holds it.
+ */
+bool
+es_acquire_handler_lock(text *handler, text *stream, bool wait)
+{
+	LOCKTAG		tag;
+	uint64		key;
+
+	/* The stream's hash is seeded with the handler's, so (a, bc) != (ab, c). */
+	key = hash_bytes_extended((const unsigned char *) VARDATA_ANY(handler),
+							  VARSIZE_ANY_EXHDR(handler), ES_HANDLER_HASH_SEED);
+	key = hash_bytes_extended((const unsigned char *) VARDATA_ANY(stream),
+							  VARSIZE_ANY_EXHDR(stream), key);
+	set_tag(&tag, key, ES_LOCKTAG_HANDLER);
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
 }

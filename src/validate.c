@@ -7,6 +7,7 @@
  */
 #include "eventstore.h"
 
+#include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
@@ -179,4 +180,26 @@ es_category_of(text *stream)
 	if (dash == NULL)
 		return stream;
 	return cstring_to_text_with_len(s, dash - s);
+}
+
+/*
+ * Ensure a page size (argument argno, of SQL type argtype: INT4OID or
+ * INT8OID) is present and within 1..ES_MAX_COUNT.
+ */
+int64
+es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype)
+{
+	int64		n;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_count must not be null")));
+	n = argtype == INT8OID ? PG_GETARG_INT64(argno) : PG_GETARG_INT32(argno);
+	if (n < 1 || n > ES_MAX_COUNT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_count must be between 1 and %d", ES_MAX_COUNT),
+				 errdetail("It is " INT64_FORMAT ".", n)));
+	return n;
 }

@@ -38,7 +38,7 @@ CREATE FUNCTION eventstore.es_snapshot(
     OUT version bigint,
     OUT saved   boolean)
 RETURNS record
-AS 'MODULE_PATHNAME', 'es_snapshot_save'
+AS 'MODULE_PATHNAME', 'es_snapshot'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
 
 COMMENT ON FUNCTION eventstore.es_snapshot(text, bigint, jsonb, text, bytea) IS
@@ -49,7 +49,7 @@ CREATE FUNCTION eventstore.es_load_snapshot(
     kind   text DEFAULT 'default')
 RETURNS TABLE (stream text, kind text, version bigint, data jsonb, data_bin bytea,
                created_at timestamptz)
-AS 'MODULE_PATHNAME', 'es_snapshot_load'
+AS 'MODULE_PATHNAME', 'es_load_snapshot'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 1;
 
 COMMENT ON FUNCTION eventstore.es_load_snapshot(text, text) IS
@@ -62,7 +62,7 @@ CREATE FUNCTION eventstore.es_load_with_snapshot(
 RETURNS TABLE (is_snapshot boolean, "position" bigint, stream text, version bigint,
                event_id uuid, type text, data jsonb, data_bin bytea, metadata jsonb,
                created_at timestamptz)
-AS 'MODULE_PATHNAME', 'es_snapshot_load_with_events'
+AS 'MODULE_PATHNAME', 'es_load_with_snapshot'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 
 COMMENT ON FUNCTION eventstore.es_load_with_snapshot(text, text, integer) IS

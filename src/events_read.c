@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * events_read.c
+ *	  The two facts about eventstore.events that several functions need: a
+ *	  stream's version and the highest position.
+ *
+ * Each caller says which snapshot to read with, because that choice is the
+ * caller's invariant: an appender and a snapshot saver need the *latest*
+ * snapshot (every append committed before they got their lock), a reader
+ * the caller's own (consistent with the rest of its transaction).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+static SPIPlanPtr version_plan = NULL;
+static SPIPlanPtr max_position_plan = NULL;
+
+/*
+ * The stream's version through the UNIQUE (stream, version) index: descend
+ * it backwards and stop at the first visible row.  The profile of a
+ * single-event append (docs/benchmarks.md) showed the same lookup through an
+ * SPI plan costing about 49,000 instructions, mostly executor start-up and
+ * shutdown, against a few thousand for the scan itself.  Sets *done to
+ * false when the index is not found under its name.
+ */
+static int64
+read_version_by_index(text *stream, Snapshot snapshot, bool *done)
+{
+	Relation	heap;
+	Relation	index;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	int64		version = 0;
+
+	*done = false;
+	heap = table_open(es_events_relid(), AccessShareLock);
+	index = es_events_open_version_index(heap);
+	if (index == NULL)
+	{
+		table_close(heap, AccessShareLock);
+		return 0;
+	}
+
+	snap = RegisterSnapshot(snapshot);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(stream));
+	key.sk_collation = index->rd_indcollation[0];
+	slot = table_slot_create(heap, NULL);
+	scan = index_beginscan(heap, index, snap, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		version = DatumGetInt64(slot_getattr(slot, es_events_attnum(heap, ES_COL_VERSION),
+											 &isnull));
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	relation_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	*done = true;
+	return version;
+}
+
+/*
+ * The stream's version (0 if it has no events) as seen by `snapshot`.  When
+ * the index is missing an SPI plan does the same read.
+ */
+int64
+es_read_stream_version(text *stream, Snapshot snapshot)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		arg = PointerGetDatum(stream);
+	bool		isnull;
+	bool		done;
+	int64		version;
+
+	version = read_version_by_index(stream, snapshot, &done);
+	if (done)
+		return version;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	es_kept_plan(&version_plan,
+				 "SELECT version FROM eventstore.events"
+				 " WHERE stream OPERATOR(pg_catalog.=) $1"
+				 " ORDER BY version DESC LIMIT 1", 1, types);
+	if (SPI_execute_snapshot(version_plan, &arg, NULL, snapshot,
+							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the version of a stream");
+	version = SPI_processed == 0 ? 0 :
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return version;
+}
+
+/*
+ * max(position) of the events table (0 when empty), read with the latest
+ * snapshot so that rows committed after our transaction snapshot count too.
+ * Not read-only: the command counter is advanced first, so rows this
+ * transaction inserted earlier in the current command count as well (the
+ * position counter must never fall below a stored position).  Connects to
+ * SPI for the read (nested, if the caller is connected already).
+ */
+int64
+es_read_max_position(void)
+{
+	bool		isnull;
+	Datum		d;
+	int64		maxpos;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	es_kept_plan(&max_position_plan,
+				 "SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
+	if (SPI_execute_snapshot(max_position_plan, NULL, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the highest position");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	maxpos = isnull ? 0 : DatumGetInt64(d);
+	SPI_finish();
+	return maxpos;
+}
