@@ -347,6 +347,15 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	 */
 	PreventCommandIfReadOnly("es_append");
 
+	if (nstreams > es_max_streams_per_call)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many streams in one append"),
+				 errdetail("The call appends to %d streams; the limit is %d.",
+						   nstreams, es_max_streams_per_call),
+				 errhint("Split the call, or have a superuser raise eventstore.max_streams_per_call, "
+						 "and max_locks_per_transaction with it: each stream holds a lock until the end of the transaction.")));
+
 	check_duplicate_ids(events, nevents);
 	twice = es_order_streams(streams, nstreams);
 	if (twice != NULL)

@@ -199,6 +199,7 @@ extern int64 es_read_max_position(void);
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;
 extern bool es_allow_destroy;
+extern int	es_max_streams_per_call;
 extern void es_define_settings(void);
 
 #endif							/* EVENTSTORE_H */
