@@ -5,7 +5,6 @@
 -- max_locks_per_transaction (issue 11).  The limit is checked before any
 -- lock: 53400, with a hint naming both settings, nothing stored.
 SET search_path = eventstore, public;
-SHOW eventstore.max_streams_per_call;
 CREATE TEMP TABLE calls AS
 SELECT n, (SELECT jsonb_agg(jsonb_build_object('stream', 'lim' || n || '-' || i,
                                                 'events', jsonb_build_array(jsonb_build_object('type', 'T'))))
@@ -13,6 +12,9 @@ SELECT n, (SELECT jsonb_agg(jsonb_build_object('stream', 'lim' || n || '-' || i,
   FROM (VALUES (1000), (1001), (10000)) v(n);
 -- at the limit: works
 SELECT count(*) AS appended FROM calls, LATERAL es_append(batch) WHERE n = 1000;
+-- (shown once the library is loaded: without shared_preload_libraries,
+-- the first call of a session loads it)
+SHOW eventstore.max_streams_per_call;
 -- one more, and the issue's 10,000: refused up front
 SELECT n, try(format('SELECT es_append(%L)', batch)) FROM calls WHERE n > 1000 ORDER BY n;
 SELECT es_append(batch) FROM calls WHERE n = 1001;
