@@ -5,6 +5,8 @@
 -- max_locks_per_transaction (issue 11).  The limit is checked before any
 -- lock: 53400, with a hint naming both settings, nothing stored.
 SET search_path = eventstore, public;
+-- (the setting exists once the library is loaded: without preload, at the first call)
+SELECT eventstore.es_stream_version('lim-none') AS loaded;
 SHOW eventstore.max_streams_per_call;
 CREATE TEMP TABLE calls AS
 SELECT n, (SELECT jsonb_agg(jsonb_build_object('stream', 'lim' || n || '-' || i,
