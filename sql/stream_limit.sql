@@ -5,6 +5,9 @@
 -- max_locks_per_transaction (issue 11).  The limit is checked before any
 -- lock: 53400, with a hint naming both settings, nothing stored.
 SET search_path = eventstore, public;
+-- (the setting exists once the library is loaded: without preload, at the first call)
+SELECT eventstore.es_stream_version('lim-none') AS loaded;
+SHOW eventstore.max_streams_per_call;
 CREATE TEMP TABLE calls AS
 SELECT n, (SELECT jsonb_agg(jsonb_build_object('stream', 'lim' || n || '-' || i,
                                                 'events', jsonb_build_array(jsonb_build_object('type', 'T'))))
@@ -12,9 +15,6 @@ SELECT n, (SELECT jsonb_agg(jsonb_build_object('stream', 'lim' || n || '-' || i,
   FROM (VALUES (1000), (1001), (10000)) v(n);
 -- at the limit: works
 SELECT count(*) AS appended FROM calls, LATERAL es_append(batch) WHERE n = 1000;
--- (shown once the library is loaded: without shared_preload_libraries,
--- the first call of a session loads it)
-SHOW eventstore.max_streams_per_call;
 -- one more, and the issue's 10,000: refused up front
 SELECT n, try(format('SELECT es_append(%L)', batch)) FROM calls WHERE n > 1000 ORDER BY n;
 SELECT es_append(batch) FROM calls WHERE n = 1001;
