@@ -23,8 +23,9 @@ DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
 # defines helpers the others use, so it comes first by its place in the
 # list, not by sort order.  test/suites/10_regress.sh and 20_isolation.sh
 # run the same lists in `make test` and fail if a file is missing from them.
-REGRESS      = 00_setup append bad_input checkpoints ddl_guard feed insert_path \
-               load snapshots
+REGRESS      = 00_setup append append_edge_cases bad_input checkpoints ddl_guard \
+               feed insert_path load names position_limit read_only snapshots \
+               stream_limit
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # Isolation specs (test/specs/*.spec, expected output in test/expected/).

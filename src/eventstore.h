@@ -140,6 +140,7 @@ typedef struct EsEventRow
 
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
+extern text *es_check_stream_name(text *stream);
 extern int64 es_check_expected_version(int64 v);
 extern int64 es_parse_expected_version(const char *s);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
@@ -175,6 +176,7 @@ extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
+extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/append_exec.c */
 extern void es_append_execute(EsStreamAppend *streams, int nstreams,
@@ -198,6 +200,7 @@ extern int64 es_read_max_position(void);
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;
 extern bool es_allow_destroy;
+extern int	es_max_streams_per_call;
 extern void es_define_settings(void);
 
 #endif							/* EVENTSTORE_H */

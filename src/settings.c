@@ -21,6 +21,9 @@ int			es_max_snapshot_size = 64 * 1024;
 /* eventstore.allow_destroy: a superuser says destroying the store is intended (ddl_guard.c) */
 bool		es_allow_destroy = false;
 
+/* eventstore.max_streams_per_call (append_exec.c) */
+int			es_max_streams_per_call = 1000;
+
 void
 es_define_settings(void)
 {
@@ -41,6 +44,23 @@ es_define_settings(void)
 							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * Every stream of a call holds a lock until the end of the transaction,
+	 * in the lock table that all sessions share; at the default
+	 * max_locks_per_transaction it has room for a few thousand.  The limit
+	 * refuses a call that could exhaust it before it takes any lock, with
+	 * an error that names both settings, instead of "out of shared memory"
+	 * halfway through.
+	 */
+	DefineCustomIntVariable("eventstore.max_streams_per_call",
+							"Most streams that one es_append call may append to.",
+							"Each stream takes a lock until the end of the transaction. "
+							"Raise max_locks_per_transaction with it.",
+							&es_max_streams_per_call,
+							1000, 1, ES_MAX_BATCH,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("eventstore");
 }
