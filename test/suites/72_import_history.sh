@@ -3,7 +3,8 @@
 # as it is): versions, times, ids and the legacy order are kept, appends
 # continue the versions with positions above the imported ones, the feed
 # shows every imported event once; broken legacy data (a version gap, a
-# stream that already exists) imports nothing.
+# stream that already exists, a name or type against the store's rules)
+# imports nothing.
 cd "$(dirname "$0")/../.."
 . test/lib/cluster.sh
 DB=es_import
@@ -64,5 +65,11 @@ refused "a version gap is refused" \
 refused "a stream that already exists is refused" \
     "(1, 'invoice', '2', 1, 'Issued', '{}', NULL, now(), NULL), (2, 'order', '2', 1, 'Placed', '{}', NULL, now(), NULL)" \
     'stream "order-2" already exists in the store'
+refused "a stream name against the store's rules is refused" \
+    "(1, 'invoice', E'3\\t', 1, 'Issued', '{}', NULL, now(), NULL)" \
+    'stream name must not contain control characters'
+refused "an event type against the store's rules is refused" \
+    "(1, 'invoice', '4', 1, ' Issued', '{}', NULL, now(), NULL)" \
+    'event type must not begin or end with white space'
 check "a refused import writes nothing" "$($PSQL -c "SELECT count(*) FROM eventstore.events")" "$count_before"
 [ "$fails" = 0 ]
