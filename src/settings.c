@@ -13,6 +13,7 @@
  */
 #include "eventstore.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 /* eventstore.max_snapshot_size, in kB (snapshot.c) */
@@ -59,14 +60,19 @@ es_define_settings(void)
 							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("eventstore.max_databases",
-							"Number of databases whose position counters fit in shared memory.",
-							"Each database that appends events in concurrent mode takes one entry "
-							"(16 bytes) until it is dropped. Takes effect at server start.",
-							&es_max_databases,
-							256, 1, 1024 * 1024,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
+	/*
+	 * Sizes shared memory, which only a preloaded library has; PostgreSQL
+	 * refuses (FATAL) to define a PGC_POSTMASTER setting after startup.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("eventstore.max_databases",
+								"Number of databases whose position counters fit in shared memory.",
+								"Each database that appends events in concurrent mode takes one entry "
+								"(16 bytes) until it is dropped. Takes effect at server start.",
+								&es_max_databases,
+								256, 1, 1024 * 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("eventstore");
 }
