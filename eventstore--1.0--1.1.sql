@@ -450,31 +450,34 @@ RETURN eventstore.es_grant_scope(role_name, 'category', category);
 COMMENT ON FUNCTION eventstore.es_grant_category(name, text) IS
     'Let a role append and read, and save snapshots of the streams of one category ('''' = every category). Other categories'' snapshots stay out of its reach (42501).';
 
-CREATE FUNCTION eventstore.es_revoke_handler(role_name name, handler_prefix text) RETURNS boolean
+-- Remove one grant; true when there was one.
+CREATE FUNCTION eventstore.es_revoke_scope(role_name name, scope_kind text, scope_name text)
+RETURNS boolean
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH gone AS (
         DELETE FROM eventstore.grants g
-        WHERE g.grantee = role_name AND g.kind = 'handler' AND g.name = handler_prefix
+        WHERE g.grantee = role_name AND g.kind = scope_kind AND g.name = scope_name
         RETURNING 1)
     SELECT count(*) > 0 FROM gone;
 END;
+COMMENT ON FUNCTION eventstore.es_revoke_scope(name, text, text) IS
+    'Internal: remove one handler or category grant of a role.';
+
+CREATE FUNCTION eventstore.es_revoke_handler(role_name name, handler_prefix text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_revoke_scope(role_name, 'handler', handler_prefix);
 COMMENT ON FUNCTION eventstore.es_revoke_handler(name, text) IS
     'Remove one handler grant (exactly this prefix) of a role; true when there was one. EXECUTE rights stay.';
 
 CREATE FUNCTION eventstore.es_revoke_category(role_name name, category text) RETURNS boolean
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    WITH gone AS (
-        DELETE FROM eventstore.grants g
-        WHERE g.grantee = role_name AND g.kind = 'category' AND g.name = category
-        RETURNING 1)
-    SELECT count(*) > 0 FROM gone;
-END;
+RETURN eventstore.es_revoke_scope(role_name, 'category', category);
 COMMENT ON FUNCTION eventstore.es_revoke_category(name, text) IS
     'Remove one category grant of a role; true when there was one. EXECUTE rights stay.';
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_writer_functions(name), eventstore.es_grant_scope(name, text, text),
+    eventstore.es_revoke_scope(name, text, text),
     eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
     eventstore.es_revoke_handler(name, text), eventstore.es_revoke_category(name, text) FROM PUBLIC;
 

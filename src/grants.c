@@ -91,21 +91,26 @@ extension_owner(void)
 }
 
 /*
- * Whether `role` holds a grant of `kind` covering `name` (a handler name or
- * a category).  Caller is connected to SPI.
+ * Whether `role` holds a grant covering `name` (a handler name or a
+ * category): the kept plan `sql` says which kind.
  */
 static bool
 has_grant(SPIPlanPtr *plan, const char *sql, Oid role, text *name)
 {
 	Oid			types[2] = {OIDOID, TEXTOID};
 	Datum		values[2];
+	bool		found;
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(plan, sql, 2, types);
 	values[0] = ObjectIdGetDatum(role);
 	values[1] = PointerGetDatum(name);
 	if (SPI_execute_plan(*plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read eventstore.grants");
-	return SPI_processed > 0;
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
 }
 
 /*
@@ -136,8 +141,6 @@ es_check_handler_grant(text *handler)
 
 	if (caller_unrestricted(role))
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	ok = has_grant(&handler_plan,
 				   "SELECT 1 FROM eventstore.grants g"
 				   " JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) g.grantee"
@@ -145,7 +148,6 @@ es_check_handler_grant(text *handler)
 				   " AND pg_catalog.starts_with($2, g.name)"
 				   " AND pg_catalog.pg_has_role($1, r.oid, 'USAGE') LIMIT 1",
 				   role, handler);
-	SPI_finish();
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -166,8 +168,6 @@ es_check_category_grant(text *stream)
 	if (caller_unrestricted(role))
 		return;
 	category = es_category_of(stream);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	ok = has_grant(&category_plan,
 				   "SELECT 1 FROM eventstore.grants g"
 				   " JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) g.grantee"
@@ -175,7 +175,6 @@ es_check_category_grant(text *stream)
 				   " AND g.name OPERATOR(pg_catalog.=) ANY (ARRAY['', $2])"
 				   " AND pg_catalog.pg_has_role($1, r.oid, 'USAGE') LIMIT 1",
 				   role, category);
-	SPI_finish();
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
