@@ -18,12 +18,13 @@ SELECT * FROM es_advance_position('cp-proj', 50);
 ROLLBACK;
 SELECT es_handler_position('cp-proj');
 
--- per-stream handlers: position is a stream version; '' means the feed like NULL
+-- per-stream handlers: position is a stream version; NULL means the feed
+-- ('' is an empty stream name, refused: sql/names.sql)
 SELECT * FROM es_advance_position('cp-proj', 3, 'cp-order-1');
 SELECT * FROM es_advance_position('cp-proj', 2, 'cp-order-1');
 SELECT es_handler_position('cp-proj', 'cp-order-1'), es_handler_position('cp-proj', 'cp-order-2');
-SELECT es_handler_position('cp-proj', ''), es_handler_position('cp-proj', NULL);
-SELECT * FROM es_advance_position('cp-proj', 12, '');
+SELECT es_handler_position('cp-proj'), es_handler_position('cp-proj', NULL);
+SELECT * FROM es_advance_position('cp-proj', 12, NULL);
 SELECT handler, stream, position FROM eventstore.checkpoints WHERE handler LIKE 'cp-%' ORDER BY 1, 2;
 
 -- lag: feed handlers against the feed head, per-stream handlers against the stream version

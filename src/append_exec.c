@@ -31,6 +31,8 @@
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -290,6 +292,24 @@ probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 		sa->already_stored = true;
 		sa->base_version = first->version - 1;
 	}
+
+	/*
+	 * A call is stored whole or not at all, so a retry finds every entry
+	 * stored.  An entry that is not (one without ids, typically) would be
+	 * appended a second time while the others are taken as a retry.
+	 */
+	for (i = 0; i < nstreams; i++)
+		if (!streams[i].already_stored)
+			for (j = 0; j < nstreams; j++)
+				if (streams[j].already_stored)
+					ereport(ERROR,
+							(errcode(ERRCODE_ES_EVENT_ID_REUSED),
+							 errmsg("only part of this append is already stored"),
+							 errdetail("The events for stream \"%s\" are stored already, those for stream \"%s\" are not.",
+									   text_to_cstring(streams[j].stream),
+									   text_to_cstring(streams[i].stream)),
+							 errhint("A retry must resend the same call with the same ids; give every event of a multi-stream call an id to make it retryable.")));
+
 	*nstored_out = nstored;
 	return stored;
 }
@@ -321,6 +341,21 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				 errmsg("cannot append events during recovery"),
 				 errhint("Append on the primary server.")));
 
+	/*
+	 * The rows go in through the table AM, not the executor, so nothing else
+	 * checks the transaction's access mode: refuse here, before any lock.
+	 */
+	PreventCommandIfReadOnly("es_append");
+
+	if (nstreams > es_max_streams_per_call)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many streams in one append"),
+				 errdetail("The call appends to %d streams; the limit is %d.",
+						   nstreams, es_max_streams_per_call),
+				 errhint("Split the call, or have a superuser raise eventstore.max_streams_per_call, "
+						 "and max_locks_per_transaction with it: each stream holds a lock until the end of the transaction.")));
+
 	check_duplicate_ids(events, nevents);
 	twice = es_order_streams(streams, nstreams);
 	if (twice != NULL)
@@ -329,6 +364,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				 errmsg("stream \"%s\" appears more than once in one append",
 						text_to_cstring(twice->stream)),
 				 errhint("Put all events of a stream in one entry.")));
+	es_check_not_storing(streams, nstreams);
 	es_lock_streams(streams, nstreams);
 
 	stored = probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
@@ -350,6 +386,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	{
 		int64		pos = es_allocate_positions(nnew);
 		EsEventRow *rows = palloc(sizeof(EsEventRow) * nnew);
+		text	   *category = NULL;
+		int			category_of = -1;	/* stream whose category that is */
 		int			k = 0;
 
 		/* Positions follow the caller's order of events. */
@@ -372,7 +410,13 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			rows[k].version = versions[i];
 			rows[k].event_id = &ev->id;
 			rows[k].type = ev->type;
-			rows[k].category = es_category_of(sa->stream);
+			/* A stream's events are consecutive: one category per stream. */
+			if (category_of != stream_of[i])
+			{
+				category = es_category_of(sa->stream);
+				category_of = stream_of[i];
+			}
+			rows[k].category = category;
 			rows[k].data = ev->data;
 			rows[k].data_bin = ev->data_bin;
 			rows[k].metadata = ev->metadata;

@@ -52,7 +52,12 @@ check_handler(FunctionCallInfo fcinfo, int argno)
 						 "handler name");
 }
 
-/* The checkpoint's stream: '' (feed handler) for NULL or '', else a checked name. */
+/*
+ * The checkpoint's stream: '' (the feed handler's row) for NULL, else a
+ * checked stream name.  An empty name is refused like everywhere else: taken
+ * as "the feed", it would let a per-stream handler write a stream version
+ * into the feed checkpoint.
+ */
 static text *
 checkpoint_stream(FunctionCallInfo fcinfo, int argno)
 {
@@ -62,8 +67,11 @@ checkpoint_stream(FunctionCallInfo fcinfo, int argno)
 		return cstring_to_text("");
 	stream = PG_GETARG_TEXT_PP(argno);
 	if (VARSIZE_ANY_EXHDR(stream) == 0)
-		return stream;
-	return es_check_name(stream, "stream name");
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream name must not be empty"),
+				 errhint("Pass NULL as the stream for a feed handler's checkpoint.")));
+	return es_check_stream_name(stream);
 }
 
 /* The stored position, read with the given snapshot; -1 when there is no row. */

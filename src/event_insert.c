@@ -47,6 +47,49 @@
  */
 static int	insert_depth = 0;
 
+/*
+ * The rows of each es_insert_events call that is storing its rows right now,
+ * innermost first.  A BEFORE ROW trigger runs in the middle of that loop: an
+ * es_append it makes to one of these streams would read the version before
+ * the outer call's rows and take the same versions, so it is refused
+ * (es_check_not_storing).  AFTER triggers run when the loop is over and may
+ * append anywhere.
+ */
+typedef struct EsInsertFrame
+{
+	EsEventRow *rows;
+	int			nrows;
+	struct EsInsertFrame *outer;
+} EsInsertFrame;
+
+static EsInsertFrame *storing = NULL;
+
+/* Ensure no outer es_append of this backend is storing rows of these streams. */
+void
+es_check_not_storing(EsStreamAppend *streams, int nstreams)
+{
+	EsInsertFrame *f;
+	int			i,
+				j;
+
+	for (f = storing; f != NULL; f = f->outer)
+		for (i = 0; i < f->nrows; i++)
+			for (j = 0; j < nstreams; j++)
+			{
+				text	   *a = f->rows[i].stream;
+				text	   *b = streams[j].stream;
+
+				if (VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+					memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+							 errmsg("cannot append to stream \"%s\" while an append to it is being stored",
+									text_to_cstring(b)),
+							 errdetail("A BEFORE INSERT trigger on \"eventstore.events\" appended to a stream of the es_append call that fired it; both would take the same versions."),
+							 errhint("Append to that stream from an AFTER trigger, or after the call returns.")));
+			}
+}
+
 /* The value of one column of row; NULL pointers are SQL NULLs. */
 static Datum
 row_value(EsEventRow *row, EsEventColumn col, Datum created_at, bool *isnull)
@@ -160,6 +203,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
+	EsInsertFrame frame;
 	int			i;
 
 	/* A partition would need tuple routing, generated columns are unknown columns. */
@@ -175,23 +219,29 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	ExecOpenIndices(rri, false);
 	slot = table_slot_create(rel, &estate->es_tupleTable);
 
+	frame.rows = rows;
+	frame.nrows = nrows;
+	frame.outer = storing;
 	insert_depth++;
 	PG_TRY();
 	{
 		if (insert_depth == 1)
 			rri->ri_ConstraintExprs = es_events_check_exprs(rel);
 		AfterTriggerBeginQuery();
+		storing = &frame;
 		for (i = 0; i < nrows; i++)
 		{
 			fill_slot(slot, rel, &rows[i], TimestampTzGetDatum(created_at));
 			insert_one(rri, estate, slot, &rows[i]);
 			ResetPerTupleExprContext(estate);
 		}
+		storing = frame.outer;
 		AfterTriggerEndQuery(estate);
 	}
 	PG_FINALLY();
 	{
 		insert_depth--;
+		storing = frame.outer;
 	}
 	PG_END_TRY();
 

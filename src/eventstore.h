@@ -140,6 +140,7 @@ typedef struct EsEventRow
 
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
+extern text *es_check_stream_name(text *stream);
 extern int64 es_check_expected_version(int64 v);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
@@ -179,6 +180,7 @@ extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
+extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/append_exec.c */
 extern void es_append_execute(EsStreamAppend *streams, int nstreams,
@@ -204,6 +206,7 @@ extern int	es_max_snapshot_size;
 extern bool es_allow_destroy;
 extern int	es_max_append_hold;
 extern int	es_max_databases;
+extern int	es_max_streams_per_call;
 extern void es_define_settings(void);
 
 #endif							/* EVENTSTORE_H */

@@ -44,7 +44,7 @@ es_load_stream(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
+	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
 	max_count = (int32) es_check_max_count(fcinfo, 2, INT4OID);
 	backward = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
 	if (PG_ARGISNULL(1))
@@ -86,6 +86,6 @@ es_stream_version(PG_FUNCTION_ARGS)
 {
 	text	   *stream;
 
-	stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
+	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
 	PG_RETURN_INT64(es_read_stream_version(stream, GetActiveSnapshot()));
 }

@@ -68,8 +68,8 @@
 typedef struct EsDbCounter
 {
 	Oid			dboid;			/* InvalidOid: entry unused */
-	bool		valid;			/* next_pos has been read from the table */
-	int64		next_pos;
+	bool		valid;			/* last_pos has been read from the table */
+	int64		last_pos;		/* highest position handed out (0: none) */
 } EsDbCounter;
 
 /*
@@ -113,8 +113,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* Backend-local state of the current transaction. */
 static bool xact_registered = false;	/* concurrent: our slot is set */
 static bool xact_feed_locked = false;	/* serialized: we hold the lock */
-static int64 xact_next_local = 0;	/* serialized: next position to give */
-static int64 xact_first_local = 0;	/* serialized: first position we took */
+static int64 xact_last_local = 0;	/* serialized: last position we gave */
+static int64 xact_before_local = 0; /* serialized: max(position) before us */
 static bool xact_direct_insert = false;	/* rows came by another path */
 
 static Size
@@ -195,7 +195,7 @@ xact_callback(XactEvent event, void *arg)
 			}
 			xact_registered = false;
 			xact_feed_locked = false;
-			xact_next_local = 0;
+			xact_last_local = 0;
 			break;
 		default:
 			break;
@@ -238,7 +238,7 @@ find_db_counter(bool create)
 		return NULL;
 	free_entry->dboid = MyDatabaseId;
 	free_entry->valid = false;
-	free_entry->next_pos = 1;
+	free_entry->last_pos = 0;
 	return free_entry;
 }
 
@@ -283,7 +283,7 @@ forget_dropped_databases(void)
 			{
 				e->dboid = InvalidOid;
 				e->valid = false;
-				e->next_pos = 1;
+				e->last_pos = 0;
 			}
 		}
 		LWLockRelease(shared_state->lock);
@@ -336,12 +336,30 @@ ensure_counter(void)
 		maxpos = es_read_max_position();
 		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 		/* Never move backwards: appenders may hold positions past maxpos. */
-		if (e->next_pos <= maxpos)
-			e->next_pos = maxpos + 1;
+		if (e->last_pos < maxpos)
+			e->last_pos = maxpos;
 		e->valid = true;
 		LWLockRelease(shared_state->lock);
 	}
 	es_unlock_counter_init();
+}
+
+/*
+ * Ensure `count` more positions fit after `last`.  Positions are a bigint and
+ * never wrap: past the maximum, the next appends would get negative
+ * positions, below every reader's "after position" forever.  A store gets
+ * near the maximum only by rows inserted by hand or restored from elsewhere.
+ */
+static void
+check_positions_left(int64 last, int count)
+{
+	if (last > PG_INT64_MAX - count)
+		ereport(ERROR,
+				(errcode(ERRCODE_SEQUENCE_GENERATOR_LIMIT_EXCEEDED),
+				 errmsg("global positions are exhausted"),
+				 errdetail("The highest position is " INT64_FORMAT "; %d more would pass the maximum of " INT64_FORMAT ".",
+						   last, count, PG_INT64_MAX),
+				 errhint("Positions near the maximum come from rows inserted into eventstore.events by hand or restored from another store; nothing can be appended after them.")));
 }
 
 /*
@@ -365,11 +383,12 @@ es_allocate_positions(int count)
 		{
 			es_lock_feed();
 			xact_feed_locked = true;
-			xact_next_local = es_read_max_position() + 1;
-			xact_first_local = xact_next_local;
+			xact_last_local = es_read_max_position();
+			xact_before_local = xact_last_local;
 		}
-		first = xact_next_local;
-		xact_next_local += count;
+		check_positions_left(xact_last_local, count);
+		first = xact_last_local + 1;
+		xact_last_local += count;
 		return first;
 	}
 
@@ -384,8 +403,15 @@ es_allocate_positions(int count)
 
 		EsSlot	   *slot = &shared_state->slots[ES_MY_BACKEND_INDEX];
 
-		first = e->next_pos;
-		e->next_pos += count;
+		if (e->last_pos > PG_INT64_MAX - count)
+		{
+			int64		last = e->last_pos;
+
+			LWLockRelease(shared_state->lock);
+			check_positions_left(last, count);
+		}
+		first = e->last_pos + 1;
+		e->last_pos += count;
 		if (!xact_registered)
 		{
 			slot->dboid = MyDatabaseId;
@@ -484,12 +510,12 @@ es_feed_safe_position_ext(TimestampTz *next_deadline)
 	 * before they commit (as in concurrent mode, where its slot hides them).
 	 */
 	if (!es_preloaded)
-		return xact_feed_locked ? xact_first_local - 1 : PG_INT64_MAX;
+		return xact_feed_locked ? xact_before_local : PG_INT64_MAX;
 
 	ensure_counter();
 
 	LWLockAcquire(shared_state->lock, LW_SHARED);
-	safe = find_db_counter(false)->next_pos - 1;
+	safe = find_db_counter(false)->last_pos;
 	for (i = 0; i < shared_state->nslots; i++)
 	{
 		EsSlot	   *s = &shared_state->slots[i];

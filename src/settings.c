@@ -28,6 +28,9 @@ int			es_max_append_hold = 0;
 /* eventstore.max_databases: counters in shared memory, one per database (position.c) */
 int			es_max_databases = 256;
 
+/* eventstore.max_streams_per_call (append_exec.c) */
+int			es_max_streams_per_call = 1000;
+
 void
 es_define_settings(void)
 {
@@ -73,6 +76,23 @@ es_define_settings(void)
 								256, 1, 1024 * 1024,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
+
+	/*
+	 * Every stream of a call holds a lock until the end of the transaction,
+	 * in the lock table that all sessions share; at the default
+	 * max_locks_per_transaction it has room for a few thousand.  The limit
+	 * refuses a call that could exhaust it before it takes any lock, with
+	 * an error that names both settings, instead of "out of shared memory"
+	 * halfway through.
+	 */
+	DefineCustomIntVariable("eventstore.max_streams_per_call",
+							"Most streams that one es_append call may append to.",
+							"Each stream takes a lock until the end of the transaction. "
+							"Raise max_locks_per_transaction with it.",
+							&es_max_streams_per_call,
+							1000, 1, ES_MAX_BATCH,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("eventstore");
 }

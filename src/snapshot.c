@@ -112,7 +112,7 @@ es_snapshot(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
+	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -219,8 +219,8 @@ es_load_snapshot(PG_FUNCTION_ARGS)
 	bool		nulls[2] = {false, false};
 
 	InitMaterializedSRF(fcinfo, 0);
-	values[0] = PointerGetDatum(es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
-											  "stream name"));
+	values[0] = PointerGetDatum(es_check_stream_name(PG_ARGISNULL(0) ? NULL :
+													 PG_GETARG_TEXT_PP(0)));
 	values[1] = PointerGetDatum(check_kind(fcinfo, 1));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -250,8 +250,8 @@ es_load_with_snapshot(PG_FUNCTION_ARGS)
 	bool		nulls[3] = {false, false, false};
 
 	InitMaterializedSRF(fcinfo, 0);
-	values[0] = PointerGetDatum(es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
-											  "stream name"));
+	values[0] = PointerGetDatum(es_check_stream_name(PG_ARGISNULL(0) ? NULL :
+													 PG_GETARG_TEXT_PP(0)));
 	values[1] = PointerGetDatum(check_kind(fcinfo, 1));
 	values[2] = Int32GetDatum((int32) es_check_max_count(fcinfo, 2, INT4OID));
 

@@ -11,11 +11,75 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
-/* Ensure a stream name or event type is present, non-empty and short enough. */
+/*
+ * Names: stream names, event types, categories, handler names, snapshot
+ * kinds.  The rules are written down in docs/append.md ("Names"); this is
+ * their only home, and every SQL-callable function passes each name it takes
+ * through es_check_name (es_check_stream_name for streams), for writing and
+ * for reading alike.
+ *
+ * A name is compared byte for byte, so two names that print alike are two
+ * different streams or handlers.  The rules keep out what prints as nothing
+ * or reorders what is around it: control characters, Unicode's bidirectional
+ * formatting characters, and white space at either end (which also rules out
+ * names of white space only).  Letters of any script, digits, punctuation
+ * and symbols, and white space inside a name stay valid.
+ */
+
+/* Is this code point white space (Unicode's White_Space property)? */
+static inline bool
+es_is_space(pg_wchar c)
+{
+	return c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0x85 || c == 0xa0 ||
+		c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
+		c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+/* Is this code point a control character (Unicode's general category Cc)? */
+static inline bool
+es_is_control(pg_wchar c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/* Is this code point a bidirectional formatting character? */
+static inline bool
+es_is_bidi_format(pg_wchar c)
+{
+	return c == 0x061c || c == 0x200e || c == 0x200f ||
+		(c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/*
+ * The next character of a name as a code point.  In a database that is not
+ * UTF-8 only ASCII is decoded (every server encoding keeps ASCII bytes for
+ * ASCII characters); other characters come back as 0xFFFD, which no rule
+ * refuses.
+ */
+static pg_wchar
+es_next_char(const char *s, int *len)
+{
+	const unsigned char *u = (const unsigned char *) s;
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+	{
+		*len = pg_utf_mblen(u);
+		return utf8_to_unicode(u);
+	}
+	*len = pg_mblen(s);
+	return *len == 1 ? (pg_wchar) u[0] : 0xfffd;
+}
+
+/* Ensure a name is present, non-empty, short enough and free of the above. */
 text *
 es_check_name(text *name, const char *what)
 {
+	const char *s;
 	int			len;
+	int			i;
+	int			clen;
+	pg_wchar	c = 0;
+	int			nchars = 0;
 
 	if (name == NULL)
 		ereport(ERROR,
@@ -31,7 +95,55 @@ es_check_name(text *name, const char *what)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s is too long", what),
 				 errdetail("It has %d bytes; the limit is %d.", len, ES_MAX_NAME_LEN)));
+
+	/* Text values are verified in the database encoding on input. */
+	s = VARDATA_ANY(name);
+	for (i = 0; i < len; i += clen)
+	{
+		c = es_next_char(s + i, &clen);
+		nchars++;
+		if (es_is_control(c))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", what),
+					 errdetail("Character %d is U+%04X.", nchars, (unsigned int) c),
+					 errhint("See the rules for names in docs/append.md.")));
+		if (es_is_bidi_format(c))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain bidirectional formatting characters", what),
+					 errdetail("Character %d is U+%04X.", nchars, (unsigned int) c),
+					 errhint("See the rules for names in docs/append.md.")));
+		if (i == 0 && es_is_space(c))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not begin or end with white space", what),
+					 errhint("See the rules for names in docs/append.md.")));
+	}
+	if (es_is_space(c))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not begin or end with white space", what),
+				 errhint("See the rules for names in docs/append.md.")));
 	return name;
+}
+
+/*
+ * Ensure a stream name is a valid name whose category is not empty: a name
+ * that begins with "-" would have the empty category, which no category
+ * filter can ask for.
+ */
+text *
+es_check_stream_name(text *stream)
+{
+	(void) es_check_name(stream, "stream name");
+	if (*VARDATA_ANY(stream) == '-')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream name must not begin with \"-\""),
+				 errdetail("A stream's category is the part of its name before the first \"-\", and it must not be empty."),
+				 errhint("See the rules for names in docs/append.md.")));
+	return stream;
 }
 
 /* Ensure an expected version is one of the documented forms. */

@@ -10,8 +10,31 @@
 ES_ROOT=${ES_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PG_CONFIG=${PG_CONFIG:-pg_config}
 PG_MAJOR=$($PG_CONFIG --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
-TMP_INSTALL=${TMP_INSTALL:-$ES_ROOT/tmp_install}
-TMP_CHECK=${TMP_CHECK:-$ES_ROOT/tmp_check}
+
+# Where the private install and the clusters live: tmp_install/ and
+# tmp_check/ of the clone, unless the servers could not reach them.  When we
+# are root the servers run as "postgres", which must enter both; a clone in a
+# directory postgres cannot enter (root's home is mode 700 on Debian) keeps
+# them in /var/tmp instead, under a name derived from the clone's path, so
+# that every suite of a run (each sources this file) finds the same place.
+es_work_dir() {
+    if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -r "$ES_ROOT" -a -x "$ES_ROOT"; then
+        echo "$ES_ROOT"; return 0
+    fi
+    local d
+    d=/var/tmp/eventstore-test-$(printf '%s' "$ES_ROOT" | cksum | cut -d' ' -f1)
+    mkdir -p -m 755 "$d"
+    # /var/tmp is writable by everyone: use only a directory root owns.
+    if [ -L "$d" ] || [ "$(stat -c %u "$d")" != 0 ]; then
+        echo "$d is not a directory owned by root; remove it and retry" >&2
+        return 1
+    fi
+    chmod 755 "$d"
+    echo "$d"
+}
+ES_WORK=${ES_WORK:-$(es_work_dir)} || return 1 2>/dev/null || exit 1
+TMP_INSTALL=${TMP_INSTALL:-$ES_WORK/tmp_install}
+TMP_CHECK=${TMP_CHECK:-$ES_WORK/tmp_check}
 PGBIN=$TMP_INSTALL/usr/lib/postgresql/$PG_MAJOR/bin
 PGXS_DIR=$(cd "$(dirname "$($PG_CONFIG --pgxs)")/../.." && pwd)
 PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress

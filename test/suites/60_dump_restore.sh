@@ -140,7 +140,7 @@ CREATE FUNCTION public.log_event() RETURNS trigger LANGUAGE plpgsql AS
     $$BEGIN INSERT INTO public.trigger_log VALUES (NEW.position); RETURN NEW; END$$;
 CREATE INDEX events_data_gin ON eventstore.events USING gin (data);
 CREATE INDEX events_correlation_idx ON eventstore.events ((metadata ->> 'correlation_id'));
-ALTER TABLE eventstore.events ADD CONSTRAINT events_type_not_blank CHECK (type <> ' ');
+ALTER TABLE eventstore.events ADD CONSTRAINT events_type_allowed CHECK (type <> 'Forbidden');
 CREATE TRIGGER events_log AFTER INSERT ON eventstore.events FOR EACH ROW EXECUTE FUNCTION public.log_event();
 CREATE TRIGGER events_log_off AFTER INSERT ON eventstore.events FOR EACH ROW EXECUTE FUNCTION public.log_event();
 ALTER TABLE eventstore.events DISABLE TRIGGER events_log_off;
@@ -170,7 +170,7 @@ for fmt in custom plain; do
     check "$fmt: the restored trigger fires for a new event" \
         "$(psql_q "$db" -c "SELECT count(*) FROM eventstore.es_append('order-77', 'X', '{}')" -c "SELECT count(*) FROM public.trigger_log")" "1
 1"
-    check "$fmt: the restored CHECK constraint refuses" "$(sqlstate "$db" "SELECT eventstore.es_append('order-78', ' ')")" 23514
+    check "$fmt: the restored CHECK constraint refuses" "$(sqlstate "$db" "SELECT eventstore.es_append('order-78', 'Forbidden')")" 23514
     check "$fmt: publication memberships" \
         "$(psql_q "$db" -c "SELECT string_agg(pubname || ':' || tablename || ':' || coalesce(rowfilter, ''), ',' ORDER BY pubname, tablename) FROM pg_publication_tables WHERE schemaname = 'eventstore'")" \
         "es_cdc:events:,es_cdc_filtered:checkpoints:,es_cdc_filtered:events:(type <> 'Tick'::text)"
@@ -182,6 +182,6 @@ done
 psql_q "$src" -c "DROP INDEX eventstore.snapshots_kind_idx" -c "DROP PUBLICATION es_cdc_filtered" >/dev/null 2>&1
 check "dropped additions are forgotten" \
     "$(psql_q "$src" -c "SELECT string_agg(kind || ':' || name, ',' ORDER BY kind, name) FROM eventstore.table_additions")" \
-    "constraint:events_type_not_blank,index:events_correlation_idx,index:events_data_gin,publication:es_cdc,trigger:events_log,trigger:events_log_off"
+    "constraint:events_type_allowed,index:events_correlation_idx,index:events_data_gin,publication:es_cdc,trigger:events_log,trigger:events_log_off"
 rm -f "$dump"
 [ "$fails" = 0 ]
