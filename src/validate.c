@@ -28,7 +28,7 @@
 
 /* Is this code point white space (Unicode's White_Space property)? */
 static inline bool
-es_is_space(pg_wchar c)
+is_white_space(pg_wchar c)
 {
 	return c == ' ' || (c >= 0x09 && c <= 0x0d) || c == 0x85 || c == 0xa0 ||
 		c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
@@ -37,14 +37,14 @@ es_is_space(pg_wchar c)
 
 /* Is this code point a control character (Unicode's general category Cc)? */
 static inline bool
-es_is_control(pg_wchar c)
+is_control_char(pg_wchar c)
 {
 	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
 }
 
 /* Is this code point a bidirectional formatting character? */
 static inline bool
-es_is_bidi_format(pg_wchar c)
+is_bidi_format(pg_wchar c)
 {
 	return c == 0x061c || c == 0x200e || c == 0x200f ||
 		(c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
@@ -57,7 +57,7 @@ es_is_bidi_format(pg_wchar c)
  * refuses.
  */
 static pg_wchar
-es_next_char(const char *s, int *len)
+next_code_point(const char *s, int *len)
 {
 	const unsigned char *u = (const unsigned char *) s;
 
@@ -100,27 +100,27 @@ es_check_name(text *name, const char *what)
 	s = VARDATA_ANY(name);
 	for (i = 0; i < len; i += clen)
 	{
-		c = es_next_char(s + i, &clen);
+		c = next_code_point(s + i, &clen);
 		nchars++;
-		if (es_is_control(c))
+		if (is_control_char(c))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain control characters", what),
 					 errdetail("Character %d is U+%04X.", nchars, (unsigned int) c),
 					 errhint("See the rules for names in docs/append.md.")));
-		if (es_is_bidi_format(c))
+		if (is_bidi_format(c))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain bidirectional formatting characters", what),
 					 errdetail("Character %d is U+%04X.", nchars, (unsigned int) c),
 					 errhint("See the rules for names in docs/append.md.")));
-		if (i == 0 && es_is_space(c))
+		if (i == 0 && is_white_space(c))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not begin or end with white space", what),
 					 errhint("See the rules for names in docs/append.md.")));
 	}
-	if (es_is_space(c))
+	if (is_white_space(c))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not begin or end with white space", what),

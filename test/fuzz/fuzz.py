@@ -11,9 +11,12 @@ function and checks the three things that must hold for any input
   - every error carries a proper SQLSTATE: one of docs/errors.md, or a
     data exception (class 22) from PostgreSQL's own input functions;
     never XX000 (internal error, an elog) or anything unexpected;
-  - an error changes nothing stored: the store's fingerprint (events count
-    and highest position, digests of snapshots and checkpoints) is the
-    same after a failed call as before it.
+  - an error changes nothing stored: the store's fingerprint (the highest
+    position, digests of snapshots and checkpoints) is the same after a
+    failed call as before it.  Events are append-only (UPDATE and DELETE
+    are refused by the store's triggers) and every stored event takes a
+    new, higher position, so the highest position shows any event stored;
+    a count would make each call scan the growing table.
 At the end the store must still be sound: dense versions in every stream,
 unique positions and ids.
 
@@ -219,7 +222,7 @@ class Fuzz:
 
     def fingerprint(self):
         self.cur.execute("""
-            SELECT (SELECT count(*) || '/' || coalesce(max(position), 0) FROM eventstore.events),
+            SELECT (SELECT coalesce(max(position), 0) FROM eventstore.events),
                    (SELECT md5(coalesce(string_agg(s::text, ',' ORDER BY stream, kind), ''))
                       FROM eventstore.snapshots s),
                    (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY handler, stream), ''))

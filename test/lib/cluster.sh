@@ -41,9 +41,17 @@ PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
 PG_ISOLATION_REGRESS=$PGXS_DIR/src/test/isolation/pg_isolation_regress
 export PGUSER=postgres
 
-# Servers refuse to run as root: when we are root, run them as "postgres".
+# Servers refuse to run as root: when we are root, run them as "postgres",
+# from the work directory when postgres cannot enter the clone (the server
+# programs would complain that they cannot change back to it).
 as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" != 0 ]; then
+        "$@"
+    elif [ "$ES_WORK" != "$ES_ROOT" ] && case "$PWD/" in "$ES_ROOT"/*) true ;; *) false ;; esac; then
+        (cd "$ES_WORK" && runuser -u postgres -- "$@")
+    else
+        runuser -u postgres -- "$@"
+    fi
 }
 
 es_build_tmp_install() {

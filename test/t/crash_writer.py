@@ -62,9 +62,11 @@ def main():
                     version[stream] = max(version[stream], v)
             out.flush()
     except psycopg2.Error as e:
-        # The expected end: the server went away under us.  Anything else
-        # (a conflict on our own streams, a bad reply) is a failure.
-        if not conn.closed and e.pgcode not in ("57P01", "57P02", "57P03"):
+        # The expected end: the server went away under us (the connection
+        # broke, with no SQLSTATE, or the server said it is terminating).
+        # Anything else (a conflict on our own streams, a bad reply) is a
+        # failure.
+        if not conn.closed and e.pgcode not in (None, "57P01", "57P02", "57P03"):
             print("writer %s: unexpected error %s: %s" % (wid, e.pgcode, e), file=sys.stderr)
             sys.exit(1)
     out.close()
