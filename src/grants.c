@@ -27,9 +27,11 @@
  * With the 1.0 SQL installed (the new library before ALTER EXTENSION UPDATE)
  * there is no grants table and every writer may do everything, as in 1.0.
  *
- * Cost: a superuser or owner check (role caches), then one index probe of
- * a small table per call, on the checkpoint and snapshot paths only; appends
- * and reads are not checked.
+ * Cost: a superuser or owner check (role caches), then one query over the
+ * small grants table per call, on the checkpoint and snapshot paths only;
+ * appends and reads are not checked.  The query reads pg_authid (the
+ * functions run as the store's owner, a superuser) rather than pg_roles,
+ * which would add a join to pg_db_role_setting.
  *
  * Locks: none of its own; the probe reads the table with the statement's
  * snapshot.
@@ -143,7 +145,7 @@ es_check_handler_grant(text *handler)
 		return;
 	ok = has_grant(&handler_plan,
 				   "SELECT 1 FROM eventstore.grants g"
-				   " JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) g.grantee"
+				   " JOIN pg_catalog.pg_authid r ON r.rolname OPERATOR(pg_catalog.=) g.grantee"
 				   " WHERE g.kind OPERATOR(pg_catalog.=) 'handler'"
 				   " AND pg_catalog.starts_with($2, g.name)"
 				   " AND pg_catalog.pg_has_role($1, r.oid, 'USAGE') LIMIT 1",
@@ -170,7 +172,7 @@ es_check_category_grant(text *stream)
 	category = es_category_of(stream);
 	ok = has_grant(&category_plan,
 				   "SELECT 1 FROM eventstore.grants g"
-				   " JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) g.grantee"
+				   " JOIN pg_catalog.pg_authid r ON r.rolname OPERATOR(pg_catalog.=) g.grantee"
 				   " WHERE g.kind OPERATOR(pg_catalog.=) 'category'"
 				   " AND g.name OPERATOR(pg_catalog.=) ANY (ARRAY['', $2])"
 				   " AND pg_catalog.pg_has_role($1, r.oid, 'USAGE') LIMIT 1",
