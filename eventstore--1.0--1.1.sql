@@ -286,6 +286,337 @@ RETURNS TABLE (is_snapshot boolean, "position" bigint, stream text, version bigi
 AS 'MODULE_PATHNAME', 'es_load_with_snapshot'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 
+-- Issue 11, item 3: eventstore.max_append_hold and the feed_holders view
+-- (src/sql/80_operations.sql, src/position.c, docs/global-feed.md 3.1).
+-- Who holds the feed back: the appending transactions in flight
+-- (src/position.c), with eventstore.max_append_hold's deadline, and in
+-- serialized mode the holder of a database's feed lock (advisory tag
+-- field 4 = 0x4546 "EF", key 0: src/stream_lock.c).
+CREATE FUNCTION eventstore.es_feed_holders(
+    OUT pid            integer,
+    OUT datid          oid,
+    OUT first_position bigint,
+    OUT last_position  bigint,
+    OUT held_since     timestamptz,
+    OUT deadline       timestamptz,
+    OUT terminating    boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'es_feed_holders'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION eventstore.es_feed_holders() IS
+    'The appending transactions in flight in every database (concurrent mode): backend pid, database, positions taken, when the first was taken, the eventstore.max_append_hold deadline (NULL: none) and whether a reader has already ended the backend. See the feed_holders view.';
+
+CREATE VIEW eventstore.feed_holders AS
+SELECT h.pid,
+       d.datname AS database,
+       'concurrent'::text AS mode,
+       h.first_position,
+       h.last_position,
+       h.first_position OPERATOR(pg_catalog.-) 1 AS held_at,
+       h.held_since,
+       pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) h.held_since AS held_for,
+       h.deadline,
+       CASE WHEN h.terminating THEN 'terminating' ELSE 'holding' END AS state,
+       a.state AS backend_state,
+       a.usename AS role,
+       a.application_name,
+       a.query
+FROM eventstore.es_feed_holders() h
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) h.datid
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) h.pid
+UNION ALL
+SELECT l.pid,
+       d.datname,
+       'serialized'::text,
+       NULL::bigint,
+       NULL::bigint,
+       NULL::bigint,
+       a.xact_start,
+       pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) a.xact_start,
+       NULL::timestamptz,
+       'holding'::text,
+       a.state,
+       a.usename,
+       a.application_name,
+       a.query
+FROM pg_catalog.pg_locks l
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) l.database
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
+WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+  AND l.objsubid OPERATOR(pg_catalog.=) 17734
+  AND l.classid OPERATOR(pg_catalog.=) 0::oid
+  AND l.objid OPERATOR(pg_catalog.=) 0::oid
+  AND l.granted;
+
+COMMENT ON VIEW eventstore.feed_holders IS
+    'The transactions that hold back the global feed: they appended and have not ended (docs/global-feed.md, section 3). In serialized mode, the holder of a database''s feed lock, which delays other appenders, not readers. The query column needs pg_read_all_stats for other roles'' sessions.';
+COMMENT ON COLUMN eventstore.feed_holders.pid IS 'Backend process id of the holder (pg_terminate_backend ends it).';
+COMMENT ON COLUMN eventstore.feed_holders.database IS 'Database whose feed it holds.';
+COMMENT ON COLUMN eventstore.feed_holders.mode IS 'concurrent (it holds readers back) or serialized (it holds other appenders back).';
+COMMENT ON COLUMN eventstore.feed_holders.first_position IS 'First position the transaction took: the feed stops below it.';
+COMMENT ON COLUMN eventstore.feed_holders.last_position IS 'Last position the transaction took so far.';
+COMMENT ON COLUMN eventstore.feed_holders.held_at IS 'The position readers are held at (first_position - 1), unless an older holder holds them lower.';
+COMMENT ON COLUMN eventstore.feed_holders.held_since IS 'When the transaction first appended (serialized mode: when it began).';
+COMMENT ON COLUMN eventstore.feed_holders.held_for IS 'How long it has held the feed.';
+COMMENT ON COLUMN eventstore.feed_holders.deadline IS 'When a feed reader ends it (eventstore.max_append_hold in effect at its first append); NULL: no limit.';
+COMMENT ON COLUMN eventstore.feed_holders.state IS 'holding, or terminating: a reader has sent it SIGTERM and the feed moves on when it has aborted.';
+COMMENT ON COLUMN eventstore.feed_holders.backend_state IS 'pg_stat_activity.state of the holder, e.g. idle in transaction.';
+COMMENT ON COLUMN eventstore.feed_holders.role IS 'Role of the holder''s session.';
+COMMENT ON COLUMN eventstore.feed_holders.application_name IS 'application_name of the holder''s session.';
+COMMENT ON COLUMN eventstore.feed_holders.query IS 'The holder''s current or last statement (pg_stat_activity.query).';
+
+REVOKE ALL ON TABLE eventstore.feed_holders FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION eventstore.es_feed_holders() FROM PUBLIC;
+
+-- Issue 11, item 4: grants on handler state and snapshots
+-- (src/sql/88_grants.sql, src/grants.c, docs/security.md "Trust model").
+
+CREATE TABLE eventstore.grants (
+    grantee     name        NOT NULL,
+    kind        text        NOT NULL,
+    name        text        NOT NULL,
+    granted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT grants_pkey PRIMARY KEY (grantee, kind, name),
+    CONSTRAINT grants_kind_check CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['handler', 'category']))
+);
+
+COMMENT ON TABLE eventstore.grants IS
+    'Which handlers (kind handler: name is a handler-name prefix) and which streams'' snapshots (kind category: name is a category) a writer role may write. An empty name covers all. Managed with es_grant_handler, es_grant_category, es_revoke_handler, es_revoke_category and es_grant_writer.';
+COMMENT ON COLUMN eventstore.grants.grantee IS 'Role name; members that inherit its privileges are covered too. A renamed role loses its rows'' effect: grant again.';
+COMMENT ON COLUMN eventstore.grants.kind IS 'handler (es_advance_position, es_lock_handler) or category (es_snapshot).';
+COMMENT ON COLUMN eventstore.grants.name IS 'Handler-name prefix (kind handler) or category (kind category); empty: every handler or every category.';
+COMMENT ON COLUMN eventstore.grants.granted_at IS 'When the grant was made.';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.grants', '');
+
+REVOKE ALL ON TABLE eventstore.grants FROM PUBLIC;
+
+-- EXECUTE on the writer functions (with reader rights): the part of a grant
+-- that is the same for every writer.  Called by the grant functions below
+-- and es_grant_writer, which run as the store's owner; nobody else may call
+-- it.
+CREATE FUNCTION eventstore.es_grant_writer_functions(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea), eventstore.es_append(jsonb) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_snapshot(text, bigint, jsonb, text, bytea), eventstore.es_advance_position(text, bigint, text), eventstore.es_lock_handler(text, text, boolean) TO %I', role_name);
+    PERFORM eventstore.es_grant_reader(role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_writer_functions(name) IS
+    'Internal: EXECUTE on the writer and reader functions, without any handler or category grant.';
+
+-- Check a grant's arguments and record it.
+CREATE FUNCTION eventstore.es_grant_scope(role_name name, scope_kind text, scope_name text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role_name IS NULL OR scope_name IS NULL THEN
+        RAISE EXCEPTION '% must not be null',
+            CASE WHEN role_name IS NULL THEN 'role_name'
+                 WHEN scope_kind = 'handler' THEN 'handler_prefix'
+                 ELSE 'category' END
+            USING ERRCODE = '22004';
+    END IF;
+    IF octet_length(scope_name) > 255 THEN
+        RAISE EXCEPTION '% is too long', CASE WHEN scope_kind = 'handler' THEN 'handler_prefix' ELSE 'category' END
+            USING ERRCODE = '22023',
+                  DETAIL = format('It is %s bytes; the limit is 255.', octet_length(scope_name));
+    END IF;
+    IF scope_kind = 'category' AND strpos(scope_name, '-') > 0 THEN
+        RAISE EXCEPTION 'category "%" contains "-"', scope_name
+            USING ERRCODE = '22023',
+                  DETAIL = 'A category is the part of a stream name before its first "-".';
+    END IF;
+    PERFORM eventstore.es_grant_writer_functions(role_name);
+    INSERT INTO eventstore.grants (grantee, kind, name) VALUES (role_name, scope_kind, scope_name)
+    ON CONFLICT ON CONSTRAINT grants_pkey DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_scope(name, text, text) IS
+    'Internal: make a role a writer and record one handler or category grant.';
+
+CREATE FUNCTION eventstore.es_grant_handler(role_name name, handler_prefix text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_grant_scope(role_name, 'handler', handler_prefix);
+COMMENT ON FUNCTION eventstore.es_grant_handler(name, text) IS
+    'Let a role append and read, and advance and lock the handlers whose names start with handler_prefix ('''' = every handler). Other handlers'' checkpoints and locks stay out of its reach (42501).';
+
+CREATE FUNCTION eventstore.es_grant_category(role_name name, category text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_grant_scope(role_name, 'category', category);
+COMMENT ON FUNCTION eventstore.es_grant_category(name, text) IS
+    'Let a role append and read, and save snapshots of the streams of one category ('''' = every category). Other categories'' snapshots stay out of its reach (42501).';
+
+-- Remove one grant; true when there was one.
+CREATE FUNCTION eventstore.es_revoke_scope(role_name name, scope_kind text, scope_name text)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM eventstore.grants g
+        WHERE g.grantee = role_name AND g.kind = scope_kind AND g.name = scope_name
+        RETURNING 1)
+    SELECT count(*) > 0 FROM gone;
+END;
+COMMENT ON FUNCTION eventstore.es_revoke_scope(name, text, text) IS
+    'Internal: remove one handler or category grant of a role.';
+
+CREATE FUNCTION eventstore.es_revoke_handler(role_name name, handler_prefix text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_revoke_scope(role_name, 'handler', handler_prefix);
+COMMENT ON FUNCTION eventstore.es_revoke_handler(name, text) IS
+    'Remove one handler grant (exactly this prefix) of a role; true when there was one. EXECUTE rights stay.';
+
+CREATE FUNCTION eventstore.es_revoke_category(role_name name, category text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_revoke_scope(role_name, 'category', category);
+COMMENT ON FUNCTION eventstore.es_revoke_category(name, text) IS
+    'Remove one category grant of a role; true when there was one. EXECUTE rights stay.';
+
+REVOKE ALL ON FUNCTION eventstore.es_grant_writer_functions(name), eventstore.es_grant_scope(name, text, text),
+    eventstore.es_revoke_scope(name, text, text),
+    eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
+    eventstore.es_revoke_handler(name, text), eventstore.es_revoke_category(name, text) FROM PUBLIC;
+
+-- es_grant_writer records the grants of an unrestricted writer;
+-- es_grant_reader adds the feed_holders view (src/sql/90_privileges.sql).
+CREATE OR REPLACE FUNCTION eventstore.es_grant_writer(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM eventstore.es_grant_scope(role_name, 'handler', '');
+    PERFORM eventstore.es_grant_scope(role_name, 'category', '');
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_writer(name) IS
+    'Let a role append events, save snapshots of every stream, advance and lock every handler, and read, through the functions only (no table rights). For a writer limited to some handlers or categories, use es_grant_handler and es_grant_category instead.';
+
+CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_feed_head', 'es_wait', 'es_stream_hash',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
+                            'es_feed_holders')
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
+    END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag, eventstore.feed_holders TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
+    'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag and feed_holders views only (no table rights).';
+
+
+-- Roles granted the 1.0 way keep what they could do: every role (but the
+-- owner, which needs no rows) that may call es_advance_position or
+-- es_snapshot gets every handler and every category.  Every role that may
+-- read handler_lag gets feed_holders.
+DO $$
+DECLARE
+    r name;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT a.rolname FROM pg_catalog.pg_proc p
+        CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) x
+        JOIN pg_catalog.pg_authid a ON a.oid = x.grantee
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_advance_position', 'es_snapshot', 'es_lock_handler')
+          AND x.privilege_type = 'EXECUTE'
+          AND x.grantee <> (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'eventstore')
+          AND NOT a.rolsuper
+    LOOP
+        INSERT INTO eventstore.grants (grantee, kind, name)
+        VALUES (r, 'handler', ''), (r, 'category', '')
+        ON CONFLICT ON CONSTRAINT grants_pkey DO NOTHING;
+    END LOOP;
+    FOR r IN
+        SELECT a.rolname FROM pg_catalog.pg_class c
+        CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) x
+        JOIN pg_catalog.pg_authid a ON a.oid = x.grantee
+        WHERE c.oid = 'eventstore.handler_lag'::regclass
+          AND x.privilege_type = 'SELECT'
+          AND x.grantee <> c.relowner
+    LOOP
+        PERFORM eventstore.es_grant_reader(r);
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
+    eventstore.es_revoke_handler(name, text), eventstore.es_revoke_category(name, text) TO @extowner@;
+GRANT SELECT ON TABLE eventstore.grants TO @extowner@;
+
+-- Issue 11: the grants table's own constraints are the store's, not a
+-- user's addition (src/sql/86_table_additions.sql).
+CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
+    OUT kind text, OUT table_name text, OUT name text, OUT definition text)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH store AS (
+        SELECT c.oid, c.relname
+        FROM pg_class c
+        WHERE c.relnamespace = 'eventstore'::regnamespace
+          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND c.relname <> 'table_additions'
+    ), own(name) AS (
+        VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
+               ('events_version_check'), ('events_one_payload_check'),
+               ('events_category_position_idx'),
+               ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
+               ('checkpoints_pkey'), ('checkpoints_position_check'),
+               ('grants_pkey'), ('grants_kind_check')
+    )
+    SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
+    FROM store s
+    JOIN pg_index x ON x.indrelid = s.oid
+    JOIN pg_class i ON i.oid = x.indexrelid
+    WHERE i.relname NOT IN (SELECT name FROM own)
+      AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = s.oid)
+    UNION ALL
+    SELECT 'constraint', s.relname, k.conname,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', s.oid::regclass, k.conname, pg_get_constraintdef(k.oid))
+    FROM store s
+    JOIN pg_constraint k ON k.conrelid = s.oid
+    WHERE k.conname NOT IN (SELECT name FROM own)
+    UNION ALL
+    SELECT 'trigger', s.relname, t.tgname,
+           pg_get_triggerdef(t.oid)
+           || CASE t.tgenabled
+                  WHEN 'O' THEN ''
+                  ELSE format('; ALTER TABLE %s %s TRIGGER %I', s.oid::regclass,
+                              CASE t.tgenabled WHEN 'D' THEN 'DISABLE'
+                                               WHEN 'R' THEN 'ENABLE REPLICA'
+                                               ELSE 'ENABLE ALWAYS' END, t.tgname)
+              END
+    FROM store s
+    JOIN pg_trigger t ON t.tgrelid = s.oid
+    JOIN pg_proc f ON f.oid = t.tgfoid
+    WHERE NOT t.tgisinternal
+      AND f.pronamespace <> 'eventstore'::regnamespace	-- the store's own triggers
+    UNION ALL
+    SELECT 'publication', s.relname, p.pubname,
+           format('ALTER PUBLICATION %I ADD TABLE ONLY %s%s%s', p.pubname, s.oid::regclass,
+                  CASE WHEN r.prattrs IS NULL THEN ''
+                       ELSE ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                                     FROM pg_attribute a
+                                     WHERE a.attrelid = s.oid AND a.attnum = ANY (r.prattrs)) || ')'
+                  END,
+                  CASE WHEN r.prqual IS NULL THEN ''
+                       ELSE ' WHERE (' || pg_get_expr(r.prqual, s.oid) || ')'
+                  END)
+    FROM store s
+    JOIN pg_publication_rel r ON r.prrelid = s.oid
+    JOIN pg_publication p ON p.oid = r.prpubid
+$$;
+
 -- Issue 15: symbolic expected versions for the single-event form
 -- (src/sql/10_append.sql, src/sql/90_privileges.sql).
 CREATE FUNCTION eventstore.es_expected_version(version text) RETURNS bigint

@@ -23,6 +23,9 @@
  * transaction-level lock and returns the checkpoint read after the lock was
  * granted (the latest committed value, whatever the caller's snapshot).
  *
+ * Writing a checkpoint or taking a handler's lock needs a grant covering
+ * the handler (grants.c); reading a checkpoint does not.
+ *
  * Locks: the checkpoint row (upsert); for es_lock_handler the handler's
  * lock (es_acquire_handler_lock; tags and order in eventstore.h), to the
  * end of the transaction.
@@ -126,6 +129,7 @@ es_advance_position(PG_FUNCTION_ARGS)
 				 errdetail("It is " INT64_FORMAT ".", position)));
 	values[1] = PointerGetDatum(checkpoint_stream(fcinfo, 2));
 	values[2] = Int64GetDatum(position);
+	es_check_handler_grant(DatumGetTextPP(values[0]));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -200,6 +204,7 @@ es_lock_handler(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("wait must not be null")));
 	wait = PG_GETARG_BOOL(2);
+	es_check_handler_grant(handler);
 
 	if (!es_acquire_handler_lock(handler, stream, wait))
 		PG_RETURN_NULL();

@@ -156,12 +156,17 @@ extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
 extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
 
+/* src/grants.c */
+extern void es_check_handler_grant(text *handler);
+extern void es_check_category_grant(text *stream);
+
 /* src/position.c */
 extern bool es_preloaded;
 extern void es_position_shmem_request(void);
 extern void es_position_init(void);
 extern int64 es_allocate_positions(int count);
 extern int64 es_feed_safe_position(void);
+extern int64 es_feed_safe_position_ext(TimestampTz *next_deadline);
 extern void es_invalidate_position_counter(void);
 extern void es_note_direct_insert(void);
 extern ConditionVariable *es_feed_condition_variable(void);
@@ -200,6 +205,8 @@ extern int64 es_read_max_position(void);
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;
 extern bool es_allow_destroy;
+extern int	es_max_append_hold;
+extern int	es_max_databases;
 extern int	es_max_streams_per_call;
 extern void es_define_settings(void);
 

@@ -300,12 +300,13 @@ es_load_feed(PG_FUNCTION_ARGS)
 
 /*
  * The highest position a reader may read now.  In serialized mode every
- * visible row is safe, so it is the highest visible position.
+ * visible row is safe, so it is the highest visible position.  Sets
+ * *next_deadline as es_feed_safe_position_ext does.
  */
 static int64
-feed_head(void)
+feed_head(TimestampTz *next_deadline)
 {
-	int64		safe = es_feed_safe_position();
+	int64		safe = es_feed_safe_position_ext(next_deadline);
 
 	return safe != PG_INT64_MAX ? safe : es_read_max_position();
 }
@@ -316,7 +317,7 @@ Datum
 es_feed_head(PG_FUNCTION_ARGS)
 {
 	check_not_standby();
-	PG_RETURN_INT64(feed_head());
+	PG_RETURN_INT64(feed_head(NULL));
 }
 
 /*
@@ -358,7 +359,10 @@ feed_has_event_after(int64 after, int64 safe)
  * position (cheap) and probes the table only when it moved past
  * after_position and changed since the last probe.  Serialized mode has no
  * shared memory and polls every ES_WAIT_POLL_MS.  Both sleeps return on
- * interrupts, and we check for them on every round.
+ * interrupts, and we check for them on every round.  A holder of the feed
+ * with an eventstore.max_append_hold deadline broadcasts nothing when the
+ * deadline passes, so the sleep ends at the deadline too: the next round
+ * ends that holder (position.c), whose abort then wakes us.
  */
 PG_FUNCTION_INFO_V1(es_wait);
 Datum
@@ -399,9 +403,10 @@ es_wait(PG_FUNCTION_ARGS)
 	{
 		int64		safe;
 		long		remaining;
+		TimestampTz deadline;
 
 		CHECK_FOR_INTERRUPTS();
-		safe = feed_head();
+		safe = feed_head(&deadline);
 		/* Serialized mode probes every time; concurrent when safe moved. */
 		if (safe > after && (cv == NULL || safe != probed_safe))
 		{
@@ -416,6 +421,9 @@ es_wait(PG_FUNCTION_ARGS)
 			TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (remaining <= 0)
 			break;
+		if (deadline != 0)
+			remaining = Min(remaining,
+							TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) + 1);
 		if (cv != NULL)
 			(void) ConditionVariableTimedSleep(cv, remaining, PG_WAIT_EXTENSION);
 		else

@@ -20,6 +20,9 @@
  *	   savers of one (stream, kind) are serialised by the row lock, and the
  *	   newer version wins in either order.  When the stored one is newer the
  *	   call writes nothing and reports the version kept.
+ *	3. Saving needs a grant covering the stream's category (grants.c);
+ *	   loading does not.
+ *
  * Locks: AccessShareLock on the stream's lock (es_lock_stream_shared; tags
  * and order in eventstore.h), held to the end of the transaction.  It never waits for appenders (they take
  * ExclusiveLock) and never delays them; a stream deletion that takes
@@ -122,6 +125,7 @@ es_snapshot(PG_FUNCTION_ARGS)
 				 errdetail("It is " INT64_FORMAT ".", version)));
 	kind = check_kind(fcinfo, 3);
 	check_state(fcinfo, 2, 4);
+	es_check_category_grant(stream);
 
 	/* Ensure no stream deletion runs while we save (see the header comment). */
 	es_lock_stream_shared(stream);

@@ -10,14 +10,12 @@ GRANT EXECUTE ON FUNCTION eventstore.es_expected_version(text) TO PUBLIC;
 CREATE FUNCTION eventstore.es_grant_writer(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea), eventstore.es_append(jsonb) TO %I', role_name);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_snapshot(text, bigint, jsonb, text, bytea), eventstore.es_advance_position(text, bigint, text), eventstore.es_lock_handler(text, text, boolean) TO %I', role_name);
-    PERFORM eventstore.es_grant_reader(role_name);
+    PERFORM eventstore.es_grant_scope(role_name, 'handler', '');
+    PERFORM eventstore.es_grant_scope(role_name, 'category', '');
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_writer(name) IS
-    'Let a role append events, save snapshots, advance checkpoints and read, through the functions only (no table rights).';
+    'Let a role append events, save snapshots of every stream, advance and lock every handler, and read, through the functions only (no table rights). For a writer limited to some handlers or categories, use es_grant_handler and es_grant_category instead.';
 
 CREATE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -30,15 +28,16 @@ BEGIN
         WHERE p.pronamespace = 'eventstore'::regnamespace
           AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
                             'es_feed_head', 'es_wait', 'es_stream_hash',
-                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position')
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
+                            'es_feed_holders')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;
-    EXECUTE format('GRANT SELECT ON eventstore.handler_lag TO %I', role_name);
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag, eventstore.feed_holders TO %I', role_name);
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
-    'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag view only (no table rights).';
+    'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag and feed_holders views only (no table rights).';
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_writer(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_reader(name) FROM PUBLIC;
@@ -55,3 +54,11 @@ REVOKE ALL ON FUNCTION eventstore.es_grant_reader(name) FROM PUBLIC;
 ALTER SCHEMA eventstore OWNER TO CURRENT_USER;
 GRANT EXECUTE ON FUNCTION eventstore.es_grant_writer(name), eventstore.es_grant_reader(name) TO @extowner@;
 SELECT eventstore.es_grant_writer('@extowner@');
+-- The owner and its members need no rows in eventstore.grants (src/grants.c),
+-- and a row written by this script would come back from a dump as data and
+-- collide with the one CREATE EXTENSION writes on restore.
+DELETE FROM eventstore.grants;
+-- Issue 11: the owner hands out and reads the handler and category grants.
+GRANT EXECUTE ON FUNCTION eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
+    eventstore.es_revoke_handler(name, text), eventstore.es_revoke_category(name, text) TO @extowner@;
+GRANT SELECT ON TABLE eventstore.grants TO @extowner@;

@@ -40,6 +40,9 @@ BEGIN;
 SELECT es_append('gap-1', 'Lost', '{}');
 ROLLBACK;
 SELECT es_append('stream-many', 'Tick', pg_catalog.jsonb_build_object('i', i)) FROM generate_series(1, 50) i;
+-- handler and category grants (issue 11) are the store's data too
+DO $$ BEGIN CREATE ROLE es_dump_svc; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+SELECT es_grant_handler('es_dump_svc', 'svc.'), es_grant_category('es_dump_svc', 'order');
 SQL
 
 # An ordered dump of every column of every event, as text.
@@ -70,6 +73,9 @@ check "es_load backward" \
 check "binary payload byte-exact" \
     "$(psql_q "$dst" -c "SELECT md5(data_bin) FROM eventstore.es_load('blob-1', 2, 1)")" \
     "$(psql_q "$src" -c "SELECT md5(data_bin) FROM eventstore.es_load('blob-1', 2, 1)")"
+check "handler and category grants restored" \
+    "$(psql_q "$dst" -c "SELECT string_agg(grantee || ':' || kind || ':' || name, ',' ORDER BY kind) FROM eventstore.grants")" \
+    "es_dump_svc:category:order,es_dump_svc:handler:svc."
 check "stream version restored" "$(psql_q "$dst" -c "SELECT eventstore.es_stream_version('account-1')")" 2
 check "extension registered at the same version" \
     "$(psql_q "$dst" -c "SELECT extversion FROM pg_extension WHERE extname = 'eventstore'")" \
