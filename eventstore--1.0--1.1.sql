@@ -285,3 +285,294 @@ RETURNS TABLE (is_snapshot boolean, "position" bigint, stream text, version bigi
                created_at timestamptz)
 AS 'MODULE_PATHNAME', 'es_load_with_snapshot'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
+
+-- Issue 12: stream lifecycle (src/sql/50_lifecycle.sql, docs/lifecycle.md):
+-- soft delete, restore, tombstone, erasure, deleting snapshots, resetting
+-- checkpoints, the per-stream state and the audit trail.
+
+-- A row only for a stream that has lifecycle state.
+CREATE TABLE eventstore.stream_state (
+    stream          text        NOT NULL,
+    last_version    bigint      NOT NULL DEFAULT 0,
+    deleted_at      timestamptz,
+    tombstoned_at   timestamptz,
+    truncate_before bigint,
+    max_count       bigint,
+    max_age         interval,
+    updated_at      timestamptz NOT NULL,
+    CONSTRAINT stream_state_pkey PRIMARY KEY (stream),
+    CONSTRAINT stream_state_last_version_check CHECK (last_version >= 0),
+    CONSTRAINT stream_state_retention_check
+        CHECK (truncate_before >= 1 AND max_count >= 1 AND max_age > '0'::interval)
+);
+
+COMMENT ON TABLE eventstore.stream_state IS
+    'Lifecycle state of the streams that have any (soft-deleted, tombstoned); other streams have no row. Written only by the lifecycle functions and es_append.';
+COMMENT ON COLUMN eventstore.stream_state.stream IS 'Stream name.';
+COMMENT ON COLUMN eventstore.stream_state.last_version IS 'Highest version the stream had when its events were last deleted: version numbers continue after it.';
+COMMENT ON COLUMN eventstore.stream_state.deleted_at IS 'When the stream was soft-deleted (NULL when it is not): its events are in eventstore.deleted_events.';
+COMMENT ON COLUMN eventstore.stream_state.tombstoned_at IS 'When the stream was hard-deleted or erased: the name can never be written again.';
+COMMENT ON COLUMN eventstore.stream_state.truncate_before IS 'Retention (reserved): versions below this one are removed.';
+COMMENT ON COLUMN eventstore.stream_state.max_count IS 'Retention (reserved): at most this many newest events are kept.';
+COMMENT ON COLUMN eventstore.stream_state.max_age IS 'Retention (reserved): events older than this are removed.';
+COMMENT ON COLUMN eventstore.stream_state.updated_at IS 'When the row last changed.';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.stream_state', '');
+REVOKE ALL ON TABLE eventstore.stream_state FROM PUBLIC;
+
+-- The events of soft-deleted streams, kept until restored or tombstoned.
+CREATE TABLE eventstore.deleted_events (
+    position    bigint      NOT NULL,
+    stream      text        NOT NULL,
+    version     bigint      NOT NULL,
+    event_id    uuid        NOT NULL,
+    type        text        NOT NULL,
+    category    text        NOT NULL,
+    data        jsonb,
+    data_bin    bytea,
+    metadata    jsonb,
+    created_at  timestamptz NOT NULL,
+    deleted_at  timestamptz NOT NULL,
+    CONSTRAINT deleted_events_pkey PRIMARY KEY (stream, version)
+);
+
+COMMENT ON TABLE eventstore.deleted_events IS
+    'Events of soft-deleted streams, as they were stored, until es_restore_stream puts them back or es_tombstone_stream / es_erase_stream removes them.';
+COMMENT ON COLUMN eventstore.deleted_events.position IS 'The global position the event had (a restore gives it a new one).';
+COMMENT ON COLUMN eventstore.deleted_events.stream IS 'Stream name.';
+COMMENT ON COLUMN eventstore.deleted_events.version IS 'Version of the event within its stream (kept by a restore).';
+COMMENT ON COLUMN eventstore.deleted_events.event_id IS 'Event id (kept by a restore).';
+COMMENT ON COLUMN eventstore.deleted_events.type IS 'Event type.';
+COMMENT ON COLUMN eventstore.deleted_events.category IS 'Category of the stream.';
+COMMENT ON COLUMN eventstore.deleted_events.data IS 'JSON payload.';
+COMMENT ON COLUMN eventstore.deleted_events.data_bin IS 'Binary payload.';
+COMMENT ON COLUMN eventstore.deleted_events.metadata IS 'Metadata.';
+COMMENT ON COLUMN eventstore.deleted_events.created_at IS 'When the event was first appended.';
+COMMENT ON COLUMN eventstore.deleted_events.deleted_at IS 'When the stream was soft-deleted.';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.deleted_events', '');
+REVOKE ALL ON TABLE eventstore.deleted_events FROM PUBLIC;
+
+-- The audit trail: one row per call of a lifecycle function.
+CREATE TABLE eventstore.lifecycle_log (
+    logged_at   timestamptz NOT NULL,
+    action      text        NOT NULL,
+    stream      text,
+    handler     text,
+    kind        text,
+    detail      jsonb       NOT NULL,
+    reason      text,
+    session_role name       NOT NULL,
+    calling_role name       NOT NULL
+);
+
+COMMENT ON TABLE eventstore.lifecycle_log IS
+    'Audit trail of the lifecycle functions: what was deleted, restored, erased or reset, when, by whom and why.';
+COMMENT ON COLUMN eventstore.lifecycle_log.logged_at IS 'When (clock time of the call).';
+COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots or reset_checkpoint.';
+COMMENT ON COLUMN eventstore.lifecycle_log.stream IS 'The stream concerned, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.handler IS 'The handler whose checkpoint was reset, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.kind IS 'The snapshot kind deleted, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.detail IS 'What changed: versions and numbers of events and snapshots removed, old and new checkpoint.';
+COMMENT ON COLUMN eventstore.lifecycle_log.reason IS 'The reason the caller gave (required for an erasure).';
+COMMENT ON COLUMN eventstore.lifecycle_log.session_role IS 'session_user of the call.';
+COMMENT ON COLUMN eventstore.lifecycle_log.calling_role IS 'The role in effect when the function was called (after SET ROLE).';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.lifecycle_log', '');
+REVOKE ALL ON TABLE eventstore.lifecycle_log FROM PUBLIC;
+
+-- TRUNCATE is refused like DROP TABLE (ES005; es_forbid_truncate is
+-- declared in 85_ddl_guard.sql, the triggers are created there).
+
+CREATE FUNCTION eventstore.es_delete_stream(
+    stream           text,
+    expected_version bigint DEFAULT NULL,
+    reason           text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_delete_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_delete_stream(text, bigint, text) IS
+    'Soft-delete a stream (admin): its events leave stream reads and the feed and are kept aside until restored or tombstoned; its snapshots are deleted. Returns the version it had. Audited.';
+
+CREATE FUNCTION eventstore.es_restore_stream(
+    stream text,
+    reason text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_restore_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_restore_stream(text, text) IS
+    'Restore a soft-deleted stream (admin): its events come back with their versions and ids, at new global positions. Returns the stream''s version. Audited.';
+
+CREATE FUNCTION eventstore.es_tombstone_stream(
+    stream           text,
+    expected_version bigint DEFAULT NULL,
+    reason           text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_tombstone_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_tombstone_stream(text, bigint, text) IS
+    'Hard-delete a stream (admin): its events, also soft-deleted ones, and its snapshots are removed physically and the name can never be written again (ES006). Returns the version it had. Audited.';
+
+CREATE FUNCTION eventstore.es_erase_stream(
+    stream text,
+    reason text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_erase_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_erase_stream(text, text) IS
+    'Erase a stream for data protection (admin): a tombstone that also removes its snapshots and per-stream checkpoints; the reason is required and audited. Returns the version it had.';
+
+CREATE FUNCTION eventstore.es_delete_snapshots(
+    stream text DEFAULT NULL,
+    kind   text DEFAULT NULL,
+    reason text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_delete_snapshots'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_delete_snapshots(text, text, text) IS
+    'Delete snapshots (admin) of a stream, of a kind in every stream, or of a kind in one stream. Returns how many were deleted. Audited.';
+
+CREATE FUNCTION eventstore.es_reset_checkpoint(
+    handler    text,
+    stream     text   DEFAULT NULL,
+    "position" bigint DEFAULT 0,
+    reason     text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_reset_checkpoint'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_reset_checkpoint(text, text, bigint, text) IS
+    'Move a handler''s checkpoint back to position (admin; default 0, which removes it), for a rebuild; waits for the handler''s lock. Returns the previous position. Audited.';
+
+CREATE FUNCTION eventstore.es_stream_info(
+    stream text,
+    OUT stream        text,
+    OUT state         text,
+    OUT version       bigint,
+    OUT first_version bigint,
+    OUT last_version  bigint,
+    OUT deleted_at    timestamptz,
+    OUT tombstoned_at timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'es_stream_info'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_stream_info(text) IS
+    'A stream''s lifecycle state (active, deleted, tombstoned or unknown), its version as es_stream_version answers it, the first version a read returns (NULL when none), and the highest version it ever had.';
+
+-- Issue 12: TRUNCATE of the lifecycle tables is refused (src/sql/85_ddl_guard.sql).
+-- The lifecycle tables (50_lifecycle.sql): tombstones and the audit trail.
+CREATE TRIGGER stream_state_no_truncate BEFORE TRUNCATE ON eventstore.stream_state
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER deleted_events_no_truncate BEFORE TRUNCATE ON eventstore.deleted_events
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER lifecycle_log_no_truncate BEFORE TRUNCATE ON eventstore.lifecycle_log
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+ALTER TABLE eventstore.stream_state ENABLE ALWAYS TRIGGER stream_state_no_truncate;
+ALTER TABLE eventstore.deleted_events ENABLE ALWAYS TRIGGER deleted_events_no_truncate;
+ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_truncate;
+
+-- Issue 12: the lifecycle tables' own keys and constraints are the store's,
+-- not user additions (src/sql/86_table_additions.sql).
+CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
+    OUT kind text, OUT table_name text, OUT name text, OUT definition text)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH store AS (
+        SELECT c.oid, c.relname
+        FROM pg_class c
+        WHERE c.relnamespace = 'eventstore'::regnamespace
+          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND c.relname <> 'table_additions'
+    ), own(name) AS (
+        VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
+               ('events_version_check'), ('events_one_payload_check'),
+               ('events_category_position_idx'),
+               ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
+               ('checkpoints_pkey'), ('checkpoints_position_check'),
+               ('stream_state_pkey'), ('stream_state_last_version_check'),
+               ('stream_state_retention_check'), ('deleted_events_pkey')
+    )
+    SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
+    FROM store s
+    JOIN pg_index x ON x.indrelid = s.oid
+    JOIN pg_class i ON i.oid = x.indexrelid
+    WHERE i.relname NOT IN (SELECT name FROM own)
+      AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = s.oid)
+    UNION ALL
+    SELECT 'constraint', s.relname, k.conname,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', s.oid::regclass, k.conname, pg_get_constraintdef(k.oid))
+    FROM store s
+    JOIN pg_constraint k ON k.conrelid = s.oid
+    WHERE k.conname NOT IN (SELECT name FROM own)
+    UNION ALL
+    SELECT 'trigger', s.relname, t.tgname,
+           pg_get_triggerdef(t.oid)
+           || CASE t.tgenabled
+                  WHEN 'O' THEN ''
+                  ELSE format('; ALTER TABLE %s %s TRIGGER %I', s.oid::regclass,
+                              CASE t.tgenabled WHEN 'D' THEN 'DISABLE'
+                                               WHEN 'R' THEN 'ENABLE REPLICA'
+                                               ELSE 'ENABLE ALWAYS' END, t.tgname)
+              END
+    FROM store s
+    JOIN pg_trigger t ON t.tgrelid = s.oid
+    JOIN pg_proc f ON f.oid = t.tgfoid
+    WHERE NOT t.tgisinternal
+      AND f.pronamespace <> 'eventstore'::regnamespace	-- the store's own triggers
+    UNION ALL
+    SELECT 'publication', s.relname, p.pubname,
+           format('ALTER PUBLICATION %I ADD TABLE ONLY %s%s%s', p.pubname, s.oid::regclass,
+                  CASE WHEN r.prattrs IS NULL THEN ''
+                       ELSE ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                                     FROM pg_attribute a
+                                     WHERE a.attrelid = s.oid AND a.attnum = ANY (r.prattrs)) || ')'
+                  END,
+                  CASE WHEN r.prqual IS NULL THEN ''
+                       ELSE ' WHERE (' || pg_get_expr(r.prqual, s.oid) || ')'
+                  END)
+    FROM store s
+    JOIN pg_publication_rel r ON r.prrelid = s.oid
+    JOIN pg_publication p ON p.oid = r.prpubid
+$$;
+
+-- Issue 12: readers get es_stream_info, admins the lifecycle functions
+-- (src/sql/90_privileges.sql).
+CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_feed_head', 'es_wait', 'es_stream_hash',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
+                            'es_stream_info')
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
+    END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag TO %I', role_name);
+END
+$$;
+
+CREATE FUNCTION eventstore.es_grant_admin(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM eventstore.es_grant_writer(role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_stream(text, bigint, text), eventstore.es_restore_stream(text, text), eventstore.es_tombstone_stream(text, bigint, text), eventstore.es_erase_stream(text, text) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_snapshots(text, text, text), eventstore.es_reset_checkpoint(text, text, bigint, text) TO %I', role_name);
+    EXECUTE format('GRANT SELECT ON eventstore.lifecycle_log TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_admin(name) IS
+    'Let a role delete, restore, tombstone and erase streams, delete snapshots and reset checkpoints (the audited lifecycle functions, docs/lifecycle.md) and read the lifecycle log, besides everything a writer may do.';
+
+REVOKE ALL ON FUNCTION eventstore.es_delete_stream(text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_restore_stream(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_tombstone_stream(text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_erase_stream(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_delete_snapshots(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_reset_checkpoint(text, text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_stream_info(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_grant_admin(name) FROM PUBLIC;

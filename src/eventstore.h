@@ -41,6 +41,10 @@
 #define ERRCODE_ES_EVENT_ID_REUSED			MAKE_SQLSTATE('E','S','0','0','2')
 #define ERRCODE_ES_IMMUTABLE				MAKE_SQLSTATE('E','S','0','0','3')
 #define ERRCODE_ES_STORE_PROTECTED			MAKE_SQLSTATE('E','S','0','0','5')
+#define ERRCODE_ES_STREAM_TOMBSTONED		MAKE_SQLSTATE('E','S','0','0','6')
+#define ERRCODE_ES_NOT_FOUND				MAKE_SQLSTATE('E','S','0','0','7')
+#define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
+#define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -106,6 +110,7 @@ typedef struct EsStreamAppend
 	int			count;
 	int64		base_version;	/* version before the append (filled in) */
 	bool		already_stored; /* idempotent retry: nothing to write */
+	bool		revive;			/* appending to a soft-deleted stream */
 } EsStreamAppend;
 
 /* Columns of eventstore.events that es_append writes (src/events_rel.c). */
@@ -149,6 +154,7 @@ extern text *es_category_of(text *stream);
 extern EsStreamAppend *es_order_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_stream_shared(text *stream);
+extern void es_lock_stream_delete(text *stream);
 extern void es_lock_feed(void);
 extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
@@ -193,6 +199,26 @@ extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 struct SnapshotData;
 extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
 extern int64 es_read_max_position(void);
+
+/* src/stream_state.c: a stream's lifecycle state (docs/lifecycle.md) */
+typedef struct EsStreamState
+{
+	bool		found;			/* the stream has a row in stream_state */
+	int64		last_version;
+	bool		deleted;		/* soft-deleted */
+	bool		tombstoned;
+} EsStreamState;
+extern void es_read_stream_state(text *stream, struct SnapshotData *snapshot,
+								 EsStreamState *state);
+extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot,
+									   EsStreamState *state);
+extern void es_revive_stream(text *stream);
+
+/* src/lifecycle.c */
+extern bool es_take_delete_permit(void);
+
+/* src/append_exec.c */
+extern void es_check_expected(text *stream, int64 expected, int64 actual);
 
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;

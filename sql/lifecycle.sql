@@ -1,0 +1,175 @@
+-- Stream lifecycle (src/lifecycle.c, docs/lifecycle.md): the admin grant,
+-- soft delete and restore, tombstones, erasure, deleting snapshots,
+-- resetting checkpoints, the audit trail, and bad input.
+SET search_path = eventstore, public;
+
+-- Feed rows of a stream (the feed, not the stream read).
+CREATE FUNCTION feed_of(s text) RETURNS TABLE (version bigint, "position" bigint)
+LANGUAGE sql AS $$
+    SELECT f.version, f."position" FROM eventstore.es_load(after_position => 0, max_count => 100000) f
+    WHERE f.stream = s ORDER BY f."position"
+$$;
+
+-- 1. Who may do it: admins only.
+CREATE ROLE lc_admin;
+CREATE ROLE lc_writer;
+CREATE ROLE lc_reader;
+SELECT es_grant_admin('lc_admin');
+SELECT es_grant_writer('lc_writer');
+SELECT es_grant_reader('lc_reader');
+SELECT count(*) FROM es_append('lc-a', 'Opened', '{"n": 1}');
+SELECT count(*) FROM es_append('lc-a', 'Noted', '{"n": 2}');
+SELECT count(*) FROM es_append('lc-a', 'Noted', '{"n": 3}');
+SET ROLE lc_writer;
+SELECT try('SELECT eventstore.es_delete_stream(''lc-a'')');
+SELECT try('SELECT eventstore.es_tombstone_stream(''lc-a'')');
+SELECT try('SELECT eventstore.es_erase_stream(''lc-a'', ''asked'')');
+SELECT try('SELECT eventstore.es_delete_snapshots(''lc-a'')');
+SELECT try('SELECT eventstore.es_reset_checkpoint(''p'')');
+SELECT try('SELECT eventstore.es_grant_admin(''lc_writer'')');
+SELECT try('DELETE FROM eventstore.events WHERE stream = ''lc-a''');
+RESET ROLE;
+SET ROLE lc_reader;
+SELECT try('SELECT eventstore.es_delete_stream(''lc-a'')');
+SELECT state, version FROM es_stream_info('lc-a');
+RESET ROLE;
+-- The immutability guarantee for everyone else is unchanged: even a
+-- superuser's DELETE or UPDATE is refused, also right after a lifecycle call.
+SELECT try('DELETE FROM eventstore.events WHERE stream = ''lc-a''');
+SELECT try('UPDATE eventstore.events SET data = NULL WHERE stream = ''lc-a''');
+SELECT try('TRUNCATE eventstore.stream_state');
+SELECT try('TRUNCATE eventstore.lifecycle_log');
+SELECT try('TRUNCATE eventstore.deleted_events');
+
+-- 2. Soft delete.
+SELECT es_snapshot('lc-a', 2, '{"s": 2}');
+SELECT try_detail('SELECT eventstore.es_delete_stream(''lc-a'', 2)');
+SET ROLE lc_admin;
+SELECT es_delete_stream('lc-a', 3, 'test: soft delete');
+RESET ROLE;
+SELECT count(*) AS stream_rows FROM es_load('lc-a');
+SELECT count(*) AS feed_rows FROM feed_of('lc-a');
+SELECT count(*) AS snapshots FROM es_load_snapshot('lc-a');
+SELECT es_stream_version('lc-a');
+SELECT stream, state, version, first_version, last_version,
+       deleted_at IS NOT NULL AS deleted, tombstoned_at IS NOT NULL AS tombstoned
+FROM es_stream_info('lc-a');
+SELECT version, type, data FROM deleted_events WHERE stream = 'lc-a' ORDER BY version;
+-- Still immutable for everyone: the permit was used up by the delete.
+SELECT try('DELETE FROM eventstore.events WHERE stream = ''lc-b''');
+-- Deleting again, or a claim made before the delete, is refused.
+SELECT try('SELECT eventstore.es_delete_stream(''lc-a'')');
+SELECT try_detail('SELECT * FROM eventstore.es_append(''lc-a'', ''Late'', ''{}'', 3)');
+SELECT try_detail('SELECT * FROM eventstore.es_append(''lc-a'', ''Late'', ''{}'', -1)');
+SELECT try('SELECT eventstore.es_snapshot(''lc-a'', 3, ''{}'')');
+-- "No stream" brings it back to life; numbering continues (KurrentDB).
+SELECT stream, version FROM es_append('lc-a', 'Reopened', '{"n": 4}', 0);
+SELECT version, type FROM es_load('lc-a');
+SELECT state, version, first_version, last_version FROM es_stream_info('lc-a');
+SELECT try('SELECT eventstore.es_restore_stream(''lc-a'')');
+
+-- Restore: same versions and ids, at new positions after the old ones.
+SELECT count(*) FROM es_append('lc-b', 'Opened', '{"n": 1}');
+SELECT count(*) FROM es_append('lc-b', 'Noted', NULL, metadata => '{"m": 1}');
+CREATE TEMP TABLE lc_b_before AS SELECT * FROM eventstore.events WHERE stream = 'lc-b';
+SELECT es_delete_stream('lc-b');
+SELECT es_restore_stream('lc-b', 'test: restore');
+SELECT e.version, e.event_id = b.event_id AS same_id, e.type = b.type AS same_type,
+       e.data IS NOT DISTINCT FROM b.data AS same_data,
+       e.metadata IS NOT DISTINCT FROM b.metadata AS same_metadata,
+       e.created_at = b.created_at AS same_created_at,
+       e."position" > (SELECT max("position") FROM lc_b_before) AS new_position
+FROM es_load('lc-b') e JOIN lc_b_before b USING (version) ORDER BY e.version;
+SELECT version FROM feed_of('lc-b');
+SELECT count(*) AS aside FROM deleted_events WHERE stream = 'lc-b';
+SELECT state, version FROM es_stream_info('lc-b');
+SELECT try('SELECT eventstore.es_restore_stream(''lc-b'')');
+SELECT stream, version FROM es_append('lc-b', 'Noted', '{}', 2);
+
+-- 3. Hard delete (tombstone), also of a soft-deleted stream.
+SELECT es_snapshot('lc-b', 3, '{"s": 3}');
+SELECT try_detail('SELECT eventstore.es_tombstone_stream(''lc-b'', 2)');
+SELECT es_tombstone_stream('lc-b', 3, 'test: tombstone');
+SELECT count(*) AS stored FROM events WHERE stream = 'lc-b';
+SELECT count(*) AS snapshots FROM snapshots WHERE stream = 'lc-b';
+SELECT es_stream_version('lc-b');
+SELECT state, version, first_version, last_version, tombstoned_at IS NOT NULL AS tombstoned
+FROM es_stream_info('lc-b');
+SELECT try('SELECT * FROM eventstore.es_append(''lc-b'', ''Again'', ''{}'')');
+SELECT try('SELECT * FROM eventstore.es_append(''lc-b'', ''Again'', ''{}'', 0)');
+SELECT try('SELECT * FROM eventstore.es_append(''lc-b'', ''Again'', ''{}'', 3)');
+SELECT try('SELECT * FROM eventstore.es_append(''[{"stream": "lc-ok", "events": [{"type": "A"}]}, {"stream": "lc-b", "events": [{"type": "A"}]}]''::jsonb)');
+SELECT count(*) AS lc_ok_rows FROM events WHERE stream = 'lc-ok';
+SELECT try('SELECT eventstore.es_tombstone_stream(''lc-b'')');
+SELECT try('SELECT eventstore.es_delete_stream(''lc-b'')');
+SELECT try('SELECT eventstore.es_restore_stream(''lc-b'')');
+SELECT try('SELECT eventstore.es_snapshot(''lc-b'', 1, ''{}'')');
+SELECT es_delete_stream('lc-a');
+SELECT es_tombstone_stream('lc-a', 0);
+SELECT count(*) AS aside FROM deleted_events WHERE stream = 'lc-a';
+SELECT state, version, last_version FROM es_stream_info('lc-a');
+
+-- 5. Erasure: events, snapshots, per-stream checkpoints; a reason is required.
+SELECT count(*) FROM es_append('lc-person-1', 'Registered', '{"email": "a@example.org"}');
+SELECT es_snapshot('lc-person-1', 1, '{"email": "a@example.org"}');
+SELECT "position" FROM es_advance_position('lc-mailer', 1, 'lc-person-1');
+SELECT try('SELECT eventstore.es_erase_stream(''lc-person-1'', NULL)');
+SELECT try('SELECT eventstore.es_erase_stream(''lc-person-1'', '''')');
+SELECT es_erase_stream('lc-person-1', 'GDPR art. 17 request #42');
+SELECT (SELECT count(*) FROM events WHERE stream = 'lc-person-1') AS events,
+       (SELECT count(*) FROM snapshots WHERE stream = 'lc-person-1') AS snapshots,
+       (SELECT count(*) FROM checkpoints WHERE stream = 'lc-person-1') AS checkpoints,
+       (SELECT count(*) FROM deleted_events WHERE stream = 'lc-person-1') AS aside;
+SELECT stream, last_version, tombstoned_at IS NOT NULL AS tombstoned FROM stream_state
+WHERE stream = 'lc-person-1';
+SELECT try('SELECT * FROM eventstore.es_append(''lc-person-1'', ''Registered'', ''{}'', 0)');
+
+-- 4. Snapshots and checkpoints.
+SELECT count(*) FROM es_append('lc-s1', 'A', '{}');
+SELECT count(*) FROM es_append('lc-s2', 'A', '{}');
+SELECT es_snapshot('lc-s1', 1, '{}', 'cart:v1'), es_snapshot('lc-s1', 1, '{}', 'cart:v2'),
+       es_snapshot('lc-s2', 1, '{}', 'cart:v1');
+SELECT try('SELECT eventstore.es_delete_snapshots()');
+SELECT es_delete_snapshots(kind => 'cart:v1', reason => 'schema change');
+SELECT stream, kind FROM snapshots WHERE stream LIKE 'lc-s%' ORDER BY 1, 2;
+SELECT es_delete_snapshots('lc-s1');
+SELECT es_delete_snapshots('lc-s1', 'cart:v9');
+SELECT count(*) FROM snapshots WHERE stream LIKE 'lc-s%';
+SELECT "position" FROM es_advance_position('lc-proj', 3);
+SELECT "position" FROM es_advance_position('lc-proj', 1, 'lc-s1');
+SELECT try('SELECT eventstore.es_reset_checkpoint(''lc-none'')');
+SELECT try('SELECT eventstore.es_reset_checkpoint(''lc-proj'', NULL, 4)');
+SELECT try('SELECT eventstore.es_reset_checkpoint(''lc-proj'', NULL, -1)');
+SELECT try('SELECT eventstore.es_reset_checkpoint(''lc-proj'', NULL, NULL)');
+SELECT es_reset_checkpoint('lc-proj', NULL, 2, 'rebuild from 2');
+SELECT es_handler_position('lc-proj');
+SELECT es_reset_checkpoint('lc-proj', reason => 'full rebuild');
+SELECT es_handler_position('lc-proj'), count(*) FROM checkpoints WHERE handler = 'lc-proj' AND stream = '';
+SELECT es_reset_checkpoint('lc-proj', 'lc-s1');
+SELECT es_handler_position('lc-proj', 'lc-s1');
+
+-- Bad input: a SQLSTATE each, nothing changed.
+CREATE TEMP TABLE lc_log_count AS SELECT count(*) AS n FROM lifecycle_log;
+SELECT try('SELECT eventstore.es_delete_stream(NULL)');
+SELECT try('SELECT eventstore.es_delete_stream('''')');
+SELECT try('SELECT eventstore.es_delete_stream(repeat(''x'', 256))');
+SELECT try('SELECT eventstore.es_delete_stream(''lc-nobody'')');
+SELECT try('SELECT eventstore.es_tombstone_stream(''lc-nobody'')');
+SELECT try('SELECT eventstore.es_restore_stream(''lc-nobody'')');
+SELECT try('SELECT eventstore.es_erase_stream(''lc-nobody'', ''why'')');
+SELECT try('SELECT eventstore.es_delete_stream(''lc-s1'', -5)');
+SELECT try('SELECT eventstore.es_delete_stream(''lc-s1'', 7)');
+SELECT try('SELECT eventstore.es_delete_snapshots(''lc-s1'', '''')');
+SELECT try('SELECT eventstore.es_reset_checkpoint(NULL)');
+SELECT state, version FROM es_stream_info('lc-s1');
+SELECT state, version, first_version, last_version FROM es_stream_info('lc-nobody');
+SELECT (SELECT n FROM lc_log_count) = count(*) AS log_unchanged FROM lifecycle_log;
+
+-- The audit trail: what, when, by whom, why.
+SELECT action, stream, handler, kind, detail, reason, session_role, calling_role,
+       logged_at <= clock_timestamp() AS logged
+FROM lifecycle_log ORDER BY logged_at;
+
+RESET search_path;
+DROP OWNED BY lc_admin, lc_writer, lc_reader;
+DROP ROLE lc_admin, lc_writer, lc_reader;
