@@ -27,6 +27,7 @@
 
 static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr max_position_plan = NULL;
+static SPIPlanPtr max_position_1_0_plan = NULL;
 
 /*
  * The stream's version through the UNIQUE (stream, version) index: descend
@@ -112,7 +113,11 @@ es_read_stream_version(text *stream, Snapshot snapshot)
 }
 
 /*
- * max(position) of the events table (0 when empty), read with the latest
+ * The highest position ever handed out, as far as the tables tell: max(position)
+ * of the events table and the highest position of any deleted event
+ * (stream_state.last_position, docs/lifecycle.md), 0 when both are empty;
+ * so that positions of deleted events are never handed out again, also
+ * after a restart or a restore.  Read with the latest
  * snapshot so that rows committed after our transaction snapshot count too.
  * Not read-only: the command counter is advanced first, so rows this
  * transaction inserted earlier in the current command count as well (the
@@ -125,12 +130,20 @@ es_read_max_position(void)
 	bool		isnull;
 	Datum		d;
 	int64		maxpos;
+	SPIPlanPtr	plan;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	es_kept_plan(&max_position_plan,
-				 "SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
-	if (SPI_execute_snapshot(max_position_plan, NULL, NULL, GetLatestSnapshot(),
+	if (es_stream_state_exists())
+		plan = es_kept_plan(&max_position_plan,
+							"SELECT GREATEST("
+							" (SELECT pg_catalog.max(position) FROM eventstore.events),"
+							" (SELECT pg_catalog.max(last_position) FROM eventstore.stream_state))",
+							0, NULL);
+	else						/* a database still on 1.0's SQL */
+		plan = es_kept_plan(&max_position_1_0_plan,
+							"SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
+	if (SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the highest position");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -213,6 +213,7 @@ extern void es_read_stream_state(text *stream, struct SnapshotData *snapshot,
 extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot,
 									   EsStreamState *state);
 extern void es_revive_stream(text *stream);
+extern bool es_stream_state_exists(void);
 
 /* src/lifecycle.c */
 extern bool es_take_delete_permit(void);

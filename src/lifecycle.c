@@ -186,6 +186,25 @@ run_permitted(SPIPlanPtr plan, text *stream, int expect)
 	return n;
 }
 
+/*
+ * The (count, max(position)) row of a delete that just ran: returns the
+ * count and sets *max_position (0 when nothing was deleted).
+ */
+static uint64
+deleted_rows(Datum *max_position)
+{
+	bool		isnull;
+	int64		n;
+
+	if (SPI_processed != 1)
+		elog(ERROR, "a lifecycle delete returned no count");
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*max_position = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	if (isnull)
+		*max_position = Int64GetDatum(0);
+	return (uint64) n;
+}
+
 /* Add the audit row of a call: detail is a JSON object's text. */
 static void
 audit(const char *action, text *stream, text *handler, text *kind,
@@ -244,11 +263,12 @@ es_delete_stream(PG_FUNCTION_ARGS)
 	text	   *stream = stream_arg(fcinfo, 0);
 	int64		expected = expected_arg(fcinfo, 1);
 	text	   *reason = reason_arg(fcinfo, 2, false);
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		values[2];
+	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
+	Datum		values[3];
 	StreamTarget t;
 	uint64		moved;
 	uint64		snapshots;
+	Datum		last_position;
 
 	begin_stream_change(stream, &t);
 	if (t.state.tombstoned)
@@ -267,21 +287,26 @@ es_delete_stream(PG_FUNCTION_ARGS)
 				 "  DELETE FROM eventstore.events"
 				 "  WHERE stream OPERATOR(pg_catalog.=) $1"
 				 "  RETURNING position, stream, version, event_id, type, category,"
-				 "            data, data_bin, metadata, created_at)"
-				 " INSERT INTO eventstore.deleted_events"
-				 " SELECT m.*, pg_catalog.now() FROM moved m", 1, types);
-	moved = run_permitted(move_plan, stream, SPI_OK_INSERT);
+				 "            data, data_bin, metadata, created_at),"
+				 " kept AS ("
+				 "  INSERT INTO eventstore.deleted_events"
+				 "  SELECT m.*, pg_catalog.now() FROM moved m)"
+				 " SELECT pg_catalog.count(*), pg_catalog.max(position) FROM moved", 1, types);
+	run_permitted(move_plan, stream, SPI_OK_SELECT);
+	moved = deleted_rows(&last_position);
 
 	es_kept_plan(&mark_deleted_plan,
 				 "INSERT INTO eventstore.stream_state AS s"
-				 " (stream, last_version, deleted_at, updated_at)"
-				 " VALUES ($1, $2, pg_catalog.now(), pg_catalog.now())"
+				 " (stream, last_version, last_position, deleted_at, updated_at)"
+				 " VALUES ($1, $2, $3, pg_catalog.now(), pg_catalog.now())"
 				 " ON CONFLICT (stream) DO UPDATE"
 				 " SET last_version = GREATEST(s.last_version, excluded.last_version),"
+				 "     last_position = GREATEST(s.last_position, excluded.last_position),"
 				 "     deleted_at = excluded.deleted_at, updated_at = excluded.updated_at",
-				 2, types);
+				 3, types);
 	values[0] = PointerGetDatum(stream);
 	values[1] = Int64GetDatum(t.version);
+	values[2] = last_position;
 	if (SPI_execute_plan(mark_deleted_plan, values, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not mark a stream deleted");
 
@@ -393,9 +418,11 @@ es_restore_stream(PG_FUNCTION_ARGS)
 static int64
 tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, bool erase)
 {
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		values[2];
+	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	StreamTarget t;
+	Datum		last_position;
 	uint64		events;
 	uint64		aside;
 	uint64		snapshots;
@@ -414,9 +441,14 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	last = Max(t.version, t.state.last_version);
 
 	es_kept_plan(&delete_events_plan,
-				 "DELETE FROM eventstore.events"
-				 " WHERE stream OPERATOR(pg_catalog.=) $1", 1, types);
-	events = run_permitted(delete_events_plan, stream, SPI_OK_DELETE);
+				 "WITH gone AS ("
+				 "  DELETE FROM eventstore.events"
+				 "  WHERE stream OPERATOR(pg_catalog.=) $1 RETURNING position)"
+				 " SELECT pg_catalog.count(*), pg_catalog.max(position) FROM gone", 1, types);
+	run_permitted(delete_events_plan, stream, SPI_OK_SELECT);
+	events = deleted_rows(&last_position);
+	if (events == 0)
+		nulls[2] = 'n';
 	es_kept_plan(&delete_aside_plan,
 				 "DELETE FROM eventstore.deleted_events"
 				 " WHERE stream OPERATOR(pg_catalog.=) $1", 1, types);
@@ -432,16 +464,18 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 
 	es_kept_plan(&mark_tombstoned_plan,
 				 "INSERT INTO eventstore.stream_state AS s"
-				 " (stream, last_version, tombstoned_at, updated_at)"
-				 " VALUES ($1, $2, pg_catalog.now(), pg_catalog.now())"
+				 " (stream, last_version, last_position, tombstoned_at, updated_at)"
+				 " VALUES ($1, $2, $3, pg_catalog.now(), pg_catalog.now())"
 				 " ON CONFLICT (stream) DO UPDATE"
 				 " SET last_version = GREATEST(s.last_version, excluded.last_version),"
+				 "     last_position = GREATEST(s.last_position, excluded.last_position),"
 				 "     deleted_at = NULL, tombstoned_at = excluded.tombstoned_at,"
 				 "     updated_at = excluded.updated_at",
-				 2, types);
+				 3, types);
 	values[0] = PointerGetDatum(stream);
 	values[1] = Int64GetDatum(last);
-	if (SPI_execute_plan(mark_tombstoned_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+	values[2] = last_position;
+	if (SPI_execute_plan(mark_tombstoned_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record a tombstone");
 
 	audit(erase ? "erase" : "tombstone", stream, NULL, NULL,

@@ -84,6 +84,13 @@ resolve_state_rel(void)
 	return true;
 }
 
+/* Does this database have eventstore.stream_state (1.1 and later)? */
+bool
+es_stream_state_exists(void)
+{
+	return resolve_state_rel();
+}
+
 /* The stream's row of eventstore.stream_state, as seen by `snapshot`. */
 void
 es_read_stream_state(text *stream, Snapshot snapshot, EsStreamState *state)

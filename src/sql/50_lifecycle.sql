@@ -6,6 +6,7 @@
 CREATE TABLE eventstore.stream_state (
     stream          text        NOT NULL,
     last_version    bigint      NOT NULL DEFAULT 0,
+    last_position   bigint,
     deleted_at      timestamptz,
     tombstoned_at   timestamptz,
     truncate_before bigint,
@@ -18,10 +19,14 @@ CREATE TABLE eventstore.stream_state (
         CHECK (truncate_before >= 1 AND max_count >= 1 AND max_age > '0'::interval)
 );
 
+-- The highest position of any deleted event: never handed out again.
+CREATE INDEX stream_state_last_position_idx ON eventstore.stream_state (last_position);
+
 COMMENT ON TABLE eventstore.stream_state IS
     'Lifecycle state of the streams that have any (soft-deleted, tombstoned); other streams have no row. Written only by the lifecycle functions and es_append.';
 COMMENT ON COLUMN eventstore.stream_state.stream IS 'Stream name.';
 COMMENT ON COLUMN eventstore.stream_state.last_version IS 'Highest version the stream had when its events were last deleted: version numbers continue after it.';
+COMMENT ON COLUMN eventstore.stream_state.last_position IS 'Highest global position of the stream''s deleted events: positions up to it are never handed out again (the feed never reuses a position a reader may have passed).';
 COMMENT ON COLUMN eventstore.stream_state.deleted_at IS 'When the stream was soft-deleted (NULL when it is not): its events are in eventstore.deleted_events.';
 COMMENT ON COLUMN eventstore.stream_state.tombstoned_at IS 'When the stream was hard-deleted or erased: the name can never be written again.';
 COMMENT ON COLUMN eventstore.stream_state.truncate_before IS 'Retention (reserved): versions below this one are removed.';
