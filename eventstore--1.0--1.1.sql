@@ -311,15 +311,15 @@ CREATE TABLE eventstore.stream_state (
 CREATE INDEX stream_state_last_position_idx ON eventstore.stream_state (last_position);
 
 COMMENT ON TABLE eventstore.stream_state IS
-    'Lifecycle state of the streams that have any (soft-deleted, tombstoned); other streams have no row. Written only by the lifecycle functions and es_append.';
+    'Lifecycle state of the streams that have any (soft-deleted, tombstoned, retention settings); other streams have no row. Written only by the lifecycle functions and es_append.';
 COMMENT ON COLUMN eventstore.stream_state.stream IS 'Stream name.';
 COMMENT ON COLUMN eventstore.stream_state.last_version IS 'Highest version the stream had when its events were last deleted: version numbers continue after it.';
 COMMENT ON COLUMN eventstore.stream_state.last_position IS 'Highest global position of the stream''s deleted events: positions up to it are never handed out again (the feed never reuses a position a reader may have passed).';
 COMMENT ON COLUMN eventstore.stream_state.deleted_at IS 'When the stream was soft-deleted (NULL when it is not): its events are in eventstore.deleted_events.';
 COMMENT ON COLUMN eventstore.stream_state.tombstoned_at IS 'When the stream was hard-deleted or erased: the name can never be written again.';
-COMMENT ON COLUMN eventstore.stream_state.truncate_before IS 'Retention (reserved): versions below this one are removed.';
-COMMENT ON COLUMN eventstore.stream_state.max_count IS 'Retention (reserved): at most this many newest events are kept.';
-COMMENT ON COLUMN eventstore.stream_state.max_age IS 'Retention (reserved): events older than this are removed.';
+COMMENT ON COLUMN eventstore.stream_state.truncate_before IS 'Retention: events of lower versions are removed (es_set_retention).';
+COMMENT ON COLUMN eventstore.stream_state.max_count IS 'Retention: at most this many newest events are kept.';
+COMMENT ON COLUMN eventstore.stream_state.max_age IS 'Retention: events older than this are removed by es_apply_retention (the last event is always kept).';
 COMMENT ON COLUMN eventstore.stream_state.updated_at IS 'When the row last changed.';
 
 SELECT pg_catalog.pg_extension_config_dump('eventstore.stream_state', '');
@@ -374,7 +374,7 @@ CREATE TABLE eventstore.lifecycle_log (
 COMMENT ON TABLE eventstore.lifecycle_log IS
     'Audit trail of the lifecycle functions: what was deleted, restored, erased or reset, when, by whom and why.';
 COMMENT ON COLUMN eventstore.lifecycle_log.logged_at IS 'When (clock time of the call).';
-COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots or reset_checkpoint.';
+COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots, reset_checkpoint, set_retention or retention.';
 COMMENT ON COLUMN eventstore.lifecycle_log.stream IS 'The stream concerned, if any.';
 COMMENT ON COLUMN eventstore.lifecycle_log.handler IS 'The handler whose checkpoint was reset, if any.';
 COMMENT ON COLUMN eventstore.lifecycle_log.kind IS 'The snapshot kind deleted, if any.';
@@ -456,12 +456,37 @@ CREATE FUNCTION eventstore.es_stream_info(
     OUT first_version bigint,
     OUT last_version  bigint,
     OUT deleted_at    timestamptz,
-    OUT tombstoned_at timestamptz)
+    OUT tombstoned_at timestamptz,
+    OUT truncate_before bigint,
+    OUT max_count     bigint,
+    OUT max_age       interval)
 RETURNS record
 AS 'MODULE_PATHNAME', 'es_stream_info'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
 COMMENT ON FUNCTION eventstore.es_stream_info(text) IS
-    'A stream''s lifecycle state (active, deleted, tombstoned or unknown), its version as es_stream_version answers it, the first version a read returns (NULL when none), and the highest version it ever had.';
+    'A stream''s lifecycle state (active, deleted, tombstoned or unknown), its version as es_stream_version answers it, the first version a read returns (NULL when none; after retention, the first version kept), the highest version it ever had, and its retention settings.';
+
+CREATE FUNCTION eventstore.es_set_retention(
+    stream          text,
+    truncate_before bigint   DEFAULT NULL,
+    max_count       bigint   DEFAULT NULL,
+    max_age         interval DEFAULT NULL,
+    reason          text     DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_set_retention'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text) IS
+    'Set a stream''s retention (admin): remove events below truncate_before, keep at most max_count, remove events older than max_age; all NULL clears it. Applied to the stream at once; es_apply_retention enforces it later. The last event is always kept. Returns the events removed now. Audited.';
+
+CREATE FUNCTION eventstore.es_apply_retention(
+    OUT stream        text,
+    OUT deleted       bigint,
+    OUT first_version bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'es_apply_retention'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_apply_retention() IS
+    'Enforce every stream''s retention settings (admin; schedule it, e.g. with pg_cron). Idempotent; never waits for a busy stream: a stream being appended to right now is returned with deleted NULL and cleaned by the next run. Returns the streams that lost events, with the first version they keep. Audited per stream.';
 
 -- Issue 12: TRUNCATE of the lifecycle tables is refused (src/sql/85_ddl_guard.sql).
 -- The lifecycle tables (50_lifecycle.sql): tombstones and the audit trail.
@@ -568,11 +593,12 @@ BEGIN
     PERFORM eventstore.es_grant_writer(role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_stream(text, bigint, text), eventstore.es_restore_stream(text, text), eventstore.es_tombstone_stream(text, bigint, text), eventstore.es_erase_stream(text, text) TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_snapshots(text, text, text), eventstore.es_reset_checkpoint(text, text, bigint, text) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text), eventstore.es_apply_retention() TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.lifecycle_log TO %I', role_name);
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_admin(name) IS
-    'Let a role delete, restore, tombstone and erase streams, delete snapshots and reset checkpoints (the audited lifecycle functions, docs/lifecycle.md) and read the lifecycle log, besides everything a writer may do.';
+    'Let a role delete, restore, tombstone and erase streams, delete snapshots and reset checkpoints and set and apply retention (the audited lifecycle functions, docs/lifecycle.md) and read the lifecycle log, besides everything a writer may do.';
 
 REVOKE ALL ON FUNCTION eventstore.es_delete_stream(text, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_restore_stream(text, text) FROM PUBLIC;
@@ -582,3 +608,5 @@ REVOKE ALL ON FUNCTION eventstore.es_delete_snapshots(text, text, text) FROM PUB
 REVOKE ALL ON FUNCTION eventstore.es_reset_checkpoint(text, text, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_stream_info(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_admin(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_apply_retention() FROM PUBLIC;

@@ -148,6 +148,42 @@ SELECT es_handler_position('lc-proj'), count(*) FROM checkpoints WHERE handler =
 SELECT es_reset_checkpoint('lc-proj', 'lc-s1');
 SELECT es_handler_position('lc-proj', 'lc-s1');
 
+-- 6. Retention: stored per stream, applied at once and by es_apply_retention;
+-- the last event is always kept; reads start at the first kept version.
+SELECT count(*) FROM es_append(jsonb_build_object('stream', 'lc-r1', 'events',
+    (SELECT jsonb_agg(jsonb_build_object('type', 'T', 'data', jsonb_build_object('n', g))) FROM generate_series(1, 10) g)));
+SELECT es_set_retention('lc-r1', truncate_before => 4, reason => 'keep from 4');
+SELECT min(version), max(version), count(*) FROM es_load('lc-r1');
+SELECT state, version, first_version, last_version, truncate_before, max_count, max_age
+FROM es_stream_info('lc-r1');
+SELECT * FROM es_apply_retention();
+SELECT count(*) FROM es_append(jsonb_build_object('stream', 'lc-r1', 'events',
+    (SELECT jsonb_agg(jsonb_build_object('type', 'T')) FROM generate_series(1, 5))));
+SELECT es_set_retention('lc-r1', max_count => 5);
+SELECT * FROM es_apply_retention();
+SELECT count(*) FROM es_append(jsonb_build_object('stream', 'lc-r1', 'events',
+    (SELECT jsonb_agg(jsonb_build_object('type', 'T')) FROM generate_series(1, 2))));
+SELECT * FROM es_apply_retention();
+SELECT * FROM es_apply_retention();
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('lc-r1');
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('lc-r1', 1, 2);
+SELECT count(*) AS feed_rows FROM feed_of('lc-r1');
+SELECT es_stream_version('lc-r1');
+SELECT stream, version FROM es_append('lc-r1', 'T', NULL, 17);
+SELECT count(*) FROM es_append(jsonb_build_object('stream', 'lc-r2', 'events',
+    (SELECT jsonb_agg(jsonb_build_object('type', 'T')) FROM generate_series(1, 3))));
+SELECT es_set_retention('lc-r2', max_age => '100 years');
+SELECT es_set_retention('lc-r2', max_age => '1 microsecond');
+SELECT string_agg(version::text, ',') FROM es_load('lc-r2');
+-- All NULL clears the settings; the stream keeps what it has.
+SELECT es_set_retention('lc-r1');
+SELECT * FROM es_apply_retention();
+SELECT truncate_before, max_count, max_age FROM es_stream_info('lc-r1');
+SET ROLE lc_writer;
+SELECT try('SELECT eventstore.es_set_retention(''lc-r1'', max_count => 1)');
+SELECT try('SELECT * FROM eventstore.es_apply_retention()');
+RESET ROLE;
+
 -- Bad input: a SQLSTATE each, nothing changed.
 CREATE TEMP TABLE lc_log_count AS SELECT count(*) AS n FROM lifecycle_log;
 SELECT try('SELECT eventstore.es_delete_stream(NULL)');
@@ -161,6 +197,18 @@ SELECT try('SELECT eventstore.es_delete_stream(''lc-s1'', -5)');
 SELECT try('SELECT eventstore.es_delete_stream(''lc-s1'', 7)');
 SELECT try('SELECT eventstore.es_delete_snapshots(''lc-s1'', '''')');
 SELECT try('SELECT eventstore.es_reset_checkpoint(NULL)');
+SELECT try('SELECT eventstore.es_set_retention(NULL, 1)');
+SELECT try('SELECT eventstore.es_set_retention(''lc-nobody'', 1)');
+SELECT try('SELECT eventstore.es_set_retention(''lc-b'', 1)');
+SELECT try('SELECT eventstore.es_set_retention(''lc-s1'', 0)');
+SELECT try_detail('SELECT eventstore.es_set_retention(''lc-s1'', 2)');
+SELECT try('SELECT eventstore.es_set_retention(''lc-s1'', max_count => 0)');
+SELECT try('SELECT eventstore.es_set_retention(''lc-s1'', max_count => -3)');
+SELECT try('SELECT eventstore.es_set_retention(''lc-s1'', max_count => 3000000000)');
+SELECT try_detail('SELECT eventstore.es_set_retention(''lc-s1'', max_age => ''-1 day'')');
+SELECT try('SELECT eventstore.es_set_retention(''lc-s1'', max_age => ''0'')');
+SELECT try('SELECT eventstore.es_set_retention(''lc-s1'', max_age => ''1 day -25 hours'')');
+SELECT try('SELECT eventstore.es_set_retention(''lc-s1'', max_age => ''ten days'')');
 SELECT state, version FROM es_stream_info('lc-s1');
 SELECT state, version, first_version, last_version FROM es_stream_info('lc-nobody');
 SELECT (SELECT n FROM lc_log_count) = count(*) AS log_unchanged FROM lifecycle_log;

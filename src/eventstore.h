@@ -155,6 +155,7 @@ extern EsStreamAppend *es_order_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_stream_shared(text *stream);
 extern void es_lock_stream_delete(text *stream);
+extern bool es_try_lock_stream_delete(text *stream);
 extern void es_lock_feed(void);
 extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
@@ -215,8 +216,23 @@ extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapsh
 extern void es_revive_stream(text *stream);
 extern bool es_stream_state_exists(void);
 
-/* src/lifecycle.c */
+/* src/lifecycle.c: what a stream-level lifecycle call found under the stream's lock */
+typedef struct EsLifecycleTarget
+{
+	text	   *stream;
+	int64		version;		/* version read from the events */
+	EsStreamState state;		/* its stream_state row, if any */
+} EsLifecycleTarget;
 extern bool es_take_delete_permit(void);
+extern void es_refuse_lifecycle_in_recovery(void);
+extern void es_begin_stream_change(text *stream, EsLifecycleTarget *t);
+extern void es_error_tombstoned(text *stream);
+extern void es_error_unknown_stream(text *stream);
+extern text *es_reason_arg(FunctionCallInfo fcinfo, int argno, bool required);
+extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
+									  Datum *max_position);
+extern void es_lifecycle_audit(const char *action, text *stream, text *handler,
+							   text *kind, const char *detail, text *reason);
 
 /* src/append_exec.c */
 extern void es_check_expected(text *stream, int64 expected, int64 actual);

@@ -61,6 +61,8 @@ static SPIPlanPtr set_checkpoint_plan = NULL;
 static SPIPlanPtr drop_checkpoint_plan = NULL;
 static SPIPlanPtr info_plan = NULL;
 
+static uint64 deleted_rows(Datum *max_position);
+
 /* The trigger asks: is this DELETE a lifecycle function's own?  One use. */
 bool
 es_take_delete_permit(void)
@@ -70,14 +72,6 @@ es_take_delete_permit(void)
 	delete_permit = false;
 	return permitted;
 }
-
-/* What a stream-level lifecycle call found under the stream's lock. */
-typedef struct StreamTarget
-{
-	text	   *stream;
-	int64		version;		/* version read from the events */
-	EsStreamState state;		/* its stream_state row, if any */
-} StreamTarget;
 
 static text *
 stream_arg(FunctionCallInfo fcinfo, int argno)
@@ -94,8 +88,8 @@ expected_arg(FunctionCallInfo fcinfo, int argno)
 }
 
 /* An optional reason; required ones must be present and not blank. */
-static text *
-reason_arg(FunctionCallInfo fcinfo, int argno, bool required)
+text *
+es_reason_arg(FunctionCallInfo fcinfo, int argno, bool required)
 {
 	text	   *reason = PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno);
 
@@ -111,8 +105,8 @@ reason_arg(FunctionCallInfo fcinfo, int argno, bool required)
 	return reason;
 }
 
-static void
-refuse_in_recovery(void)
+void
+es_refuse_lifecycle_in_recovery(void)
 {
 	if (RecoveryInProgress())
 		ereport(ERROR,
@@ -126,10 +120,10 @@ refuse_in_recovery(void)
  * read its version and state with the latest snapshot (every append that
  * held the lock before us has ended).
  */
-static void
-begin_stream_change(text *stream, StreamTarget *t)
+void
+es_begin_stream_change(text *stream, EsLifecycleTarget *t)
 {
-	refuse_in_recovery();
+	es_refuse_lifecycle_in_recovery();
 	es_lock_stream_delete(stream);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -138,8 +132,8 @@ begin_stream_change(text *stream, StreamTarget *t)
 	es_read_stream_state(stream, GetLatestSnapshot(), &t->state);
 }
 
-static void
-error_tombstoned(text *stream)
+void
+es_error_tombstoned(text *stream)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_ES_STREAM_TOMBSTONED),
@@ -147,8 +141,8 @@ error_tombstoned(text *stream)
 			 errdetail("It was hard-deleted or erased; its name cannot be written again.")));
 }
 
-static void
-error_unknown_stream(text *stream)
+void
+es_error_unknown_stream(text *stream)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_ES_NOT_FOUND),
@@ -167,23 +161,29 @@ run_on_stream(SPIPlanPtr plan, text *stream, int expect)
 	return SPI_processed;
 }
 
-/* Run the plan of our own DELETE on eventstore.events with the permit. */
-static uint64
-run_permitted(SPIPlanPtr plan, text *stream, int expect)
+/*
+ * Run a lifecycle plan whose statement deletes from eventstore.events, with
+ * the permit, and read its (count, max(position)) row: returns the count and
+ * sets *max_position (0 when nothing was deleted).
+ */
+uint64
+es_run_permitted_delete(SPIPlanPtr plan, Datum *values, Datum *max_position)
 {
-	uint64		n;
+	int			rc;
 
 	delete_permit = true;
 	PG_TRY();
 	{
-		n = run_on_stream(plan, stream, expect);
+		rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	}
 	PG_FINALLY();
 	{
 		delete_permit = false;
 	}
 	PG_END_TRY();
-	return n;
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "a lifecycle delete failed");
+	return deleted_rows(max_position);
 }
 
 /*
@@ -206,9 +206,9 @@ deleted_rows(Datum *max_position)
 }
 
 /* Add the audit row of a call: detail is a JSON object's text. */
-static void
-audit(const char *action, text *stream, text *handler, text *kind,
-	  const char *detail, text *reason)
+void
+es_lifecycle_audit(const char *action, text *stream, text *handler, text *kind,
+				   const char *detail, text *reason)
 {
 	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[7];
@@ -262,24 +262,24 @@ es_delete_stream(PG_FUNCTION_ARGS)
 {
 	text	   *stream = stream_arg(fcinfo, 0);
 	int64		expected = expected_arg(fcinfo, 1);
-	text	   *reason = reason_arg(fcinfo, 2, false);
+	text	   *reason = es_reason_arg(fcinfo, 2, false);
 	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
 	Datum		values[3];
-	StreamTarget t;
+	EsLifecycleTarget t;
 	uint64		moved;
 	uint64		snapshots;
 	Datum		last_position;
 
-	begin_stream_change(stream, &t);
+	es_begin_stream_change(stream, &t);
 	if (t.state.tombstoned)
-		error_tombstoned(stream);
+		es_error_tombstoned(stream);
 	if (t.version == 0 && t.state.deleted)
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_WRONG_STATE),
 				 errmsg("stream \"%s\" is already deleted", text_to_cstring(stream)),
 				 errhint("Restore it with es_restore_stream, or hard-delete it with es_tombstone_stream.")));
 	if (t.version == 0)
-		error_unknown_stream(stream);
+		es_error_unknown_stream(stream);
 	es_check_expected(stream, expected, t.version);
 
 	es_kept_plan(&move_plan,
@@ -292,8 +292,8 @@ es_delete_stream(PG_FUNCTION_ARGS)
 				 "  INSERT INTO eventstore.deleted_events"
 				 "  SELECT m.*, pg_catalog.now() FROM moved m)"
 				 " SELECT pg_catalog.count(*), pg_catalog.max(position) FROM moved", 1, types);
-	run_permitted(move_plan, stream, SPI_OK_SELECT);
-	moved = deleted_rows(&last_position);
+	values[0] = PointerGetDatum(stream);
+	moved = es_run_permitted_delete(move_plan, values, &last_position);
 
 	es_kept_plan(&mark_deleted_plan,
 				 "INSERT INTO eventstore.stream_state AS s"
@@ -311,7 +311,7 @@ es_delete_stream(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not mark a stream deleted");
 
 	snapshots = delete_stream_snapshots(stream);
-	audit("delete", stream, NULL, NULL,
+	es_lifecycle_audit("delete", stream, NULL, NULL,
 		  psprintf("{\"version\": " INT64_FORMAT ", \"events\": " UINT64_FORMAT
 				   ", \"snapshots\": " UINT64_FORMAT "}", t.version, moved, snapshots),
 		  reason);
@@ -331,22 +331,22 @@ Datum
 es_restore_stream(PG_FUNCTION_ARGS)
 {
 	text	   *stream = stream_arg(fcinfo, 0);
-	text	   *reason = reason_arg(fcinfo, 1, false);
+	text	   *reason = es_reason_arg(fcinfo, 1, false);
 	Oid			types[1] = {TEXTOID};
-	StreamTarget t;
+	EsLifecycleTarget t;
 	SPITupleTable *tuptable;
 	uint64		n;
 	uint64		i;
 	int64		pos;
 	int64		version = 0;
 
-	begin_stream_change(stream, &t);
+	es_begin_stream_change(stream, &t);
 	if (t.state.tombstoned)
-		error_tombstoned(stream);
+		es_error_tombstoned(stream);
 	if (!t.state.deleted)
 	{
 		if (t.version == 0 && !t.state.found)
-			error_unknown_stream(stream);
+			es_error_unknown_stream(stream);
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_WRONG_STATE),
 				 errmsg("stream \"%s\" is not deleted", text_to_cstring(stream)),
@@ -402,7 +402,7 @@ es_restore_stream(PG_FUNCTION_ARGS)
 				 " WHERE stream OPERATOR(pg_catalog.=) $1", 1, types);
 	(void) run_on_stream(mark_restored_plan, stream, SPI_OK_UPDATE);
 
-	audit("restore", stream, NULL, NULL,
+	es_lifecycle_audit("restore", stream, NULL, NULL,
 		  psprintf("{\"version\": " INT64_FORMAT ", \"events\": " UINT64_FORMAT "}",
 				   version, n),
 		  reason);
@@ -421,7 +421,7 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	StreamTarget t;
+	EsLifecycleTarget t;
 	Datum		last_position;
 	uint64		events;
 	uint64		aside;
@@ -429,13 +429,13 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	uint64		checkpoints = 0;
 	int64		last;
 
-	begin_stream_change(stream, &t);
+	es_begin_stream_change(stream, &t);
 	if (t.state.tombstoned)
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_WRONG_STATE),
 				 errmsg("stream \"%s\" is already deleted for ever", text_to_cstring(stream))));
 	if (t.version == 0 && !t.state.found)
-		error_unknown_stream(stream);
+		es_error_unknown_stream(stream);
 	/* A soft-deleted stream answers version 0, as to an append. */
 	es_check_expected(stream, expected, t.version);
 	last = Max(t.version, t.state.last_version);
@@ -445,8 +445,8 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 				 "  DELETE FROM eventstore.events"
 				 "  WHERE stream OPERATOR(pg_catalog.=) $1 RETURNING position)"
 				 " SELECT pg_catalog.count(*), pg_catalog.max(position) FROM gone", 1, types);
-	run_permitted(delete_events_plan, stream, SPI_OK_SELECT);
-	events = deleted_rows(&last_position);
+	values[0] = PointerGetDatum(stream);
+	events = es_run_permitted_delete(delete_events_plan, values, &last_position);
 	if (events == 0)
 		nulls[2] = 'n';
 	es_kept_plan(&delete_aside_plan,
@@ -478,7 +478,7 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	if (SPI_execute_plan(mark_tombstoned_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record a tombstone");
 
-	audit(erase ? "erase" : "tombstone", stream, NULL, NULL,
+	es_lifecycle_audit(erase ? "erase" : "tombstone", stream, NULL, NULL,
 		  psprintf("{\"version\": " INT64_FORMAT ", \"events\": " UINT64_FORMAT
 				   ", \"deleted_events\": " UINT64_FORMAT ", \"snapshots\": " UINT64_FORMAT
 				   ", \"checkpoints\": " UINT64_FORMAT "}",
@@ -495,7 +495,7 @@ es_tombstone_stream(PG_FUNCTION_ARGS)
 {
 	text	   *stream = stream_arg(fcinfo, 0);
 	int64		expected = expected_arg(fcinfo, 1);
-	text	   *reason = reason_arg(fcinfo, 2, false);
+	text	   *reason = es_reason_arg(fcinfo, 2, false);
 
 	PG_RETURN_INT64(tombstone(fcinfo, stream, expected, reason, false));
 }
@@ -506,7 +506,7 @@ Datum
 es_erase_stream(PG_FUNCTION_ARGS)
 {
 	text	   *stream = stream_arg(fcinfo, 0);
-	text	   *reason = reason_arg(fcinfo, 1, true);
+	text	   *reason = es_reason_arg(fcinfo, 1, true);
 
 	PG_RETURN_INT64(tombstone(fcinfo, stream, ES_EXPECT_ANY, reason, true));
 }
@@ -518,7 +518,7 @@ es_delete_snapshots(PG_FUNCTION_ARGS)
 {
 	text	   *stream = PG_ARGISNULL(0) ? NULL : es_check_name(PG_GETARG_TEXT_PP(0), "stream name");
 	text	   *kind = PG_ARGISNULL(1) ? NULL : es_check_name(PG_GETARG_TEXT_PP(1), "snapshot kind");
-	text	   *reason = reason_arg(fcinfo, 2, false);
+	text	   *reason = es_reason_arg(fcinfo, 2, false);
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	char		nulls[2];
@@ -529,7 +529,7 @@ es_delete_snapshots(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("stream and kind must not both be null"),
 				 errhint("Give a stream, a kind, or both.")));
-	refuse_in_recovery();
+	es_refuse_lifecycle_in_recovery();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(&delete_snapshots_plan,
@@ -543,7 +543,7 @@ es_delete_snapshots(PG_FUNCTION_ARGS)
 	if (SPI_execute_plan(delete_snapshots_plan, values, nulls, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete snapshots");
 	n = SPI_processed;
-	audit("delete_snapshots", stream, NULL, kind,
+	es_lifecycle_audit("delete_snapshots", stream, NULL, kind,
 		  psprintf("{\"snapshots\": " UINT64_FORMAT "}", n), reason);
 	SPI_finish();
 	PG_RETURN_INT64((int64) n);
@@ -563,7 +563,7 @@ es_reset_checkpoint(PG_FUNCTION_ARGS)
 	text	   *handler = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
 										"handler name");
 	text	   *stream;
-	text	   *reason = reason_arg(fcinfo, 3, false);
+	text	   *reason = es_reason_arg(fcinfo, 3, false);
 	int64		position;
 	int64		previous;
 	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
@@ -584,7 +584,7 @@ es_reset_checkpoint(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("position must not be negative"),
 				 errdetail("It is " INT64_FORMAT ".", position)));
-	refuse_in_recovery();
+	es_refuse_lifecycle_in_recovery();
 
 	(void) es_acquire_handler_lock(handler, stream, true);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -634,7 +634,7 @@ es_reset_checkpoint(PG_FUNCTION_ARGS)
 		if (SPI_execute_plan(set_checkpoint_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not reset a checkpoint");
 	}
-	audit("reset_checkpoint", VARSIZE_ANY_EXHDR(stream) ? stream : NULL, handler, NULL,
+	es_lifecycle_audit("reset_checkpoint", VARSIZE_ANY_EXHDR(stream) ? stream : NULL, handler, NULL,
 		  psprintf("{\"from\": " INT64_FORMAT ", \"to\": " INT64_FORMAT "}", previous, position),
 		  reason);
 	SPI_finish();
@@ -656,8 +656,8 @@ es_stream_info(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	Datum		result[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Datum		result[10];
+	bool		nulls[10];
 	bool		first_null,
 				max_null,
 				state_null,
@@ -666,6 +666,7 @@ es_stream_info(PG_FUNCTION_ARGS)
 	int64		max_version;
 	int64		state_last;
 	const char *state;
+	Interval   *age_copy = NULL;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -676,7 +677,8 @@ es_stream_info(PG_FUNCTION_ARGS)
 				 "        WHERE e.stream OPERATOR(pg_catalog.=) $1 ORDER BY e.version LIMIT 1),"
 				 "       (SELECT e.version FROM eventstore.events e"
 				 "        WHERE e.stream OPERATOR(pg_catalog.=) $1 ORDER BY e.version DESC LIMIT 1),"
-				 "       s.last_version, s.deleted_at, s.tombstoned_at"
+				 "       s.last_version, s.deleted_at, s.tombstoned_at,"
+				 "       s.truncate_before, s.max_count, s.max_age"
 				 " FROM (SELECT) x"
 				 " LEFT JOIN eventstore.stream_state s ON s.stream OPERATOR(pg_catalog.=) $1",
 				 1, types);
@@ -685,8 +687,20 @@ es_stream_info(PG_FUNCTION_ARGS)
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 
+	memset(nulls, 0, sizeof(nulls));
 	result[0] = PointerGetDatum(stream);
 	result[3] = SPI_getbinval(tup, desc, 1, &first_null);
+	result[7] = SPI_getbinval(tup, desc, 6, &nulls[7]);
+	result[8] = SPI_getbinval(tup, desc, 7, &nulls[8]);
+	result[9] = SPI_getbinval(tup, desc, 8, &nulls[9]);
+	if (!nulls[9])
+	{
+		/* Copied out of SPI's memory, which SPI_finish frees. */
+		Interval   *age = SPI_palloc(sizeof(Interval));
+
+		memcpy(age, DatumGetIntervalP(result[9]), sizeof(Interval));
+		age_copy = age;
+	}
 	max_version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &max_null));
 	state_last = DatumGetInt64(SPI_getbinval(tup, desc, 3, &state_null));
 	result[5] = SPI_getbinval(tup, desc, 4, &deleted_null);
@@ -695,8 +709,10 @@ es_stream_info(PG_FUNCTION_ARGS)
 		max_version = 0;
 	if (state_null)
 		state_last = 0;
-	/* Every value kept is passed by value: the result is built outside SPI. */
+	/* Every value kept is passed by value (or copied): built outside SPI. */
 	SPI_finish();
+	if (!nulls[9])
+		result[9] = IntervalPGetDatum(age_copy);
 
 	if (!tomb_null)
 		state = "tombstoned";
