@@ -53,6 +53,8 @@ SELECT es_append('life-hard', 'A', '{}');
 SELECT es_tombstone_stream('life-hard');
 SELECT es_append('life-person', 'A', '{"email": "x@example.org"}');
 SELECT es_erase_stream('life-person', 'erasure request');
+SELECT es_append('life-kept', 'A', pg_catalog.jsonb_build_object('i', i)) FROM generate_series(1, 5) i;
+SELECT es_set_retention('life-kept', truncate_before => 2, max_count => 3, max_age => '30 days');
 SQL
 life_sql="SELECT concat_ws(E'\n',
     (SELECT string_agg(concat_ws('|', stream, last_version, deleted_at, tombstoned_at, truncate_before, max_count, max_age, updated_at), ',' ORDER BY stream) FROM eventstore.stream_state),
@@ -133,6 +135,10 @@ check "DELETE refused after restore" "$(sqlstate "$dst" "DELETE FROM eventstore.
 check "TRUNCATE refused after restore" "$(sqlstate "$dst" "TRUNCATE eventstore.events")" ES003
 check "restored rows untouched" \
     "$(psql_q "$dst" -c "$rows_sql" | head -n "$src_count" | md5sum)" "$src_rows"
+
+# (After the checks above: retention removes restored events.)
+check "retention settings are restored and still enforced" \
+    "$(psql_q "$dst" -c "SELECT eventstore.es_append('life-kept', 'B')" -c "SELECT count(*) FROM eventstore.es_apply_retention()" -c "SELECT string_agg(version::text, ',' ORDER BY version) FROM eventstore.es_load('life-kept')" | tail -1)" "4,5,6"
 
 # A data-only restore into a fresh install: the shared position counter of
 # that database is already cached (a rolled-back append took position 1),

@@ -1,7 +1,7 @@
 # Stream lifecycle across crashes and logical replication (docs/lifecycle.md,
 # docs/operations.md "Erasure and what remains elsewhere"):
-#  - a crash in the middle of a delete (the events moved, not committed)
-#    leaves the stream untouched; a committed delete or tombstone is whole
+#  - a crash in the middle of a delete (the events moved, not committed) or
+#    of a retention cleanup leaves the stream untouched; a committed delete or tombstone is whole
 #    after the crash, and the tombstone still refuses appends; positions
 #    of deleted events are not handed out again after the restart;
 #  - deletes replicate as deletes: a logical-replication subscriber of the
@@ -20,6 +20,11 @@ $pub->safe_psql('postgres', 'CREATE EXTENSION eventstore');
 $pub->safe_psql('postgres', q{
     SELECT count(*) FROM generate_series(1, 200) g,
         LATERAL eventstore.es_append('big-1', 'E', jsonb_build_object('n', g));
+    SELECT count(*) FROM generate_series(1, 200) g,
+        LATERAL eventstore.es_append('kept-1', 'E', jsonb_build_object('n', g));
+    SELECT eventstore.es_set_retention('kept-1', max_count => 200);
+    -- a setting not applied yet (es_set_retention would apply it at once)
+    UPDATE eventstore.stream_state SET max_count = 10 WHERE stream = 'kept-1';
     SELECT count(*) FROM generate_series(1, 3) g,
         LATERAL eventstore.es_append('done-1', 'E', jsonb_build_object('n', g));
     SELECT count(*) FROM generate_series(1, 3) g,
@@ -33,7 +38,12 @@ my $state = q{SELECT concat_ws('/', (SELECT count(*) FROM eventstore.events WHER
 $pub->safe_psql('postgres', q{SELECT eventstore.es_delete_stream('done-1')});
 $pub->safe_psql('postgres', q{SELECT eventstore.es_tombstone_stream('gone-1')});
 
-# In flight at the crash: a delete that has moved all 200 events.
+# In flight at the crash: a retention cleanup that removed 190 events of
+# another stream, and a delete that has moved all 200 events of big-1.
+my $cleanup = $pub->background_psql('postgres');
+$cleanup->query_safe('BEGIN');
+is($cleanup->query_safe(q{SELECT deleted FROM eventstore.es_apply_retention()}), '190',
+    'inside the cleanup transaction 190 events are removed');
 my $inflight = $pub->background_psql('postgres');
 $inflight->query_safe('BEGIN');
 $inflight->query_safe(q{SELECT eventstore.es_delete_stream('big-1')});
@@ -41,7 +51,11 @@ is($inflight->query_safe(sprintf($state, 'big-1', 'big-1', 'big-1')), '0/200/del
     'inside the deleting transaction the events are moved');
 $pub->stop('immediate');
 $inflight->quit;
+$cleanup->quit;
 $pub->start;
+
+is($pub->safe_psql('postgres', q{SELECT count(*) || '/' || min(version) FROM eventstore.events WHERE stream = 'kept-1'}),
+    '200/1', 'a cleanup in flight at the crash leaves the stream untouched');
 
 is($pub->safe_psql('postgres', sprintf($state, 'big-1', 'big-1', 'big-1')), '200/0/active',
     'a delete in flight at the crash leaves the stream untouched');
@@ -53,10 +67,11 @@ my ($ret, $out, $err) = $pub->psql('postgres',
     q{SELECT * FROM eventstore.es_append('gone-1', 'E', NULL, 0)},
     extra_params => ['-v', 'VERBOSITY=verbose']);
 like($err, qr/ES006/, 'the tombstone still refuses appends after the crash');
-# The deleted events held the highest positions (201 to 206); the counter is
-# rebuilt after the crash, and must not hand them out again.
+# The deleted events of done-1 and gone-1 held the highest positions (401 to
+# 406); the counter is rebuilt after the crash, and must not hand them out
+# again.
 is($pub->safe_psql('postgres', q{SELECT version || ':' || position FROM eventstore.es_append('big-1', 'E', NULL, 200)}),
-    '201:207', 'appends continue, above the positions of deleted events');
+    '201:407', 'appends continue, above the positions of deleted events');
 
 # Logical replication: a subscriber of the events table.
 my $sub = PostgreSQL::Test::Cluster->new('life_sub');
