@@ -228,6 +228,7 @@ extern void es_refuse_lifecycle_in_recovery(void);
 extern void es_begin_stream_change(text *stream, EsLifecycleTarget *t);
 extern void es_error_tombstoned(text *stream);
 extern void es_error_unknown_stream(text *stream);
+extern void es_require_live_stream(EsLifecycleTarget *t, const char *hint);
 extern text *es_reason_arg(FunctionCallInfo fcinfo, int argno, bool required);
 extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
 									  Datum *max_position);

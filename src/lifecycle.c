@@ -150,6 +150,25 @@ es_error_unknown_stream(text *stream)
 			 errdetail("It has no events and no lifecycle state.")));
 }
 
+/*
+ * Ensure the stream found by es_begin_stream_change has events: not
+ * tombstoned (ES006), not soft-deleted (ES008, with the hint given), not
+ * unknown (ES007).
+ */
+void
+es_require_live_stream(EsLifecycleTarget *t, const char *hint)
+{
+	if (t->state.tombstoned)
+		es_error_tombstoned(t->stream);
+	if (t->version == 0 && t->state.deleted)
+		ereport(ERROR,
+				(errcode(ERRCODE_ES_WRONG_STATE),
+				 errmsg("stream \"%s\" is deleted", text_to_cstring(t->stream)),
+				 errhint("%s", hint)));
+	if (t->version == 0)
+		es_error_unknown_stream(t->stream);
+}
+
 /* Run a plan of one text argument; returns the rows it processed. */
 static uint64
 run_on_stream(SPIPlanPtr plan, text *stream, int expect)
@@ -271,15 +290,7 @@ es_delete_stream(PG_FUNCTION_ARGS)
 	Datum		last_position;
 
 	es_begin_stream_change(stream, &t);
-	if (t.state.tombstoned)
-		es_error_tombstoned(stream);
-	if (t.version == 0 && t.state.deleted)
-		ereport(ERROR,
-				(errcode(ERRCODE_ES_WRONG_STATE),
-				 errmsg("stream \"%s\" is already deleted", text_to_cstring(stream)),
-				 errhint("Restore it with es_restore_stream, or hard-delete it with es_tombstone_stream.")));
-	if (t.version == 0)
-		es_error_unknown_stream(stream);
+	es_require_live_stream(&t, "Restore it with es_restore_stream, or hard-delete it with es_tombstone_stream.");
 	es_check_expected(stream, expected, t.version);
 
 	es_kept_plan(&move_plan,

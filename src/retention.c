@@ -58,6 +58,23 @@ typedef struct Retention
 } Retention;
 
 /*
+ * The parameters $1 .. $5 of the statements below: the stream, its
+ * settings (NULL when not set) and its version.
+ */
+static void
+retention_params(text *stream, Retention *r, int64 version, Datum *values, char *nulls)
+{
+	values[0] = PointerGetDatum(stream);
+	values[1] = Int64GetDatum(r->truncate_before);
+	nulls[1] = r->has_truncate_before ? ' ' : 'n';
+	values[2] = Int64GetDatum(r->max_count);
+	nulls[2] = r->has_max_count ? ' ' : 'n';
+	values[3] = PointerGetDatum(r->max_age);
+	nulls[3] = r->max_age ? ' ' : 'n';
+	values[4] = Int64GetDatum(version);
+}
+
+/*
  * Remove the events of a locked stream that its settings no longer keep;
  * returns how many, and the first version kept in *first_kept.
  */
@@ -91,14 +108,7 @@ apply_to_stream(text *stream, int64 version, Retention *r, text *reason,
 				 " (SELECT e.version FROM eventstore.events e"
 				 "  WHERE e.stream OPERATOR(pg_catalog.=) $1 ORDER BY e.version LIMIT 1)",
 				 5, types);
-	values[0] = PointerGetDatum(stream);
-	values[1] = Int64GetDatum(r->truncate_before);
-	nulls[1] = r->has_truncate_before ? ' ' : 'n';
-	values[2] = Int64GetDatum(r->max_count);
-	nulls[2] = r->has_max_count ? ' ' : 'n';
-	values[3] = PointerGetDatum(r->max_age);
-	nulls[3] = r->max_age ? ' ' : 'n';
-	values[4] = Int64GetDatum(version);
+	retention_params(stream, r, version, values, nulls);
 	if (SPI_execute_snapshot(cut_plan, values, nulls, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not compute the retention of a stream");
@@ -207,15 +217,7 @@ es_set_retention(PG_FUNCTION_ARGS)
 	int64		first_kept;
 
 	es_begin_stream_change(stream, &t);
-	if (t.state.tombstoned)
-		es_error_tombstoned(stream);
-	if (t.version == 0 && t.state.deleted)
-		ereport(ERROR,
-				(errcode(ERRCODE_ES_WRONG_STATE),
-				 errmsg("stream \"%s\" is deleted", text_to_cstring(stream)),
-				 errhint("Restore it first with es_restore_stream.")));
-	if (t.version == 0)
-		es_error_unknown_stream(stream);
+	es_require_live_stream(&t, "Restore it first with es_restore_stream.");
 	check_settings(fcinfo, &r, t.version);
 
 	es_kept_plan(&settings_plan,
@@ -226,14 +228,7 @@ es_set_retention(PG_FUNCTION_ARGS)
 				 " SET truncate_before = excluded.truncate_before,"
 				 "     max_count = excluded.max_count, max_age = excluded.max_age,"
 				 "     updated_at = excluded.updated_at", 5, types);
-	values[0] = PointerGetDatum(stream);
-	values[1] = Int64GetDatum(r.truncate_before);
-	nulls[1] = r.has_truncate_before ? ' ' : 'n';
-	values[2] = Int64GetDatum(r.max_count);
-	nulls[2] = r.has_max_count ? ' ' : 'n';
-	values[3] = PointerGetDatum(r.max_age);
-	nulls[3] = r.max_age ? ' ' : 'n';
-	values[4] = Int64GetDatum(t.version);
+	retention_params(stream, &r, t.version, values, nulls);
 	if (SPI_execute_plan(settings_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store retention settings");
 	es_lifecycle_audit("set_retention", stream, NULL, NULL,
