@@ -41,6 +41,24 @@ SELECT try('TRUNCATE eventstore.stream_state');
 SELECT try('TRUNCATE eventstore.lifecycle_log');
 SELECT try('TRUNCATE eventstore.deleted_events');
 
+-- The permit covers the lifecycle function's own DELETE statement only: a
+-- DELETE that a user's trigger runs inside it is refused, and the whole
+-- deletion with it.
+SELECT count(*) FROM es_append('lc-victim', 'A', '{}');
+SELECT count(*) FROM es_append('lc-host', 'A', '{}');
+CREATE FUNCTION public.lc_sneaky() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM eventstore.events WHERE stream = 'lc-victim';
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER lc_sneaky BEFORE DELETE ON eventstore.events
+    FOR EACH ROW EXECUTE FUNCTION public.lc_sneaky();
+SELECT try('SELECT eventstore.es_delete_stream(''lc-host'')');
+DROP TRIGGER lc_sneaky ON eventstore.events;
+DROP FUNCTION public.lc_sneaky();
+SELECT stream, count(*) FROM events WHERE stream IN ('lc-victim', 'lc-host') GROUP BY 1 ORDER BY 1;
+
 -- 2. Soft delete.
 SELECT es_snapshot('lc-a', 2, '{"s": 2}');
 SELECT try_detail('SELECT eventstore.es_delete_stream(''lc-a'', 2)');
