@@ -21,6 +21,8 @@ CREATE TABLE eventstore.stream_state (
 
 -- The highest position of any deleted event: never handed out again.
 CREATE INDEX stream_state_last_position_idx ON eventstore.stream_state (last_position);
+COMMENT ON INDEX eventstore.stream_state_last_position_idx IS
+    'Finds the highest position of any deleted event, which the position counter starts above.';
 
 COMMENT ON TABLE eventstore.stream_state IS
     'Lifecycle state of the streams that have any (soft-deleted, tombstoned, retention settings); other streams have no row. Written only by the lifecycle functions and es_append.';

@@ -23,6 +23,12 @@ CREATE TRIGGER lifecycle_log_no_truncate BEFORE TRUNCATE ON eventstore.lifecycle
     FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
 ALTER TABLE eventstore.stream_state ENABLE ALWAYS TRIGGER stream_state_no_truncate;
 ALTER TABLE eventstore.deleted_events ENABLE ALWAYS TRIGGER deleted_events_no_truncate;
+COMMENT ON TRIGGER stream_state_no_truncate ON eventstore.stream_state IS
+    'Refuses TRUNCATE (ES005): the table holds the tombstones.';
+COMMENT ON TRIGGER deleted_events_no_truncate ON eventstore.deleted_events IS
+    'Refuses TRUNCATE (ES005): soft-deleted events are purged by es_tombstone_stream or es_erase_stream.';
+COMMENT ON TRIGGER lifecycle_log_no_truncate ON eventstore.lifecycle_log IS
+    'Refuses TRUNCATE (ES005): the table is the audit trail of the lifecycle functions.';
 ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_truncate;
 
 -- DROP EXTENSION eventstore, DROP SCHEMA eventstore, DROP TABLE of a store
