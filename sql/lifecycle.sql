@@ -197,6 +197,14 @@ SELECT string_agg(version::text, ',') FROM es_load('lc-r2');
 SELECT es_set_retention('lc-r1');
 SELECT * FROM es_apply_retention();
 SELECT truncate_before, max_count, max_age FROM es_stream_info('lc-r1');
+-- At most max_streams streams are cleaned per call; the next call goes on.
+SELECT count(*) FROM es_append('[{"stream": "lc-r3", "events": [{"type": "T"}]}, {"stream": "lc-r4", "events": [{"type": "T"}]}]');
+SELECT es_set_retention('lc-r3', max_count => 1), es_set_retention('lc-r4', max_count => 1);
+SELECT count(*) FROM es_append('[{"stream": "lc-r3", "events": [{"type": "T"}]}, {"stream": "lc-r4", "events": [{"type": "T"}]}]');
+SELECT * FROM es_apply_retention(max_streams => 1);
+SELECT * FROM es_apply_retention(max_streams => 1);
+SELECT * FROM es_apply_retention(max_streams => 1);
+SELECT try('SELECT * FROM eventstore.es_apply_retention(0)');
 SET ROLE lc_writer;
 SELECT try('SELECT eventstore.es_set_retention(''lc-r1'', max_count => 1)');
 SELECT try('SELECT * FROM eventstore.es_apply_retention()');

@@ -244,8 +244,11 @@ es_set_retention(PG_FUNCTION_ARGS)
 }
 
 /*
- * es_apply_retention() -> (stream, deleted, first_version) per stream that
- * lost events, or was busy (deleted NULL: skipped, for the next run).
+ * es_apply_retention(max_streams) -> (stream, deleted, first_version) per
+ * stream that lost events, or was busy (deleted NULL: skipped, for the next
+ * run).  At most max_streams streams lose events in one call (NULL: no
+ * limit), so that one transaction stays short; the next call finds the
+ * streams done so far with nothing left to remove and goes on.
  */
 PG_FUNCTION_INFO_V1(es_apply_retention);
 Datum
@@ -257,7 +260,18 @@ es_apply_retention(PG_FUNCTION_ARGS)
 	Retention  *settings;
 	int			nstreams;
 	int			i;
+	int64		limit = PG_INT64_MAX;
+	int64		cleaned = 0;
 
+	if (!PG_ARGISNULL(0))
+	{
+		limit = PG_GETARG_INT32(0);
+		if (limit < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_streams must be at least 1"),
+					 errdetail("It is " INT64_FORMAT ".", limit)));
+	}
 	InitMaterializedSRF(fcinfo, 0);
 	es_refuse_lifecycle_in_recovery();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -298,7 +312,7 @@ es_apply_retention(PG_FUNCTION_ARGS)
 		}
 	}
 
-	for (i = 0; i < nstreams; i++)
+	for (i = 0; i < nstreams && cleaned < limit; i++)
 	{
 		Datum		row[3];
 		bool		row_nulls[3] = {false, false, false};
@@ -317,6 +331,7 @@ es_apply_retention(PG_FUNCTION_ARGS)
 			n = apply_to_stream(streams[i], version, &settings[i], NULL, &first_kept);
 			if (n == 0)
 				continue;
+			cleaned++;
 			row[1] = Int64GetDatum((int64) n);
 			row[2] = Int64GetDatum(first_kept);
 		}

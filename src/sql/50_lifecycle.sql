@@ -193,11 +193,12 @@ COMMENT ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, 
     'Set a stream''s retention (admin): remove events below truncate_before, keep at most max_count, remove events older than max_age; all NULL clears it. Applied to the stream at once; es_apply_retention enforces it later. The last event is always kept. Returns the events removed now. Audited.';
 
 CREATE FUNCTION eventstore.es_apply_retention(
+    max_streams       integer DEFAULT NULL,
     OUT stream        text,
     OUT deleted       bigint,
     OUT first_version bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'es_apply_retention'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
-COMMENT ON FUNCTION eventstore.es_apply_retention() IS
-    'Enforce every stream''s retention settings (admin; schedule it, e.g. with pg_cron). Idempotent; never waits for a busy stream: a stream being appended to right now is returned with deleted NULL and cleaned by the next run. Returns the streams that lost events, with the first version they keep. Audited per stream.';
+COMMENT ON FUNCTION eventstore.es_apply_retention(integer) IS
+    'Enforce every stream''s retention settings (admin; schedule it, e.g. with pg_cron), at most max_streams streams losing events per call (NULL: all; the next call goes on). Idempotent; never waits for a busy stream: a stream being appended to right now is returned with deleted NULL and cleaned by the next run. Returns the streams that lost events, with the first version they keep. Audited per stream.';

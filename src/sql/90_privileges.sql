@@ -45,7 +45,7 @@ BEGIN
     PERFORM eventstore.es_grant_writer(role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_stream(text, bigint, text), eventstore.es_restore_stream(text, text), eventstore.es_tombstone_stream(text, bigint, text), eventstore.es_erase_stream(text, text) TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_snapshots(text, text, text), eventstore.es_reset_checkpoint(text, text, bigint, text) TO %I', role_name);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text), eventstore.es_apply_retention() TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text), eventstore.es_apply_retention(integer) TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.lifecycle_log TO %I', role_name);
 END
 $$;
