@@ -30,6 +30,30 @@ static SPIPlanPtr max_position_plan = NULL;
 static SPIPlanPtr max_position_1_0_plan = NULL;
 
 /*
+ * The first row, in `direction`, of the rows of `heap` whose index key
+ * starts with the text `key` (a stream name), as seen by `snapshot`; false
+ * when there is none.  The caller opened both relations.
+ */
+bool
+es_index_first_row(Relation heap, Relation index, text *key, Snapshot snapshot,
+				   ScanDirection direction, TupleTableSlot *slot)
+{
+	Snapshot	snap = RegisterSnapshot(snapshot);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key));
+	skey.sk_collation = index->rd_indcollation[0];
+	scan = index_beginscan(heap, index, snap, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, direction, slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	return found;
+}
+
+/*
  * The stream's version through the UNIQUE (stream, version) index: descend
  * it backwards and stop at the first visible row.  The profile of a
  * single-event append (docs/benchmarks.md) showed the same lookup through an
@@ -42,10 +66,7 @@ read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 {
 	Relation	heap;
 	Relation	index;
-	Snapshot	snap;
-	IndexScanDesc scan;
 	TupleTableSlot *slot;
-	ScanKeyData key;
 	int64		version = 0;
 
 	*done = false;
@@ -57,22 +78,15 @@ read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 		return 0;
 	}
 
-	snap = RegisterSnapshot(snapshot);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(stream));
-	key.sk_collation = index->rd_indcollation[0];
 	slot = table_slot_create(heap, NULL);
-	scan = index_beginscan(heap, index, snap, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	if (es_index_first_row(heap, index, stream, snapshot, BackwardScanDirection, slot))
 	{
 		bool		isnull;
 
 		version = DatumGetInt64(slot_getattr(slot, es_events_attnum(heap, ES_COL_VERSION),
 											 &isnull));
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snap);
 	relation_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 	*done = true;

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "access/sdir.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "storage/condition_variable.h"
@@ -200,6 +201,11 @@ extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 struct SnapshotData;
 extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
 extern int64 es_read_max_position(void);
+struct RelationData;
+struct TupleTableSlot;
+extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
+							   text *key, struct SnapshotData *snapshot,
+							   ScanDirection direction, struct TupleTableSlot *slot);
 
 /* src/stream_state.c: a stream's lifecycle state (docs/lifecycle.md) */
 typedef struct EsStreamState

@@ -25,13 +25,11 @@
 
 #include "access/genam.h"
 #include "access/relation.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
-#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -97,10 +95,7 @@ es_read_stream_state(text *stream, Snapshot snapshot, EsStreamState *state)
 {
 	Relation	heap;
 	Relation	index;
-	Snapshot	snap;
-	IndexScanDesc scan;
 	TupleTableSlot *slot;
-	ScanKeyData key;
 
 	memset(state, 0, sizeof(EsStreamState));
 	if (!resolve_state_rel())
@@ -108,13 +103,8 @@ es_read_stream_state(text *stream, Snapshot snapshot, EsStreamState *state)
 
 	heap = table_open(state_relid, AccessShareLock);
 	index = index_open(state_index, AccessShareLock);
-	snap = RegisterSnapshot(snapshot);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(stream));
-	key.sk_collation = index->rd_indcollation[0];
 	slot = table_slot_create(heap, NULL);
-	scan = index_beginscan(heap, index, snap, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	if (es_index_first_row(heap, index, stream, snapshot, ForwardScanDirection, slot))
 	{
 		bool		isnull;
 
@@ -125,9 +115,7 @@ es_read_stream_state(text *stream, Snapshot snapshot, EsStreamState *state)
 		(void) slot_getattr(slot, att_tombstoned_at, &isnull);
 		state->tombstoned = !isnull;
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snap);
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 }
