@@ -556,6 +556,231 @@ GRANT SELECT ON TABLE eventstore.grants TO @extowner@;
 
 -- Issue 11: the grants table's own constraints are the store's, not a
 -- user's addition (src/sql/86_table_additions.sql).
+-- Issue 12: stream lifecycle (src/sql/50_lifecycle.sql, docs/lifecycle.md):
+-- soft delete, restore, tombstone, erasure, deleting snapshots, resetting
+-- checkpoints, the per-stream state and the audit trail.
+
+-- A row only for a stream that has lifecycle state.
+CREATE TABLE eventstore.stream_state (
+    stream          text        NOT NULL,
+    last_version    bigint      NOT NULL DEFAULT 0,
+    last_position   bigint,
+    deleted_at      timestamptz,
+    tombstoned_at   timestamptz,
+    truncate_before bigint,
+    max_count       bigint,
+    max_age         interval,
+    updated_at      timestamptz NOT NULL,
+    CONSTRAINT stream_state_pkey PRIMARY KEY (stream),
+    CONSTRAINT stream_state_last_version_check CHECK (last_version >= 0),
+    CONSTRAINT stream_state_retention_check
+        CHECK (truncate_before >= 1 AND max_count >= 1 AND max_age > '0'::interval)
+);
+
+-- The highest position of any deleted event: never handed out again.
+CREATE INDEX stream_state_last_position_idx ON eventstore.stream_state (last_position);
+COMMENT ON INDEX eventstore.stream_state_last_position_idx IS
+    'Finds the highest position of any deleted event, which the position counter starts above.';
+
+COMMENT ON TABLE eventstore.stream_state IS
+    'Lifecycle state of the streams that have any (soft-deleted, tombstoned, retention settings); other streams have no row. Written only by the lifecycle functions and es_append.';
+COMMENT ON COLUMN eventstore.stream_state.stream IS 'Stream name.';
+COMMENT ON COLUMN eventstore.stream_state.last_version IS 'Highest version the stream had when its events were last deleted: version numbers continue after it.';
+COMMENT ON COLUMN eventstore.stream_state.last_position IS 'Highest global position of the stream''s deleted events: positions up to it are never handed out again (the feed never reuses a position a reader may have passed).';
+COMMENT ON COLUMN eventstore.stream_state.deleted_at IS 'When the stream was soft-deleted (NULL when it is not): its events are in eventstore.deleted_events.';
+COMMENT ON COLUMN eventstore.stream_state.tombstoned_at IS 'When the stream was hard-deleted or erased: the name can never be written again.';
+COMMENT ON COLUMN eventstore.stream_state.truncate_before IS 'Retention: events of lower versions are removed (es_set_retention).';
+COMMENT ON COLUMN eventstore.stream_state.max_count IS 'Retention: at most this many newest events are kept.';
+COMMENT ON COLUMN eventstore.stream_state.max_age IS 'Retention: events older than this are removed by es_apply_retention (the last event is always kept).';
+COMMENT ON COLUMN eventstore.stream_state.updated_at IS 'When the row last changed.';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.stream_state', '');
+REVOKE ALL ON TABLE eventstore.stream_state FROM PUBLIC;
+
+-- The events of soft-deleted streams, kept until restored or tombstoned.
+CREATE TABLE eventstore.deleted_events (
+    position    bigint      NOT NULL,
+    stream      text        NOT NULL,
+    version     bigint      NOT NULL,
+    event_id    uuid        NOT NULL,
+    type        text        NOT NULL,
+    category    text        NOT NULL,
+    data        jsonb,
+    data_bin    bytea,
+    metadata    jsonb,
+    created_at  timestamptz NOT NULL,
+    deleted_at  timestamptz NOT NULL,
+    CONSTRAINT deleted_events_pkey PRIMARY KEY (stream, version)
+);
+
+COMMENT ON TABLE eventstore.deleted_events IS
+    'Events of soft-deleted streams, as they were stored, until es_restore_stream puts them back or es_tombstone_stream / es_erase_stream removes them.';
+COMMENT ON COLUMN eventstore.deleted_events.position IS 'The global position the event had (a restore gives it a new one).';
+COMMENT ON COLUMN eventstore.deleted_events.stream IS 'Stream name.';
+COMMENT ON COLUMN eventstore.deleted_events.version IS 'Version of the event within its stream (kept by a restore).';
+COMMENT ON COLUMN eventstore.deleted_events.event_id IS 'Event id (kept by a restore).';
+COMMENT ON COLUMN eventstore.deleted_events.type IS 'Event type.';
+COMMENT ON COLUMN eventstore.deleted_events.category IS 'Category of the stream.';
+COMMENT ON COLUMN eventstore.deleted_events.data IS 'JSON payload.';
+COMMENT ON COLUMN eventstore.deleted_events.data_bin IS 'Binary payload.';
+COMMENT ON COLUMN eventstore.deleted_events.metadata IS 'Metadata.';
+COMMENT ON COLUMN eventstore.deleted_events.created_at IS 'When the event was first appended.';
+COMMENT ON COLUMN eventstore.deleted_events.deleted_at IS 'When the stream was soft-deleted.';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.deleted_events', '');
+REVOKE ALL ON TABLE eventstore.deleted_events FROM PUBLIC;
+
+-- The audit trail: one row per call of a lifecycle function.
+CREATE TABLE eventstore.lifecycle_log (
+    logged_at   timestamptz NOT NULL,
+    action      text        NOT NULL,
+    stream      text,
+    handler     text,
+    kind        text,
+    detail      jsonb       NOT NULL,
+    reason      text,
+    session_role name       NOT NULL,
+    calling_role name       NOT NULL
+);
+
+COMMENT ON TABLE eventstore.lifecycle_log IS
+    'Audit trail of the lifecycle functions: what was deleted, restored, erased or reset, when, by whom and why.';
+COMMENT ON COLUMN eventstore.lifecycle_log.logged_at IS 'When (clock time of the call).';
+COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots, reset_checkpoint, set_retention or retention.';
+COMMENT ON COLUMN eventstore.lifecycle_log.stream IS 'The stream concerned, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.handler IS 'The handler whose checkpoint was reset, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.kind IS 'The snapshot kind deleted, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.detail IS 'What changed: versions and numbers of events and snapshots removed, old and new checkpoint.';
+COMMENT ON COLUMN eventstore.lifecycle_log.reason IS 'The reason the caller gave (required for an erasure).';
+COMMENT ON COLUMN eventstore.lifecycle_log.session_role IS 'session_user of the call.';
+COMMENT ON COLUMN eventstore.lifecycle_log.calling_role IS 'The role in effect when the function was called (after SET ROLE).';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.lifecycle_log', '');
+REVOKE ALL ON TABLE eventstore.lifecycle_log FROM PUBLIC;
+
+-- TRUNCATE is refused like DROP TABLE (ES005; es_forbid_truncate is
+-- declared in 85_ddl_guard.sql, the triggers are created there).
+
+CREATE FUNCTION eventstore.es_delete_stream(
+    stream           text,
+    expected_version bigint DEFAULT NULL,
+    reason           text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_delete_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_delete_stream(text, bigint, text) IS
+    'Soft-delete a stream (admin): its events leave stream reads and the feed and are kept aside until restored or tombstoned; its snapshots are deleted. Returns the version it had. Audited.';
+
+CREATE FUNCTION eventstore.es_restore_stream(
+    stream text,
+    reason text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_restore_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_restore_stream(text, text) IS
+    'Restore a soft-deleted stream (admin): its events come back with their versions and ids, at new global positions. Returns the stream''s version. Audited.';
+
+CREATE FUNCTION eventstore.es_tombstone_stream(
+    stream           text,
+    expected_version bigint DEFAULT NULL,
+    reason           text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_tombstone_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_tombstone_stream(text, bigint, text) IS
+    'Hard-delete a stream (admin): its events, also soft-deleted ones, and its snapshots are removed physically and the name can never be written again (ES006). Returns the version it had. Audited.';
+
+CREATE FUNCTION eventstore.es_erase_stream(
+    stream text,
+    reason text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_erase_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_erase_stream(text, text) IS
+    'Erase a stream for data protection (admin): a tombstone that also removes its snapshots and per-stream checkpoints; the reason is required and audited. Returns the version it had.';
+
+CREATE FUNCTION eventstore.es_delete_snapshots(
+    stream text DEFAULT NULL,
+    kind   text DEFAULT NULL,
+    reason text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_delete_snapshots'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_delete_snapshots(text, text, text) IS
+    'Delete snapshots (admin) of a stream, of a kind in every stream, or of a kind in one stream. Returns how many were deleted. Audited.';
+
+CREATE FUNCTION eventstore.es_reset_checkpoint(
+    handler    text,
+    stream     text   DEFAULT NULL,
+    "position" bigint DEFAULT 0,
+    reason     text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_reset_checkpoint'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_reset_checkpoint(text, text, bigint, text) IS
+    'Move a handler''s checkpoint back to position (admin; default 0, which removes it), for a rebuild; waits for the handler''s lock. Returns the previous position. Audited.';
+
+CREATE FUNCTION eventstore.es_stream_info(
+    stream text,
+    OUT stream        text,
+    OUT state         text,
+    OUT version       bigint,
+    OUT first_version bigint,
+    OUT last_version  bigint,
+    OUT deleted_at    timestamptz,
+    OUT tombstoned_at timestamptz,
+    OUT truncate_before bigint,
+    OUT max_count     bigint,
+    OUT max_age       interval)
+RETURNS record
+AS 'MODULE_PATHNAME', 'es_stream_info'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_stream_info(text) IS
+    'A stream''s lifecycle state (active, deleted, tombstoned or unknown), its version as es_stream_version answers it, the first version a read returns (NULL when none; after retention, the first version kept), the highest version it ever had, and its retention settings.';
+
+CREATE FUNCTION eventstore.es_set_retention(
+    stream          text,
+    truncate_before bigint   DEFAULT NULL,
+    max_count       bigint   DEFAULT NULL,
+    max_age         interval DEFAULT NULL,
+    reason          text     DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_set_retention'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text) IS
+    'Set a stream''s retention (admin): remove events below truncate_before, keep at most max_count, remove events older than max_age; all NULL clears it. Applied to the stream at once; es_apply_retention enforces it later. The last event is always kept. Returns the events removed now. Audited.';
+
+CREATE FUNCTION eventstore.es_apply_retention(
+    max_streams       integer DEFAULT NULL,
+    OUT stream        text,
+    OUT deleted       bigint,
+    OUT first_version bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'es_apply_retention'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_apply_retention(integer) IS
+    'Enforce every stream''s retention settings (admin; schedule it, e.g. with pg_cron), at most max_streams streams losing events per call (NULL: all; the next call goes on). Idempotent; never waits for a busy stream: a stream being appended to right now is returned with deleted NULL and cleaned by the next run. Returns the streams that lost events, with the first version they keep. Audited per stream.';
+
+-- Issue 12: TRUNCATE of the lifecycle tables is refused (src/sql/85_ddl_guard.sql).
+-- The lifecycle tables (50_lifecycle.sql): tombstones and the audit trail.
+CREATE TRIGGER stream_state_no_truncate BEFORE TRUNCATE ON eventstore.stream_state
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER deleted_events_no_truncate BEFORE TRUNCATE ON eventstore.deleted_events
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER lifecycle_log_no_truncate BEFORE TRUNCATE ON eventstore.lifecycle_log
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+ALTER TABLE eventstore.stream_state ENABLE ALWAYS TRIGGER stream_state_no_truncate;
+ALTER TABLE eventstore.deleted_events ENABLE ALWAYS TRIGGER deleted_events_no_truncate;
+COMMENT ON TRIGGER stream_state_no_truncate ON eventstore.stream_state IS
+    'Refuses TRUNCATE (ES005): the table holds the tombstones.';
+COMMENT ON TRIGGER deleted_events_no_truncate ON eventstore.deleted_events IS
+    'Refuses TRUNCATE (ES005): soft-deleted events are purged by es_tombstone_stream or es_erase_stream.';
+COMMENT ON TRIGGER lifecycle_log_no_truncate ON eventstore.lifecycle_log IS
+    'Refuses TRUNCATE (ES005): the table is the audit trail of the lifecycle functions.';
+ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_truncate;
+
+-- Issue 12: the lifecycle tables' own keys and constraints are the store's,
+-- not user additions (src/sql/86_table_additions.sql).
 CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
     OUT kind text, OUT table_name text, OUT name text, OUT definition text)
 RETURNS SETOF record
@@ -572,7 +797,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('events_category_position_idx'),
                ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
                ('checkpoints_pkey'), ('checkpoints_position_check'),
-               ('grants_pkey'), ('grants_kind_check')
+               ('grants_pkey'), ('grants_kind_check'),
+               ('stream_state_pkey'), ('stream_state_last_version_check'),
+               ('stream_state_retention_check'), ('stream_state_last_position_idx'),
+               ('deleted_events_pkey')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s
@@ -616,6 +844,52 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     JOIN pg_publication_rel r ON r.prrelid = s.oid
     JOIN pg_publication p ON p.oid = r.prpubid
 $$;
+
+-- Issue 12: readers get es_stream_info, admins the lifecycle functions
+-- (src/sql/90_privileges.sql).
+CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_feed_head', 'es_wait', 'es_stream_hash',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
+                            'es_feed_holders', 'es_stream_info')
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
+    END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag, eventstore.feed_holders TO %I', role_name);
+END
+$$;
+
+CREATE FUNCTION eventstore.es_grant_admin(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM eventstore.es_grant_writer(role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_stream(text, bigint, text), eventstore.es_restore_stream(text, text), eventstore.es_tombstone_stream(text, bigint, text), eventstore.es_erase_stream(text, text) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_snapshots(text, text, text), eventstore.es_reset_checkpoint(text, text, bigint, text) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text), eventstore.es_apply_retention(integer) TO %I', role_name);
+    EXECUTE format('GRANT SELECT ON eventstore.lifecycle_log TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_admin(name) IS
+    'Let a role delete, restore, tombstone and erase streams, delete snapshots and reset checkpoints and set and apply retention (the audited lifecycle functions, docs/lifecycle.md) and read the lifecycle log, besides everything a writer may do.';
+
+REVOKE ALL ON FUNCTION eventstore.es_delete_stream(text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_restore_stream(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_tombstone_stream(text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_erase_stream(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_delete_snapshots(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_reset_checkpoint(text, text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_stream_info(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_grant_admin(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_apply_retention(integer) FROM PUBLIC;
 
 -- Issue 15: symbolic expected versions for the single-event form
 -- (src/sql/10_append.sql, src/sql/90_privileges.sql).

@@ -120,13 +120,14 @@ check_duplicate_ids(EsNewEvent *events, int nevents)
 	pfree(ids);
 }
 
-static void
-check_expected(EsStreamAppend *sa, int64 actual)
+/* Ensure a stream's version satisfies an expected-version claim (ES001). */
+void
+es_check_expected(text *stream, int64 expected, int64 actual)
 {
 	bool		ok;
 	const char *want;
 
-	switch (sa->expected)
+	switch (expected)
 	{
 		case ES_EXPECT_ANY:
 			return;
@@ -139,18 +140,46 @@ check_expected(EsStreamAppend *sa, int64 actual)
 			want = "no stream";
 			break;
 		default:
-			ok = actual == sa->expected;
-			want = psprintf("version " INT64_FORMAT, sa->expected);
+			ok = actual == expected;
+			want = psprintf("version " INT64_FORMAT, expected);
 			break;
 	}
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_WRONG_EXPECTED_VERSION),
 				 errmsg("wrong expected version for stream \"%s\"",
-						text_to_cstring(sa->stream)),
+						text_to_cstring(stream)),
 				 errdetail("Expected %s, but the stream is at version " INT64_FORMAT ".",
 						   want, actual),
 				 errhint("Load the stream again and retry the command.")));
+}
+
+/*
+ * A stream without events may have lifecycle state (stream_state.c): refuse
+ * a tombstoned one; a soft-deleted one answers version 0 to the claim and
+ * continues its version numbers (docs/lifecycle.md).  Read with the latest
+ * snapshot under the stream lock, so a delete that committed before we got
+ * the lock is seen.
+ */
+static void
+check_lifecycle_state(EsStreamAppend *sa)
+{
+	EsStreamState st;
+
+	es_read_stream_state(sa->stream, GetLatestSnapshot(), &st);
+	if (st.tombstoned)
+		ereport(ERROR,
+				(errcode(ERRCODE_ES_STREAM_TOMBSTONED),
+				 errmsg("stream \"%s\" is deleted for ever", text_to_cstring(sa->stream)),
+				 errdetail("It was hard-deleted or erased; its name cannot be written again.")));
+	if (!st.found)
+	{
+		es_check_expected(sa->stream, sa->expected, 0);
+		return;
+	}
+	es_check_expected(sa->stream, sa->expected, st.deleted ? 0 : st.last_version);
+	sa->base_version = st.last_version;
+	sa->revive = st.deleted;
 }
 
 /* Rows found by the id probe, kept while SPI is connected. */
@@ -378,7 +407,10 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		if (sa->already_stored)
 			continue;
 		sa->base_version = es_read_stream_version(sa->stream, GetLatestSnapshot());
-		check_expected(sa, sa->base_version);
+		if (sa->base_version == 0)
+			check_lifecycle_state(sa);
+		else
+			es_check_expected(sa->stream, sa->expected, sa->base_version);
 		nnew += sa->count;
 	}
 
@@ -423,6 +455,9 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			k++;
 		}
 		es_insert_events(rows, nnew, GetCurrentTransactionStartTimestamp());
+		for (i = 0; i < nstreams; i++)
+			if (streams[i].revive)
+				es_revive_stream(streams[i].stream);
 	}
 	else
 	{

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "access/sdir.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "storage/condition_variable.h"
@@ -41,6 +42,10 @@
 #define ERRCODE_ES_EVENT_ID_REUSED			MAKE_SQLSTATE('E','S','0','0','2')
 #define ERRCODE_ES_IMMUTABLE				MAKE_SQLSTATE('E','S','0','0','3')
 #define ERRCODE_ES_STORE_PROTECTED			MAKE_SQLSTATE('E','S','0','0','5')
+#define ERRCODE_ES_STREAM_TOMBSTONED		MAKE_SQLSTATE('E','S','0','0','6')
+#define ERRCODE_ES_NOT_FOUND				MAKE_SQLSTATE('E','S','0','0','7')
+#define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
+#define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -106,6 +111,7 @@ typedef struct EsStreamAppend
 	int			count;
 	int64		base_version;	/* version before the append (filled in) */
 	bool		already_stored; /* idempotent retry: nothing to write */
+	bool		revive;			/* appending to a soft-deleted stream */
 } EsStreamAppend;
 
 /* Columns of eventstore.events that es_append writes (src/events_rel.c). */
@@ -151,6 +157,8 @@ extern text *es_category_of(text *stream);
 extern EsStreamAppend *es_order_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_stream_shared(text *stream);
+extern void es_lock_stream_delete(text *stream);
+extern bool es_try_lock_stream_delete(text *stream);
 extern void es_lock_feed(void);
 extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
@@ -201,6 +209,48 @@ extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 struct SnapshotData;
 extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
 extern int64 es_read_max_position(void);
+struct RelationData;
+struct TupleTableSlot;
+extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
+							   text *key, struct SnapshotData *snapshot,
+							   ScanDirection direction, struct TupleTableSlot *slot);
+
+/* src/stream_state.c: a stream's lifecycle state (docs/lifecycle.md) */
+typedef struct EsStreamState
+{
+	bool		found;			/* the stream has a row in stream_state */
+	int64		last_version;
+	bool		deleted;		/* soft-deleted */
+	bool		tombstoned;
+} EsStreamState;
+extern void es_read_stream_state(text *stream, struct SnapshotData *snapshot,
+								 EsStreamState *state);
+extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot,
+									   EsStreamState *state);
+extern void es_revive_stream(text *stream);
+extern bool es_stream_state_exists(void);
+
+/* src/lifecycle.c: what a stream-level lifecycle call found under the stream's lock */
+typedef struct EsLifecycleTarget
+{
+	text	   *stream;
+	int64		version;		/* version read from the events */
+	EsStreamState state;		/* its stream_state row, if any */
+} EsLifecycleTarget;
+extern bool es_take_delete_permit(void);
+extern void es_refuse_lifecycle_in_recovery(void);
+extern void es_begin_stream_change(text *stream, EsLifecycleTarget *t);
+extern void es_error_tombstoned(text *stream);
+extern void es_error_unknown_stream(text *stream);
+extern void es_require_live_stream(EsLifecycleTarget *t, const char *hint);
+extern text *es_reason_arg(FunctionCallInfo fcinfo, int argno, bool required);
+extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
+									  Datum *max_position);
+extern void es_lifecycle_audit(const char *action, text *stream, text *handler,
+							   text *kind, const char *detail, text *reason);
+
+/* src/append_exec.c */
+extern void es_check_expected(text *stream, int64 expected, int64 actual);
 
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;

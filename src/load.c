@@ -77,15 +77,16 @@ es_load_stream(PG_FUNCTION_ARGS)
 }
 
 /*
- * es_stream_version(stream): the stream's version, 0 if it has no events,
- * in the caller's snapshot.
+ * es_stream_version(stream): the stream's version, 0 if it has no events
+ * (or is deleted: docs/lifecycle.md), in the caller's snapshot.
  */
 PG_FUNCTION_INFO_V1(es_stream_version);
 Datum
 es_stream_version(PG_FUNCTION_ARGS)
 {
 	text	   *stream;
+	EsStreamState state;
 
 	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
-	PG_RETURN_INT64(es_read_stream_version(stream, GetActiveSnapshot()));
+	PG_RETURN_INT64(es_stream_current_version(stream, GetActiveSnapshot(), &state));
 }

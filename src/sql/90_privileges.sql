@@ -29,7 +29,7 @@ BEGIN
           AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
                             'es_feed_head', 'es_wait', 'es_stream_hash',
                             'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
-                            'es_feed_holders')
+                            'es_feed_holders', 'es_stream_info')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;
@@ -39,8 +39,22 @@ $$;
 COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
     'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag and feed_holders views only (no table rights).';
 
+CREATE FUNCTION eventstore.es_grant_admin(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM eventstore.es_grant_writer(role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_stream(text, bigint, text), eventstore.es_restore_stream(text, text), eventstore.es_tombstone_stream(text, bigint, text), eventstore.es_erase_stream(text, text) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_snapshots(text, text, text), eventstore.es_reset_checkpoint(text, text, bigint, text) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text), eventstore.es_apply_retention(integer) TO %I', role_name);
+    EXECUTE format('GRANT SELECT ON eventstore.lifecycle_log TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_admin(name) IS
+    'Let a role delete, restore, tombstone and erase streams, delete snapshots and reset checkpoints and set and apply retention (the audited lifecycle functions, docs/lifecycle.md) and read the lifecycle log, besides everything a writer may do.';
+
 REVOKE ALL ON FUNCTION eventstore.es_grant_writer(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_reader(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_grant_admin(name) FROM PUBLIC;
 
 -- Installing without a superuser (docs/security.md): eventstore is a trusted
 -- extension, so a role with CREATE on the database can install it; the
