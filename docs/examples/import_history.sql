@@ -25,8 +25,9 @@ LOCK TABLE eventstore.events IN EXCLUSIVE MODE;
 -- each stream's versions dense from 1, metadata an object, and names and
 -- types within the store's rules (docs/append.md, "Names").  The names are
 -- checked by the store's own functions, the one home of those rules:
--- es_stream_version refuses an invalid stream name (and says whether the
--- stream exists), es_load with an empty range refuses an invalid type.
+-- es_stream_info refuses an invalid stream name (and tells whether the
+-- stream exists or has a lifecycle state: a deleted or tombstoned name is
+-- not free), es_load with an empty range refuses an invalid type.
 CREATE TEMP TABLE import_rows ON COMMIT DROP AS
 SELECT seq,
        aggregate_type || '-' || aggregate_id AS stream,
@@ -40,7 +41,8 @@ SELECT seq,
 
 DO $$
 DECLARE
-    bad text;
+    bad   text;
+    state text;
 BEGIN
     SELECT stream INTO bad FROM import_rows
      GROUP BY stream
@@ -59,21 +61,26 @@ BEGIN
     END IF;
     PERFORM count(*) FROM eventstore.es_load(after_position => 0, to_position => 0,
         types => (SELECT array_agg(DISTINCT type) FROM import_rows));
-    SELECT stream INTO bad FROM (SELECT DISTINCT stream FROM import_rows) s
-     WHERE eventstore.es_stream_version(stream) > 0
+    SELECT s.stream, i.state INTO bad, state
+      FROM (SELECT DISTINCT stream FROM import_rows) s,
+           LATERAL eventstore.es_stream_info(s.stream) i
+     WHERE i.state <> 'unknown'
      LIMIT 1;
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'stream "%" already exists in the store', bad;
+        RAISE EXCEPTION 'stream "%" already exists in the store (%)', bad, state;
     END IF;
 END $$;
 
--- Positions follow the legacy order, above every stored position, so a feed
--- reader sees the imported events once, after what it has already read.
+-- Positions follow the legacy order, above every stored position and every
+-- position of a deleted event (never handed out again: docs/lifecycle.md),
+-- so a feed reader sees the imported events once, after what it has
+-- already read.
 -- The category is the stream name up to its first "-", as es_append sets it.
 -- A unique violation here (an id used twice) rolls the whole import back.
 INSERT INTO eventstore.events
        (position, stream, version, event_id, type, category, data, data_bin, metadata, created_at)
-SELECT (SELECT coalesce(max(position), 0) FROM eventstore.events)
+SELECT greatest((SELECT coalesce(max(position), 0) FROM eventstore.events),
+                (SELECT coalesce(max(last_position), 0) FROM eventstore.stream_state))
            + row_number() OVER (ORDER BY seq),
        stream, version, event_id, type, split_part(stream, '-', 1),
        data, NULL, metadata, created_at

@@ -18,6 +18,11 @@ check() {  # check NAME GOT EXPECTED
 es_new_db $DB 2>/dev/null || exit 1
 $PSQL >/dev/null <<'SQL' || exit 1
 SELECT count(*) FROM eventstore.es_append('live-1', 'Started', '{}', 0);
+-- A deleted stream holds the highest position, and a tombstoned name is not free.
+SELECT count(*) FROM eventstore.es_append('gone-1', 'Started', '{}', 0);
+SELECT count(*) FROM eventstore.es_append('gone-2', 'Started', '{}', 0);
+SELECT eventstore.es_tombstone_stream('gone-1');
+SELECT eventstore.es_delete_stream('gone-2');
 CREATE TABLE legacy_events (seq bigint, aggregate_type text, aggregate_id text, version integer,
                             event_type text, payload jsonb, meta jsonb, occurred_at timestamptz, id uuid);
 INSERT INTO legacy_events VALUES
@@ -28,7 +33,8 @@ INSERT INTO legacy_events VALUES
  (21, 'cart',  '7', 2, 'ItemAdded',   '{"sku": "b"}', NULL,             '2019-04-01 08:00:05+00', NULL),
  (30, 'order', '1', 3, 'OrderShipped', NULL,          NULL,             '2019-05-01 12:00:00+00', NULL);
 SQL
-head=$($PSQL -c "SELECT max(position) FROM eventstore.events")
+head=$($PSQL -c "SELECT max(position) FROM eventstore.es_append('gone-3', 'T')")
+$PSQL -c "SELECT eventstore.es_delete_stream('gone-3')" >/dev/null
 $PSQL -f docs/examples/import_history.sql >/dev/null || { echo "not ok - the import failed"; exit 1; }
 
 check "versions and times of a stream are kept" \
@@ -40,8 +46,8 @@ check "a given id is kept, metadata too" \
 check "the feed shows the imported events once, in legacy order, after the store's own" \
     "$($PSQL -c "SELECT string_agg(stream || '/' || version, ' ' ORDER BY position) FROM eventstore.es_load(after_position => 0)")" \
     "live-1/1 order-1/1 cart-7/1 order-1/2 order-2/1 cart-7/2 order-1/3"
-check "positions follow the store's highest one, without gaps" \
-    "$($PSQL -c "SELECT min(position) - $head || '-' || max(position) - $head FROM eventstore.events WHERE stream <> 'live-1'")" \
+check "positions follow the store's highest one (a deleted event's), without gaps" \
+    "$($PSQL -c "SELECT min(position) - $head || '-' || max(position) - $head FROM eventstore.events WHERE stream NOT IN ('live-1', 'gone-1', 'gone-2', 'gone-3')")" \
     "1-6"
 check "categories are set as es_append sets them" \
     "$($PSQL -c "SELECT string_agg(DISTINCT category, ' ') FROM eventstore.events")" \
@@ -65,6 +71,12 @@ refused "a version gap is refused" \
 refused "a stream that already exists is refused" \
     "(1, 'invoice', '2', 1, 'Issued', '{}', NULL, now(), NULL), (2, 'order', '2', 1, 'Placed', '{}', NULL, now(), NULL)" \
     'stream "order-2" already exists in the store'
+refused "a tombstoned stream name is refused" \
+    "(1, 'gone', '1', 1, 'Started', '{}', NULL, now(), NULL)" \
+    'stream "gone-1" already exists in the store (tombstoned)'
+refused "a soft-deleted stream is refused" \
+    "(1, 'gone', '2', 1, 'Started', '{}', NULL, now(), NULL)" \
+    'stream "gone-2" already exists in the store (deleted)'
 refused "a stream name against the store's rules is refused" \
     "(1, 'invoice', E'3\\t', 1, 'Issued', '{}', NULL, now(), NULL)" \
     'stream name must not contain control characters'
