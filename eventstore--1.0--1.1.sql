@@ -285,3 +285,53 @@ RETURNS TABLE (is_snapshot boolean, "position" bigint, stream text, version bigi
                created_at timestamptz)
 AS 'MODULE_PATHNAME', 'es_load_with_snapshot'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
+
+-- Issue 13: a query surface (docs/queries.md).
+-- Whole streams: max_count NULL reads every event (src/sql/11_load.sql,
+-- src/sql/30_snapshots.sql); only the comments change.
+COMMENT ON FUNCTION eventstore.es_load(text, bigint, integer, boolean) IS
+    'Read a stream: forward from from_version (default 1), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream.';
+COMMENT ON FUNCTION eventstore.es_load_with_snapshot(text, text, integer) IS
+    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot.';
+
+-- Issue 13: events by id (src/sql/12_events_by_id.sql).
+CREATE FUNCTION eventstore.es_load_event(event_id uuid)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_event'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 1;
+COMMENT ON FUNCTION eventstore.es_load_event(uuid) IS
+    'The event with this id: one row, or none when no event has it.';
+REVOKE ALL ON FUNCTION eventstore.es_load_event(uuid) FROM PUBLIC;
+
+CREATE FUNCTION eventstore.es_load_events(event_ids uuid[])
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_events'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 10;
+COMMENT ON FUNCTION eventstore.es_load_events(uuid[]) IS
+    'The events with these ids (at most 100000), in position order, each once; ids that no event has are skipped.';
+REVOKE ALL ON FUNCTION eventstore.es_load_events(uuid[]) FROM PUBLIC;
+
+-- Issue 13: es_grant_reader grants the new reads (src/sql/90_privileges.sql,
+-- the same definition); the extension's owner gets them as on a fresh install.
+CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_feed_head', 'es_wait', 'es_stream_hash',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
+                            'es_load_event', 'es_load_events')
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
+    END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
+    'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag view only (no table rights).';
+SELECT eventstore.es_grant_reader('@extowner@');

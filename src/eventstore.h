@@ -46,6 +46,7 @@
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
 #define ES_MAX_BATCH			10000	/* events in one es_append call */
 #define ES_MAX_COUNT			100000	/* rows in one es_load page */
+#define ES_COUNT_ALL			(-1)	/* max_count NULL: the whole stream */
 
 /*
  * Expected-version claims.  At the SQL level: NULL = any, 0 = the stream must
@@ -143,6 +144,7 @@ extern text *es_check_name(text *name, const char *what);
 extern int64 es_check_expected_version(int64 v);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
+extern int64 es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern text *es_category_of(text *stream);
 
 /* src/stream_lock.c */

@@ -28,7 +28,10 @@
 static SPIPlanPtr forward_plan = NULL;
 static SPIPlanPtr backward_plan = NULL;
 
-/* es_load(stream, from_version, max_count, backward) */
+/*
+ * es_load(stream, from_version, max_count, backward).  max_count NULL reads
+ * to the end of the stream (or to its start, backward) in one call.
+ */
 PG_FUNCTION_INFO_V1(es_load_stream);
 Datum
 es_load_stream(PG_FUNCTION_ARGS)
@@ -45,7 +48,7 @@ es_load_stream(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
-	max_count = (int32) es_check_max_count(fcinfo, 2, INT4OID);
+	max_count = (int32) es_check_max_count_or_all(fcinfo, 2, INT4OID);
 	backward = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
 	if (PG_ARGISNULL(1))
 		from = backward ? PG_INT64_MAX : 1;
@@ -71,6 +74,7 @@ es_load_stream(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(stream);
 	values[1] = Int64GetDatum(from);
 	values[2] = Int32GetDatum(max_count);
+	nulls[2] = max_count == ES_COUNT_ALL;	/* LIMIT NULL: no limit */
 	es_run_into_result(fcinfo, plan, 3, types, values, nulls);
 	SPI_finish();
 	return (Datum) 0;

@@ -77,12 +77,25 @@ es_category_of(text *stream)
 int64
 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype)
 {
-	int64		n;
-
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("max_count must not be null")));
+	return es_check_max_count_or_all(fcinfo, argno, argtype);
+}
+
+/*
+ * The same for the reads of one stream, where NULL means the whole stream
+ * (returned as ES_COUNT_ALL): a stream is bounded by what its writers put
+ * into it, and the result tuplestore spills to disk beyond work_mem.
+ */
+int64
+es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype)
+{
+	int64		n;
+
+	if (PG_ARGISNULL(argno))
+		return ES_COUNT_ALL;
 	n = argtype == INT8OID ? PG_GETARG_INT64(argno) : PG_GETARG_INT32(argno);
 	if (n < 1 || n > ES_MAX_COUNT)
 		ereport(ERROR,

@@ -14,7 +14,13 @@ SELECT eventstore.es_grant_writer('es_priv_app');
 SELECT eventstore.es_grant_reader('es_priv_reader');
 -- the attacker below may create a schema in this database
 SELECT format('GRANT CREATE ON DATABASE %I TO es_priv_app', current_database()) \gexec
-SELECT version FROM eventstore.es_append('order-1', 'OrderPlaced', '{"total": 1}', 0);
+SELECT version FROM eventstore.es_append('order-1', 'OrderPlaced', '{"total": 1}', 0,
+    event_id => '00000000-0000-4000-8000-00000000e001');
+-- exactly these functions are a reader's
+SELECT p.oid::regprocedure AS reader_may_execute FROM pg_proc p
+WHERE p.pronamespace = 'eventstore'::regnamespace
+  AND has_function_privilege('es_priv_reader', p.oid, 'EXECUTE')
+ORDER BY 1::text COLLATE "C";
 
 -- The writer: appends and reads through the functions only.
 \c - es_priv_app
@@ -41,6 +47,9 @@ CREATE TABLE eventstore.mine (i int);
 SELECT version, type FROM eventstore.es_load('order-1');
 SELECT eventstore.es_stream_version('order-1');
 SELECT eventstore.es_feed_mode() IN ('concurrent', 'serialized') AS mode_ok;
+SELECT stream, version FROM eventstore.es_load_event('00000000-0000-4000-8000-00000000e001');
+SELECT stream, version FROM eventstore.es_load_events('{00000000-0000-4000-8000-00000000e001}');
+SELECT count(*) FROM eventstore.es_load('order-1', max_count => NULL);
 SELECT eventstore.es_append('order-1', 'X', '{}');
 SELECT eventstore.es_append('{"stream": "order-1", "events": [{"type": "X"}]}');
 SELECT count(*) FROM eventstore.events;
@@ -51,6 +60,8 @@ SELECT eventstore.es_append('order-1', 'X', '{}');
 SELECT eventstore.es_append('{"stream": "order-1", "events": [{"type": "X"}]}');
 SELECT count(*) FROM eventstore.es_load('order-1');
 SELECT eventstore.es_stream_version('order-1');
+SELECT count(*) FROM eventstore.es_load_event('00000000-0000-4000-8000-00000000e001');
+SELECT count(*) FROM eventstore.es_load_events('{00000000-0000-4000-8000-00000000e001}');
 SELECT count(*) FROM eventstore.events;
 
 -- search_path attack.  The writer builds objects that shadow everything the

@@ -1,0 +1,57 @@
+-- The query surface of issue 13 (docs/queries.md): events by id, whole
+-- streams, richer append answers.
+SET search_path = eventstore, public;
+
+-- Events by id: one, many (position order, each once, unknown ids skipped)
+SELECT count(*) FROM es_append('{"stream": "q-order-1", "events": [
+    {"type": "Placed", "id": "00000000-0000-4000-8000-0000000000a1", "data": {"n": 1}},
+    {"type": "Paid",   "id": "00000000-0000-4000-8000-0000000000a2", "data": {"n": 2}}]}');
+SELECT count(*) FROM es_append('q-order-2', 'Placed', '{"n": 3}',
+    event_id => '00000000-0000-4000-8000-0000000000a3');
+SELECT stream, version, type, data FROM es_load_event('00000000-0000-4000-8000-0000000000a2');
+SELECT count(*) FROM es_load_event('00000000-0000-4000-8000-0000000000ff');
+SELECT stream, version, event_id FROM es_load_events(ARRAY[
+    '00000000-0000-4000-8000-0000000000a3', '00000000-0000-4000-8000-0000000000ff',
+    '00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000a3']::uuid[]);
+SELECT count(*) FROM es_load_events('{}');
+-- the rows are those of the table, in the table's column order
+SELECT (SELECT e FROM es_load_event('00000000-0000-4000-8000-0000000000a1') e)
+     = (SELECT e FROM eventstore.events e WHERE event_id = '00000000-0000-4000-8000-0000000000a1') AS same_row;
+-- untyped parameters resolve
+PREPARE q_by_id(unknown) AS SELECT version FROM es_load_event($1);
+EXECUTE q_by_id('00000000-0000-4000-8000-0000000000a1');
+PREPARE q_by_ids(unknown) AS SELECT version FROM es_load_events($1);
+EXECUTE q_by_ids('{00000000-0000-4000-8000-0000000000a1,00000000-0000-4000-8000-0000000000a2}');
+-- bad input
+SELECT try($$SELECT * FROM es_load_event(NULL)$$);
+SELECT try($$SELECT * FROM es_load_event('not-a-uuid')$$);
+SELECT try($$SELECT * FROM es_load_events(NULL)$$);
+SELECT try($$SELECT * FROM es_load_events(ARRAY[NULL]::uuid[])$$);
+SELECT try($$SELECT * FROM es_load_events('{{00000000-0000-4000-8000-0000000000a1}}')$$);
+SELECT try($$SELECT * FROM es_load_events(array_fill('00000000-0000-4000-8000-0000000000a1'::uuid, ARRAY[100001]))$$);
+
+-- Whole streams: max_count NULL has no cap (here 2,500 events, more than
+-- the default page of 1,000 and than two pages of it)
+SELECT count(*) FROM es_append(jsonb_build_object('stream', 'q-long-1', 'events',
+    (SELECT jsonb_agg(jsonb_build_object('type', 'E')) FROM generate_series(1, 2500))));
+SELECT count(*) AS default_page FROM es_load('q-long-1');
+SELECT count(*), min(version), max(version) FROM es_load('q-long-1', max_count => NULL);
+SELECT count(*), min(version), max(version) FROM es_load('q-long-1', 2000, NULL);
+SELECT count(*), min(version), max(version) FROM es_load('q-long-1', NULL, NULL, true);
+SELECT count(*) FROM es_load('q-nope', max_count => NULL);
+-- in version order, without gaps
+SELECT bool_and(version = n) AS dense FROM
+    (SELECT version, row_number() OVER () AS n FROM es_load('q-long-1', max_count => NULL)) v;
+-- beyond work_mem the result spills to disk and is still whole
+SET work_mem = '64kB';
+SELECT count(*) FROM es_load('q-long-1', max_count => NULL);
+RESET work_mem;
+SELECT * FROM es_snapshot('q-long-1', 100, '{"s": 1}');
+SELECT count(*) FILTER (WHERE is_snapshot) AS snapshots, count(*) FILTER (WHERE NOT is_snapshot) AS events
+FROM es_load_with_snapshot('q-long-1', max_count => NULL);
+-- the bounds still hold for a number
+SELECT try($$SELECT * FROM es_load('q-long-1', 1, 0)$$);
+SELECT try($$SELECT * FROM es_load('q-long-1', 1, 100001)$$);
+SELECT try($$SELECT * FROM es_load_with_snapshot('q-long-1', 'default', 0)$$);
+-- the feed has no "all": a NULL page size is still an error
+SELECT try($$SELECT * FROM es_load(after_position => 0, max_count => NULL)$$);
