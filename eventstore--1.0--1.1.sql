@@ -311,6 +311,15 @@ COMMENT ON FUNCTION eventstore.es_load_events(uuid[]) IS
     'The events with these ids (at most 100000), in position order, each once; ids that no event has are skipped.';
 REVOKE ALL ON FUNCTION eventstore.es_load_events(uuid[]) FROM PUBLIC;
 
+-- Issue 13: richer append answers (src/sql/10_append.sql).  The new field
+-- comes last, as in a fresh install; the library fills it only when the
+-- type has it, so 1.0's four fields keep working until this update.
+ALTER TYPE eventstore.append_result ADD ATTRIBUTE replayed boolean;
+COMMENT ON TYPE eventstore.append_result IS
+    'One appended event: its stream, version, global position and id; replayed is true when an idempotent retry found it stored already and wrote nothing.';
+COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
+    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';
+
 -- Issue 13: es_grant_reader grants the new reads (src/sql/90_privileges.sql,
 -- the same definition); the extension's owner gets them as on a fresh install.
 CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void

@@ -55,3 +55,57 @@ SELECT try($$SELECT * FROM es_load('q-long-1', 1, 100001)$$);
 SELECT try($$SELECT * FROM es_load_with_snapshot('q-long-1', 'default', 0)$$);
 -- the feed has no "all": a NULL page size is still an error
 SELECT try($$SELECT * FROM es_load(after_position => 0, max_count => NULL)$$);
+
+-- Richer append answers: replayed says whether an idempotent retry found
+-- the events stored already
+SELECT stream, version, replayed FROM es_append('q-pay-1', 'Paid', '{"n": 1}', 0,
+    event_id => '00000000-0000-4000-8000-0000000000b1');
+SELECT stream, version, replayed FROM es_append('q-pay-1', 'Paid', '{"n": 1}', 0,
+    event_id => '00000000-0000-4000-8000-0000000000b1');
+SELECT stream, version, replayed FROM es_append('[
+    {"stream": "q-pay-1", "expected_version": 0, "events": [
+        {"type": "Paid", "id": "00000000-0000-4000-8000-0000000000b1", "data": {"n": 1}}]},
+    {"stream": "q-pay-2", "events": [{"type": "Paid"}]}]');
+-- the conflict's DETAIL is a JSON object with stream, claim and actual version
+CREATE FUNCTION pg_temp.conflict_of(stmt text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    detail text;
+BEGIN
+    EXECUTE stmt;
+    RETURN NULL;
+EXCEPTION WHEN SQLSTATE 'ES001' THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RETURN detail::jsonb;
+END
+$$;
+SELECT pg_temp.conflict_of($$SELECT es_append('q-pay-1', 'X', NULL, 7)$$);
+SELECT pg_temp.conflict_of($$SELECT es_append('q-pay-1', 'X', NULL, 0)$$);
+SELECT pg_temp.conflict_of($$SELECT es_append('q-pay-9', 'X', NULL, -1)$$);
+SELECT pg_temp.conflict_of($$SELECT es_append('{"stream": "q-pay-1", "expected_version": "no_stream", "events": [{"type": "X"}]}')$$);
+-- which stream of a multi-stream append conflicted
+SELECT pg_temp.conflict_of($$SELECT es_append('[
+    {"stream": "q-pay-1", "expected_version": 1, "events": [{"type": "X"}]},
+    {"stream": "q-pay-2", "expected_version": 5, "events": [{"type": "X"}]}]')$$);
+-- names that need escaping stay valid JSON
+SELECT pg_temp.conflict_of($$SELECT es_append('q-"quoted"\1', 'X', NULL, 3)$$) ->> 'stream' AS stream;
+
+-- "events": [] with an expected version checks a stream without writing it
+SELECT stream, version FROM es_append('[
+    {"stream": "q-pay-1", "expected_version": 1, "events": []},
+    {"stream": "q-pay-3", "expected_version": 0, "events": [{"type": "Opened"}]}]');
+SELECT es_stream_version('q-pay-1') AS unchanged;
+-- a wrong claim on the checked stream fails the whole call, nothing written
+SELECT pg_temp.conflict_of($$SELECT es_append('[
+    {"stream": "q-pay-1", "expected_version": 5, "events": []},
+    {"stream": "q-pay-3", "expected_version": 1, "events": [{"type": "Closed"}]}]')$$);
+SELECT es_stream_version('q-pay-3') AS still_1;
+-- checks only: every form of claim, nothing returned, nothing written
+SELECT count(*) FROM es_append('{"stream": "q-pay-1", "expected_version": 1, "events": []}');
+SELECT count(*) FROM es_append('[{"stream": "q-pay-1", "expected_version": "exists", "events": []},
+                                 {"stream": "q-pay-404", "expected_version": "no_stream", "events": []}]');
+SELECT pg_temp.conflict_of($$SELECT es_append('{"stream": "q-pay-404", "expected_version": -1, "events": []}')$$);
+-- without a claim an empty entry says nothing
+SELECT try($$SELECT es_append('{"stream": "q-pay-1", "events": []}')$$);
+SELECT try($$SELECT es_append('{"stream": "q-pay-1", "expected_version": null, "events": []}')$$);
+SELECT try($$SELECT es_append('[{"stream": "q-pay-1", "expected_version": 1, "events": []},
+                                {"stream": "q-pay-1", "expected_version": 1, "events": [{"type": "X"}]}]')$$);

@@ -312,10 +312,16 @@ parse_stream(BatchBuilder *b, JsonbValue *sv)
 				 errmsg("stream name must not be null"),
 				 errhint("Every entry of a batch needs a \"stream\".")));
 	sa->count = b->nevents - sa->first;
-	if (!have_events || sa->count == 0)
+
+	/*
+	 * "events": [] with an expected version checks a stream that the command
+	 * read but does not write (docs/append.md); without one it says nothing.
+	 */
+	if (!have_events || (sa->count == 0 && sa->expected == ES_EXPECT_ANY))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("no events to append to stream \"%s\"", text_to_cstring(sa->stream))));
+				 errmsg("no events to append to stream \"%s\"", text_to_cstring(sa->stream)),
+				 have_events ? errhint("An entry with \"events\": [] must give an expected version to check.") : 0));
 }
 
 /* es_append(batch jsonb) */
