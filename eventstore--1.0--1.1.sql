@@ -320,6 +320,111 @@ COMMENT ON TYPE eventstore.append_result IS
 COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
     'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';
 
+-- Issue 13: correlation and causation (src/sql/13_correlation.sql).  The
+-- indexes are built here, in the update's transaction: appends wait for the
+-- build (docs/releasing.md).  Then the store's own list of objects learns
+-- their names (src/sql/86_table_additions.sql, the same definition).
+CREATE INDEX events_correlation_hash_idx ON eventstore.events
+    USING hash ((metadata OPERATOR(pg_catalog.->>) 'correlation_id'));
+COMMENT ON INDEX eventstore.events_correlation_hash_idx IS
+    'Events by metadata correlation_id (es_load_correlated).';
+CREATE INDEX events_causation_hash_idx ON eventstore.events
+    USING hash ((metadata OPERATOR(pg_catalog.->>) 'causation_id'));
+COMMENT ON INDEX eventstore.events_causation_hash_idx IS
+    'Events by metadata causation_id, the id of the event that caused them (es_load_effects).';
+
+CREATE FUNCTION eventstore.es_load_correlated(
+    correlation_id text,
+    after_position bigint  DEFAULT 0,
+    max_count      integer DEFAULT 1000)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_correlated'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
+COMMENT ON FUNCTION eventstore.es_load_correlated(text, bigint, integer) IS
+    'The events whose metadata correlation_id is this one, after after_position, in position order, at most max_count (NULL: all).';
+
+CREATE FUNCTION eventstore.es_load_causes(
+    event_id  uuid,
+    max_count integer DEFAULT 1000)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_causes'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 10;
+COMMENT ON FUNCTION eventstore.es_load_causes(uuid, integer) IS
+    'The chain of causes of an event: the event its metadata causation_id names, that event''s cause, and so on, in position order, at most max_count (NULL: all).';
+
+CREATE FUNCTION eventstore.es_load_effects(
+    event_id  uuid,
+    max_count integer DEFAULT 1000)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_effects'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 10;
+COMMENT ON FUNCTION eventstore.es_load_effects(uuid, integer) IS
+    'The effects of an event: the events whose metadata causation_id is its id, their effects, and so on, in position order, at most max_count (NULL: all).';
+REVOKE ALL ON FUNCTION eventstore.es_load_correlated(text, bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_load_causes(uuid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_load_effects(uuid, integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
+    OUT kind text, OUT table_name text, OUT name text, OUT definition text)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH store AS (
+        SELECT c.oid, c.relname
+        FROM pg_class c
+        WHERE c.relnamespace = 'eventstore'::regnamespace
+          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND c.relname <> 'table_additions'
+    ), own(name) AS (
+        VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
+               ('events_version_check'), ('events_one_payload_check'),
+               ('events_category_position_idx'),
+               ('events_correlation_hash_idx'), ('events_causation_hash_idx'),
+               ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
+               ('checkpoints_pkey'), ('checkpoints_position_check')
+    )
+    SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
+    FROM store s
+    JOIN pg_index x ON x.indrelid = s.oid
+    JOIN pg_class i ON i.oid = x.indexrelid
+    WHERE i.relname NOT IN (SELECT name FROM own)
+      AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = s.oid)
+    UNION ALL
+    SELECT 'constraint', s.relname, k.conname,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', s.oid::regclass, k.conname, pg_get_constraintdef(k.oid))
+    FROM store s
+    JOIN pg_constraint k ON k.conrelid = s.oid
+    WHERE k.conname NOT IN (SELECT name FROM own)
+    UNION ALL
+    SELECT 'trigger', s.relname, t.tgname,
+           pg_get_triggerdef(t.oid)
+           || CASE t.tgenabled
+                  WHEN 'O' THEN ''
+                  ELSE format('; ALTER TABLE %s %s TRIGGER %I', s.oid::regclass,
+                              CASE t.tgenabled WHEN 'D' THEN 'DISABLE'
+                                               WHEN 'R' THEN 'ENABLE REPLICA'
+                                               ELSE 'ENABLE ALWAYS' END, t.tgname)
+              END
+    FROM store s
+    JOIN pg_trigger t ON t.tgrelid = s.oid
+    JOIN pg_proc f ON f.oid = t.tgfoid
+    WHERE NOT t.tgisinternal
+      AND f.pronamespace <> 'eventstore'::regnamespace	-- the store's own triggers
+    UNION ALL
+    SELECT 'publication', s.relname, p.pubname,
+           format('ALTER PUBLICATION %I ADD TABLE ONLY %s%s%s', p.pubname, s.oid::regclass,
+                  CASE WHEN r.prattrs IS NULL THEN ''
+                       ELSE ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                                     FROM pg_attribute a
+                                     WHERE a.attrelid = s.oid AND a.attnum = ANY (r.prattrs)) || ')'
+                  END,
+                  CASE WHEN r.prqual IS NULL THEN ''
+                       ELSE ' WHERE (' || pg_get_expr(r.prqual, s.oid) || ')'
+                  END)
+    FROM store s
+    JOIN pg_publication_rel r ON r.prrelid = s.oid
+    JOIN pg_publication p ON p.oid = r.prpubid
+$$;
+
 -- Issue 13: es_grant_reader grants the new reads (src/sql/90_privileges.sql,
 -- the same definition); the extension's owner gets them as on a fresh install.
 CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
@@ -334,7 +439,8 @@ BEGIN
           AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
                             'es_feed_head', 'es_wait', 'es_stream_hash',
                             'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
-                            'es_load_event', 'es_load_events')
+                            'es_load_event', 'es_load_events', 'es_load_correlated',
+                            'es_load_causes', 'es_load_effects')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;

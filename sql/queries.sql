@@ -109,3 +109,63 @@ SELECT try($$SELECT es_append('{"stream": "q-pay-1", "events": []}')$$);
 SELECT try($$SELECT es_append('{"stream": "q-pay-1", "expected_version": null, "events": []}')$$);
 SELECT try($$SELECT es_append('[{"stream": "q-pay-1", "expected_version": 1, "events": []},
                                 {"stream": "q-pay-1", "expected_version": 1, "events": [{"type": "X"}]}]')$$);
+
+-- Correlation and causation: a conversation of five events, two branches
+--   c1 (root) -> c2 -> c3, c2 -> c4; c5 another conversation
+SELECT count(*) FROM es_append('[
+  {"stream": "q-corr-order-1", "events": [
+    {"type": "Placed",   "id": "00000000-0000-4000-8000-0000000000c1", "metadata": {"correlation_id": "conv-1"}},
+    {"type": "Priced",   "id": "00000000-0000-4000-8000-0000000000c2",
+     "metadata": {"correlation_id": "conv-1", "causation_id": "00000000-0000-4000-8000-0000000000c1"}}]},
+  {"stream": "q-corr-payment-1", "events": [
+    {"type": "Charged",  "id": "00000000-0000-4000-8000-0000000000c3",
+     "metadata": {"correlation_id": "conv-1", "causation_id": "00000000-0000-4000-8000-0000000000c2", "user": "u1"}}]}]');
+SELECT count(*) FROM es_append('q-corr-mail-1', 'Mailed', NULL,
+    metadata => '{"correlation_id": "conv-1", "causation_id": "00000000-0000-4000-8000-0000000000c2"}',
+    event_id => '00000000-0000-4000-8000-0000000000c4');
+SELECT count(*) FROM es_append('q-corr-order-2', 'Placed', NULL,
+    metadata => '{"correlation_id": "conv-2", "causation_id": "not an event id"}',
+    event_id => '00000000-0000-4000-8000-0000000000c5');
+SELECT stream, type FROM es_load_correlated('conv-1');
+SELECT type FROM es_load_correlated('conv-1', max_count => 2);
+SELECT type FROM es_load_correlated('conv-1',
+    (SELECT position FROM es_load_event('00000000-0000-4000-8000-0000000000c2')));
+SELECT type FROM es_load_correlated('conv-1', max_count => NULL);
+SELECT count(*) FROM es_load_correlated('conv-404');
+SELECT type FROM es_load_causes('00000000-0000-4000-8000-0000000000c3');
+SELECT type FROM es_load_causes('00000000-0000-4000-8000-0000000000c3', 1);
+SELECT count(*) FROM es_load_causes('00000000-0000-4000-8000-0000000000c1');
+SELECT count(*) FROM es_load_causes('00000000-0000-4000-8000-0000000000c5');
+SELECT count(*) FROM es_load_causes('00000000-0000-4000-8000-0000000000ff');
+SELECT type FROM es_load_effects('00000000-0000-4000-8000-0000000000c1');
+SELECT type FROM es_load_effects('00000000-0000-4000-8000-0000000000c2');
+SELECT count(*) FROM es_load_effects('00000000-0000-4000-8000-0000000000c4');
+-- a cycle (writer-chosen ids) ends the walk: each event once
+SELECT count(*) FROM es_append('[{"stream": "q-cycle-1", "events": [
+    {"type": "A", "id": "00000000-0000-4000-8000-0000000000d1", "metadata": {"causation_id": "00000000-0000-4000-8000-0000000000d2"}},
+    {"type": "B", "id": "00000000-0000-4000-8000-0000000000d2", "metadata": {"causation_id": "00000000-0000-4000-8000-0000000000d1"}}]}]');
+SELECT type FROM es_load_causes('00000000-0000-4000-8000-0000000000d1');
+SELECT type FROM es_load_effects('00000000-0000-4000-8000-0000000000d1');
+-- the store's indexes serve these reads
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM eventstore.events e
+    WHERE (e.metadata ->> 'correlation_id') = 'conv-1' AND e.position > 0 ORDER BY e.position LIMIT 1000;
+EXPLAIN (COSTS OFF) SELECT * FROM eventstore.events e
+    WHERE (e.metadata ->> 'causation_id') = '00000000-0000-4000-8000-0000000000c2';
+RESET enable_seqscan;
+-- a correlation id of any length can be stored (hash indexes have no key limit)
+SELECT count(*) FROM es_append('q-corr-long-1', 'Long', NULL,
+    metadata => jsonb_build_object('correlation_id', repeat('x', 10000)));
+SELECT count(*) FROM es_load_correlated(repeat('x', 10000));
+-- bad input
+SELECT try($$SELECT * FROM es_load_correlated(NULL)$$);
+SELECT try($$SELECT * FROM es_load_correlated('')$$);
+SELECT try($$SELECT * FROM es_load_correlated('conv-1', NULL)$$);
+SELECT try($$SELECT * FROM es_load_correlated('conv-1', -1)$$);
+SELECT try($$SELECT * FROM es_load_correlated('conv-1', 0, 0)$$);
+SELECT try($$SELECT * FROM es_load_correlated('conv-1', 0, 100001)$$);
+SELECT try($$SELECT * FROM es_load_causes(NULL)$$);
+SELECT try($$SELECT * FROM es_load_causes('00000000-0000-4000-8000-0000000000c1', -1)$$);
+SELECT try($$SELECT * FROM es_load_effects(NULL)$$);
+SELECT try($$SELECT * FROM es_load_effects('nope')$$);
+SELECT try($$SELECT * FROM es_load_effects('00000000-0000-4000-8000-0000000000c1', 0)$$);

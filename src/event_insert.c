@@ -8,11 +8,11 @@
  * executor start-up and shutdown and in PostgreSQL compiling the table's
  * CHECK constraints anew for every statement.  Here one small executor
  * state per call inserts the rows the way logical replication's apply
- * worker does (ExecSimpleRelationInsert), with the constraints compiled once
- * per backend (events_rel.c).  What an INSERT would do is still done: NOT
- * NULL and CHECK constraints, unique indexes (a duplicate raises 23505),
- * the other indexes, and row triggers, BEFORE and AFTER (the AFTER ones
- * fire at the end of the call).
+ * worker does (ExecSimpleRelationInsert), with the constraints and the
+ * indexes' expressions compiled once per backend (events_rel.c).  What an
+ * INSERT would do is still done: NOT NULL and CHECK constraints, unique
+ * indexes (a duplicate raises 23505), the other indexes, and row triggers,
+ * BEFORE and AFTER (the AFTER ones fire at the end of the call).
  *
  * A BEFORE ROW trigger may not drop an event or move it: es_append has
  * already promised the caller its stream, version, position and id, so
@@ -179,7 +179,10 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	PG_TRY();
 	{
 		if (insert_depth == 1)
+		{
 			rri->ri_ConstraintExprs = es_events_check_exprs(rel);
+			es_events_use_compiled_indexes(rri);
+		}
 		AfterTriggerBeginQuery();
 		for (i = 0; i < nrows; i++)
 		{

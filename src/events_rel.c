@@ -2,19 +2,26 @@
  *
  * events_rel.c
  *	  What a backend keeps about eventstore.events between calls: its OID,
- *	  the OID of its (stream, version) index, where each column is, and its
- *	  CHECK constraints compiled once.
+ *	  the OID of its (stream, version) index, where each column is, its
+ *	  CHECK constraints compiled once, and the expressions and predicates of
+ *	  its indexes compiled once.
  *
  * Why cache: the profile of a single-event append (docs/benchmarks.md)
  * showed per-call catalog name lookups, and PostgreSQL re-reading and
  * compiling the table's CHECK constraints for every statement, about a
- * tenth of the append's instructions.
+ * tenth of the append's instructions; the expression indexes of
+ * correlation and causation ids (src/sql/13_correlation.sql) cost another
+ * 11,000 instructions per append in compiling their expressions anew.
  *
  * Staleness: the OIDs and the column map are dropped by a relcache
  * invalidation of the table (DDL, DROP EXTENSION, a VACUUM's statistics);
  * the compiled constraints are checked against the relcache entry's
  * constraint texts on every use and also dropped when any function changes
- * (a constraint may call one whose definition was inlined).
+ * (a constraint may call one whose definition was inlined).  The compiled
+ * index expressions are dropped by the same function changes and by a
+ * relcache invalidation of the table (an index created or dropped) or of
+ * one of the indexes, and are used only for the same indexes, in the same
+ * order, as they were compiled for.
  *
  *-------------------------------------------------------------------------
  */
@@ -71,21 +78,41 @@ static char **checks_src = NULL;
 static int	nchecks = 0;
 static bool checks_stale = false;
 
+/* The compiled expressions and predicate of one index of the table. */
+typedef struct CompiledIndex
+{
+	Oid			indexoid;
+	List	   *exprs;			/* ExprStates, NIL without expressions */
+	ExprState  *pred;			/* NULL when not partial */
+} CompiledIndex;
+
+static MemoryContext indexes_cxt = NULL;
+static CompiledIndex *indexes = NULL;
+static int	nindexes = 0;
+static bool indexes_stale = false;
+
 static void
 events_rel_invalidate(Datum arg, Oid changed)
 {
+	int			i;
+
 	if (changed == InvalidOid || changed == relid || changed == mapped_relid)
 	{
 		relid = InvalidOid;
 		mapped_relid = InvalidOid;
 		checks_stale = true;
+		indexes_stale = true;
 	}
+	for (i = 0; i < nindexes; i++)
+		if (changed == indexes[i].indexoid)
+			indexes_stale = true;
 }
 
 static void
 functions_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
 	checks_stale = true;
+	indexes_stale = true;
 }
 
 static void
@@ -279,4 +306,101 @@ es_events_check_exprs(Relation rel)
 		nchecks = constr->num_check;
 	}
 	return checks;
+}
+
+/* Were the compiled index expressions compiled for rri's indexes? */
+static bool
+indexes_current(ResultRelInfo *rri)
+{
+	int			i;
+
+	if (indexes_stale || indexes_cxt == NULL || rri->ri_NumIndices != nindexes)
+		return false;
+	for (i = 0; i < nindexes; i++)
+		if (RelationGetRelid(rri->ri_IndexRelationDescs[i]) != indexes[i].indexoid)
+			return false;
+	return true;
+}
+
+/* Compile the expressions and predicates of rri's indexes into a new cache. */
+static void
+compile_indexes(ResultRelInfo *rri)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	CompiledIndex *compiled;
+	int			n = rri->ri_NumIndices;
+	int			i;
+
+	if (indexes_cxt != NULL)
+		MemoryContextDelete(indexes_cxt);
+	indexes_cxt = NULL;
+	indexes = NULL;
+	nindexes = 0;
+	indexes_stale = false;
+
+	/* Build in a fresh context; publish it only when complete. */
+	cxt = AllocSetContextCreate(CacheMemoryContext,
+								"eventstore index expressions",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		compiled = palloc0(sizeof(CompiledIndex) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+			ListCell   *lc;
+
+			compiled[i].indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
+			foreach(lc, ii->ii_Expressions)
+			{
+				Expr	   *e = expression_planner((Expr *) copyObject(lfirst(lc)));
+
+				compiled[i].exprs = lappend(compiled[i].exprs, ExecInitExpr(e, NULL));
+			}
+			if (ii->ii_Predicate != NIL)
+			{
+				Node	   *q = (Node *) expression_planner((Expr *) copyObject(ii->ii_Predicate));
+
+				compiled[i].pred = ExecInitQual((List *) q, NULL);
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	indexes_cxt = cxt;
+	indexes = compiled;
+	nindexes = n;
+}
+
+/*
+ * Give the IndexInfos of rri (opened by ExecOpenIndices) the backend's
+ * compiled expressions and predicates, compiling them when they are missing
+ * or stale, so that inserting index entries does not compile them anew.
+ * Valid until the next call.
+ */
+void
+es_events_use_compiled_indexes(ResultRelInfo *rri)
+{
+	int			i;
+
+	register_callbacks();
+	if (!indexes_current(rri))
+		compile_indexes(rri);
+	for (i = 0; i < nindexes; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (ii->ii_Expressions != NIL)
+			ii->ii_ExpressionsState = indexes[i].exprs;
+		if (ii->ii_Predicate != NIL)
+			ii->ii_PredicateState = indexes[i].pred;
+	}
 }

@@ -145,6 +145,7 @@ extern int64 es_check_expected_version(int64 v);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern int64 es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype);
+extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
 extern text *es_category_of(text *stream);
 
 /* src/stream_lock.c */
@@ -173,6 +174,8 @@ extern Oid	es_events_relid(void);
 extern AttrNumber es_events_attnum(struct RelationData *rel, EsEventColumn col);
 extern struct RelationData *es_events_open_version_index(struct RelationData *rel);
 extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
+struct ResultRelInfo;
+extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);

@@ -132,26 +132,6 @@ check_not_standby(void)
 				 errhint("Read the global feed on the primary; stream reads work on standbys.")));
 }
 
-static int64
-check_after_position(FunctionCallInfo fcinfo, int argno)
-{
-	int64		after;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("after_position must not be null"),
-				 errhint("Use 0 to read from the beginning of the feed.")));
-	after = PG_GETARG_INT64(argno);
-	if (after < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("after_position must not be negative"),
-				 errdetail("It is " INT64_FORMAT ".", after),
-				 errhint("Use 0 to read from the beginning of the feed.")));
-	return after;
-}
-
 /* Ensure a category filter is a possible category: non-empty, no "-". */
 static text *
 check_category(text *category)
@@ -244,7 +224,7 @@ es_load_feed(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	after = check_after_position(fcinfo, 0);
+	after = es_check_after_position(fcinfo, 0);
 	max_count = es_check_max_count(fcinfo, 1, INT8OID);
 	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < 0)
 		ereport(ERROR,
@@ -371,7 +351,7 @@ es_wait(PG_FUNCTION_ARGS)
 	int64		probed_safe = -1;
 	bool		found = false;
 
-	after = check_after_position(fcinfo, 0);
+	after = es_check_after_position(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -104,3 +104,24 @@ es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype)
 				 errdetail("It is " INT64_FORMAT ".", n)));
 	return n;
 }
+
+/* Ensure an after_position (argument argno) is present and not negative. */
+int64
+es_check_after_position(FunctionCallInfo fcinfo, int argno)
+{
+	int64		after;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("after_position must not be null"),
+				 errhint("Use 0 to read from the beginning of the feed.")));
+	after = PG_GETARG_INT64(argno);
+	if (after < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("after_position must not be negative"),
+				 errdetail("It is " INT64_FORMAT ".", after),
+				 errhint("Use 0 to read from the beginning of the feed.")));
+	return after;
+}

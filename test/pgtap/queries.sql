@@ -1,7 +1,7 @@
 -- pgTAP: the query surface of issue 13 (docs/queries.md): events by id,
 -- whole streams, richer append answers.
 BEGIN;
-SELECT plan(20);
+SELECT plan(27);
 SET search_path = eventstore, public;
 
 -- schema
@@ -58,6 +58,24 @@ SELECT is(pg_temp.detail_of($$SELECT es_append(jsonb_build_array(
     '{"stream": "tq-2", "expected_version": 2, "actual_version": 1}'::jsonb,
     'a checked stream that moved fails the call');
 SELECT is(es_stream_version('tq-3'), 0::bigint, 'and nothing of it was written');
+
+-- correlation and causation
+SELECT has_index('eventstore', 'events', 'events_correlation_hash_idx', 'the store indexes correlation ids');
+SELECT has_index('eventstore', 'events', 'events_causation_hash_idx', 'the store indexes causation ids');
+SELECT lives_ok($$SELECT es_append(jsonb_build_array(jsonb_build_object('stream', 'tq-c', 'events', jsonb_build_array(
+    jsonb_build_object('type', 'Cmd', 'id', 'cccccccc-0000-4000-8000-0000000000c1',
+                       'metadata', jsonb_build_object('correlation_id', 'tq-conv')),
+    jsonb_build_object('type', 'Evt', 'id', 'cccccccc-0000-4000-8000-0000000000c2',
+                       'metadata', jsonb_build_object('correlation_id', 'tq-conv',
+                                                      'causation_id', 'cccccccc-0000-4000-8000-0000000000c1'))))))$$,
+    'a command and its event');
+SELECT results_eq($$SELECT type FROM es_load_correlated('tq-conv')$$, $$VALUES ('Cmd'), ('Evt')$$,
+    'a correlation, in position order');
+SELECT results_eq($$SELECT type FROM es_load_causes('cccccccc-0000-4000-8000-0000000000c2')$$, $$VALUES ('Cmd')$$,
+    'an event''s causes');
+SELECT results_eq($$SELECT type FROM es_load_effects('cccccccc-0000-4000-8000-0000000000c1')$$, $$VALUES ('Evt')$$,
+    'an event''s effects');
+SELECT throws_ok($$SELECT * FROM es_load_correlated('')$$, '22023', NULL, 'an empty correlation id gets 22023');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -20,7 +20,7 @@ SELECT version FROM eventstore.es_append('order-1', 'OrderPlaced', '{"total": 1}
 SELECT p.oid::regprocedure AS reader_may_execute FROM pg_proc p
 WHERE p.pronamespace = 'eventstore'::regnamespace
   AND has_function_privilege('es_priv_reader', p.oid, 'EXECUTE')
-ORDER BY 1::text COLLATE "C";
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- The writer: appends and reads through the functions only.
 \c - es_priv_app
@@ -50,6 +50,9 @@ SELECT eventstore.es_feed_mode() IN ('concurrent', 'serialized') AS mode_ok;
 SELECT stream, version FROM eventstore.es_load_event('00000000-0000-4000-8000-00000000e001');
 SELECT stream, version FROM eventstore.es_load_events('{00000000-0000-4000-8000-00000000e001}');
 SELECT count(*) FROM eventstore.es_load('order-1', max_count => NULL);
+SELECT count(*) FROM eventstore.es_load_correlated('c-1');
+SELECT count(*) FROM eventstore.es_load_causes('00000000-0000-4000-8000-00000000e001');
+SELECT count(*) FROM eventstore.es_load_effects('00000000-0000-4000-8000-00000000e001');
 SELECT eventstore.es_append('order-1', 'X', '{}');
 SELECT eventstore.es_append('{"stream": "order-1", "events": [{"type": "X"}]}');
 SELECT count(*) FROM eventstore.events;
@@ -62,6 +65,7 @@ SELECT count(*) FROM eventstore.es_load('order-1');
 SELECT eventstore.es_stream_version('order-1');
 SELECT count(*) FROM eventstore.es_load_event('00000000-0000-4000-8000-00000000e001');
 SELECT count(*) FROM eventstore.es_load_events('{00000000-0000-4000-8000-00000000e001}');
+SELECT count(*) FROM eventstore.es_load_correlated('c-1');
 SELECT count(*) FROM eventstore.events;
 
 -- search_path attack.  The writer builds objects that shadow everything the

@@ -1,0 +1,166 @@
+/*-------------------------------------------------------------------------
+ *
+ * correlation.c
+ *	  Reads by the documented metadata keys correlation_id and causation_id:
+ *	  es_load_correlated, es_load_causes, es_load_effects.
+ *
+ * A writer that puts "correlation_id" (the conversation an event belongs
+ * to) and "causation_id" (the id of the event that caused it) into an
+ * event's metadata can ask for all events of a conversation, and for an
+ * event's causes and effects, without scanning the feed.  Two hash indexes
+ * that the store owns (src/sql/13_correlation.sql) answer them: hash rather
+ * than btree because a metadata value has no length limit and a btree entry
+ * has (about 2,700 bytes), which would make an append with a long id fail;
+ * and a hash index stores nothing for a NULL key, so events without the key
+ * cost only the evaluation of the expression.  docs/queries.md has the
+ * plans and the measured cost per append.
+ *
+ * The causation graph is the writers' and nothing checks it: a
+ * causation_id may name no event, or (with ids chosen by the writer) form a
+ * cycle.  The recursive queries use UNION, so every event is visited once
+ * and a cycle ends the walk.  Rows come in position order, like the feed,
+ * read with the caller's snapshot like es_load of a stream.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "eventstore.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+
+/* The index expressions, written as in the indexes (src/sql/13_correlation.sql). */
+#define CORRELATION_OF(e)	"(" e ".metadata OPERATOR(pg_catalog.->>) 'correlation_id')"
+#define CAUSATION_OF(e)		"(" e ".metadata OPERATOR(pg_catalog.->>) 'causation_id')"
+
+/* A causation_id that is an event id in canonical form, as a uuid; else NULL. */
+#define CAUSE_ID(x) \
+	"CASE WHEN " x " OPERATOR(pg_catalog.~)" \
+	" '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'" \
+	" THEN " x "::pg_catalog.uuid END"
+
+static SPIPlanPtr correlated_plan = NULL;
+static SPIPlanPtr causes_plan = NULL;
+static SPIPlanPtr effects_plan = NULL;
+
+/* Ensure an event id argument is present. */
+static Datum
+check_event_id(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event id must not be null")));
+	return PG_GETARG_DATUM(argno);
+}
+
+/* Run a kept plan whose last parameter is max_count (NULL: no limit). */
+static void
+run_read(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql,
+		 int nargs, Oid *types, Datum *values, int max_count_argno)
+{
+	bool		nulls[3] = {false, false, false};
+	int64		max_count = es_check_max_count_or_all(fcinfo, max_count_argno, INT4OID);
+
+	values[nargs - 1] = Int32GetDatum((int32) max_count);
+	nulls[nargs - 1] = max_count == ES_COUNT_ALL;	/* LIMIT NULL: no limit */
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	es_kept_plan(slot, sql, nargs, types);
+	es_run_into_result(fcinfo, *slot, nargs, types, values, nulls);
+	SPI_finish();
+}
+
+/*
+ * es_load_correlated(correlation_id, after_position, max_count): the events
+ * whose metadata has this correlation_id, after after_position, in
+ * position order.
+ */
+PG_FUNCTION_INFO_V1(es_load_correlated);
+Datum
+es_load_correlated(PG_FUNCTION_ARGS)
+{
+	Oid			types[3] = {TEXTOID, INT8OID, INT4OID};
+	Datum		values[3];
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("correlation id must not be null")));
+	if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("correlation id must not be empty")));
+	values[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
+	values[1] = Int64GetDatum(es_check_after_position(fcinfo, 1));
+
+	run_read(fcinfo, &correlated_plan,
+			 "SELECT * FROM eventstore.events e"
+			 " WHERE " CORRELATION_OF("e") " OPERATOR(pg_catalog.=) $1"
+			 " AND e.position OPERATOR(pg_catalog.>) $2"
+			 " ORDER BY e.position LIMIT $3",
+			 3, types, values, 2);
+	return (Datum) 0;
+}
+
+/*
+ * es_load_causes(event_id, max_count): the event's cause (the event its
+ * causation_id names), that event's cause, and so on, in position order;
+ * the event itself is not among them.
+ */
+PG_FUNCTION_INFO_V1(es_load_causes);
+Datum
+es_load_causes(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {UUIDOID, INT4OID};
+	Datum		values[2];
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = check_event_id(fcinfo, 0);
+
+	run_read(fcinfo, &causes_plan,
+			 "WITH RECURSIVE up(id) AS ("
+			 "  SELECT " CAUSE_ID(CAUSATION_OF("e")) " FROM eventstore.events e"
+			 "  WHERE e.event_id OPERATOR(pg_catalog.=) $1"
+			 " UNION"
+			 "  SELECT " CAUSE_ID(CAUSATION_OF("e")) " FROM up"
+			 "  JOIN eventstore.events e ON e.event_id OPERATOR(pg_catalog.=) up.id)"
+			 " SELECT * FROM eventstore.events e"
+			 " WHERE e.event_id OPERATOR(pg_catalog.=) ANY (SELECT up.id FROM up)"
+			 " AND e.event_id OPERATOR(pg_catalog.<>) $1"
+			 " ORDER BY e.position LIMIT $2",
+			 2, types, values, 1);
+	return (Datum) 0;
+}
+
+/*
+ * es_load_effects(event_id, max_count): the events whose causation_id is
+ * this event's id, their effects, and so on, in position order; the event
+ * itself is not among them.
+ */
+PG_FUNCTION_INFO_V1(es_load_effects);
+Datum
+es_load_effects(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {UUIDOID, INT4OID};
+	Datum		values[2];
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = check_event_id(fcinfo, 0);
+
+	run_read(fcinfo, &effects_plan,
+			 "WITH RECURSIVE down(id) AS ("
+			 "  SELECT $1"
+			 " UNION"
+			 "  SELECT e.event_id FROM down"
+			 "  JOIN eventstore.events e"
+			 "  ON " CAUSATION_OF("e") " OPERATOR(pg_catalog.=) down.id::pg_catalog.text)"
+			 " SELECT * FROM eventstore.events e"
+			 " WHERE e.event_id OPERATOR(pg_catalog.=) ANY (SELECT down.id FROM down)"
+			 " AND e.event_id OPERATOR(pg_catalog.<>) $1"
+			 " ORDER BY e.position LIMIT $2",
+			 2, types, values, 1);
+	return (Datum) 0;
+}
