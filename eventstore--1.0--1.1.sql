@@ -318,7 +318,7 @@ ALTER TYPE eventstore.append_result ADD ATTRIBUTE replayed boolean;
 COMMENT ON TYPE eventstore.append_result IS
     'One appended event: its stream, version, global position and id; replayed is true when an idempotent retry found it stored already and wrote nothing.';
 COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
-    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';
+    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id", "occurred_at"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';
 
 -- Issue 13: correlation and causation (src/sql/13_correlation.sql).  The
 -- indexes are built here, in the update's transaction: appends wait for the
@@ -363,6 +363,48 @@ COMMENT ON FUNCTION eventstore.es_load_effects(uuid, integer) IS
 REVOKE ALL ON FUNCTION eventstore.es_load_correlated(text, bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_load_causes(uuid, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_load_effects(uuid, integer) FROM PUBLIC;
+
+-- Issue 13: time (src/sql/00_schema.sql, src/sql/14_time.sql).  The new
+-- column goes last, as in a fresh install; adding a nullable column
+-- without a default rewrites nothing.
+ALTER TABLE eventstore.events ADD COLUMN occurred_at timestamptz;
+COMMENT ON COLUMN eventstore.events.occurred_at IS 'When the event happened, as its writer says (the batch key "occurred_at"); NULL when not given. The store records its own time in created_at.';
+CREATE FUNCTION eventstore.es_load_until(
+    stream        text,
+    until         timestamptz,
+    by_occurrence boolean DEFAULT false,
+    max_count     integer DEFAULT NULL)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_until'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
+COMMENT ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) IS
+    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all.';
+
+CREATE FUNCTION eventstore.es_feed_position_at(at timestamptz)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_feed_position_at'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_feed_position_at(timestamptz) IS
+    'The position of the first event recorded at or after a time (the head + 1 when there is none yet): replay from it with es_load(after_position => es_feed_position_at(t) - 1). Not on a hot standby.';
+REVOKE ALL ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) FROM PUBLIC;
+CREATE FUNCTION eventstore.es_enable_time_index() RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_class c
+               WHERE c.relname = 'events_created_at_brin_idx'
+                 AND c.relnamespace = 'eventstore'::regnamespace) THEN
+        RETURN false;
+    END IF;
+    CREATE INDEX events_created_at_brin_idx ON eventstore.events USING brin (created_at);
+    COMMENT ON INDEX eventstore.events_created_at_brin_idx IS
+        'Block ranges of events by recording time (es_feed_position_at); created by es_enable_time_index.';
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_enable_time_index() IS
+    'Create the BRIN index on events.created_at that makes es_feed_position_at read only what was recorded since its time (costs about 11,000 instructions per append); false when it exists already. Superuser only.';
+REVOKE ALL ON FUNCTION eventstore.es_feed_position_at(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_enable_time_index() FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
     OUT kind text, OUT table_name text, OUT name text, OUT definition text)
@@ -440,7 +482,8 @@ BEGIN
                             'es_feed_head', 'es_wait', 'es_stream_hash',
                             'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
                             'es_load_event', 'es_load_events', 'es_load_correlated',
-                            'es_load_causes', 'es_load_effects')
+                            'es_load_causes', 'es_load_effects', 'es_load_until',
+                            'es_feed_position_at')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;

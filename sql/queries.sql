@@ -169,3 +169,50 @@ SELECT try($$SELECT * FROM es_load_causes('00000000-0000-4000-8000-0000000000c1'
 SELECT try($$SELECT * FROM es_load_effects(NULL)$$);
 SELECT try($$SELECT * FROM es_load_effects('nope')$$);
 SELECT try($$SELECT * FROM es_load_effects('00000000-0000-4000-8000-0000000000c1', 0)$$);
+
+-- Time: a writer's occurrence time (batch key "occurred_at") beside the
+-- store's recording time (created_at)
+SELECT count(*) FROM es_append('{"stream": "q-time-1", "events": [
+    {"type": "Measured", "occurred_at": "1990-01-01T10:00:00Z"},
+    {"type": "Measured", "occurred_at": "1990-01-01T11:00:00+00:00"},
+    {"type": "Noted"}]}');
+SELECT pg_sleep(0.01);
+SELECT count(*) FROM es_append('{"stream": "q-time-1", "events": [
+    {"type": "Measured", "occurred_at": "1990-01-01 09:30:00+00"}]}');
+SELECT version, type, occurred_at AT TIME ZONE 'UTC' AS occurred_utc, occurred_at IS NULL AS none
+FROM es_load('q-time-1');
+-- up to a time by occurrence (occurred_at, else created_at): deterministic here
+SELECT version FROM es_load_until('q-time-1', '1990-01-01T10:30:00Z', by_occurrence => true);
+SELECT version FROM es_load_until('q-time-1', '1990-01-01T11:00:00Z', true, 1);
+-- up to a time by recording: the first transaction's events, not the second's
+SELECT version FROM es_load_until('q-time-1',
+    (SELECT created_at FROM eventstore.events WHERE stream = 'q-time-1' AND version = 1));
+SELECT count(*) FROM es_load_until('q-time-1', '1980-01-01');
+SELECT count(*) FROM es_load_until('q-nope', now());
+-- the first feed position at or after a time: the first event of the second
+-- transaction above, and nothing recorded later is before it
+SELECT es_feed_position_at((SELECT created_at FROM eventstore.events WHERE stream = 'q-time-1' AND version = 4))
+     = (SELECT position FROM eventstore.events WHERE stream = 'q-time-1' AND version = 4) AS at_that_event;
+SELECT es_feed_position_at(t) = (SELECT min(position) FROM eventstore.events WHERE created_at >= t) AS first_at_or_after
+FROM (SELECT created_at AS t FROM eventstore.events WHERE stream = 'q-time-1' AND version = 1) x;
+SELECT es_feed_position_at('1980-01-01') = (SELECT min(position) FROM eventstore.events) AS from_the_start;
+SELECT es_feed_position_at(now() + interval '1 day') = es_feed_head() + 1 AS after_the_head;
+-- the opt-in BRIN index on created_at: created once, recorded as an
+-- addition (so pg_dump keeps it); the answer is the same with it
+SELECT es_enable_time_index() AS created, es_enable_time_index() AS again;
+SELECT kind, name FROM eventstore.table_additions WHERE name = 'events_created_at_brin_idx';
+SELECT es_feed_position_at('1980-01-01') = (SELECT min(position) FROM eventstore.events) AS with_the_index;
+DROP INDEX eventstore.events_created_at_brin_idx;
+SELECT count(*) FROM eventstore.table_additions WHERE name = 'events_created_at_brin_idx';
+-- bad input
+SELECT try($$SELECT es_append('{"stream": "q-time-1", "events": [{"type": "T", "occurred_at": "yesterday-ish"}]}')$$);
+SELECT try($$SELECT es_append('{"stream": "q-time-1", "events": [{"type": "T", "occurred_at": "infinity"}]}')$$);
+SELECT try($$SELECT es_append('{"stream": "q-time-1", "events": [{"type": "T", "occurred_at": 1767261600}]}')$$);
+SELECT try($$SELECT es_append('{"stream": "q-time-1", "events": [{"type": "T", "occurred_at": "300000-01-01"}]}')$$);
+SELECT try($$SELECT * FROM es_load_until(NULL, now())$$);
+SELECT try($$SELECT * FROM es_load_until('q-time-1', NULL)$$);
+SELECT try($$SELECT * FROM es_load_until('q-time-1', '-infinity')$$);
+SELECT try($$SELECT * FROM es_load_until('q-time-1', now(), false, 0)$$);
+SELECT try($$SELECT es_feed_position_at(NULL)$$);
+SELECT try($$SELECT es_feed_position_at('infinity')$$);
+SELECT es_stream_version('q-time-1') AS still_4;

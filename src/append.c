@@ -227,6 +227,14 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 																   CStringGetDatum(text_to_cstring(t))));
 			}
 		}
+		else if (strcmp(key, "occurred_at") == 0)
+		{
+			if (v.type != jbvNull)
+			{
+				ev->occurred_at = es_check_occurred_at(jbv_text(&v, key));
+				ev->has_occurred_at = true;
+			}
+		}
 		else if (strcmp(key, "id") == 0)
 		{
 			if (v.type != jbvNull)
@@ -242,7 +250,7 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized key \"%s\" in an event", key),
-					 errhint("An event has the keys type, data, data_bin, metadata and id.")));
+					 errhint("An event has the keys type, data, data_bin, metadata, id and occurred_at.")));
 	}
 	if (ev->type == NULL)
 		ereport(ERROR,

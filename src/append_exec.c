@@ -396,6 +396,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			rows[k].data = ev->data;
 			rows[k].data_bin = ev->data_bin;
 			rows[k].metadata = ev->metadata;
+			rows[k].occurred_at = ev->has_occurred_at ? &ev->occurred_at : NULL;
 			k++;
 		}
 		es_insert_events(rows, nnew, GetCurrentTransactionStartTimestamp());

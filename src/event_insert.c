@@ -75,6 +75,9 @@ row_value(EsEventRow *row, EsEventColumn col, Datum created_at, bool *isnull)
 		case ES_COL_METADATA:
 			*isnull = row->metadata == NULL;
 			return PointerGetDatum(row->metadata);
+		case ES_COL_OCCURRED_AT:
+			*isnull = row->occurred_at == NULL;
+			return row->occurred_at ? TimestampTzGetDatum(*row->occurred_at) : (Datum) 0;
 		case ES_COL_CREATED_AT:
 		default:
 			return created_at;
@@ -92,6 +95,16 @@ fill_slot(TupleTableSlot *slot, Relation rel, EsEventRow *row, Datum created_at)
 	{
 		AttrNumber	a = es_events_attnum(rel, (EsEventColumn) c) - 1;
 
+		if (a < 0)
+		{
+			/* A 1.0 table has no occurred_at: storing one needs the update. */
+			if (c == ES_COL_OCCURRED_AT && row->occurred_at != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("table \"eventstore.events\" has no column \"occurred_at\""),
+						 errhint("Run ALTER EXTENSION eventstore UPDATE to store occurrence times.")));
+			continue;
+		}
 		slot->tts_values[a] = row_value(row, (EsEventColumn) c, created_at,
 										   &slot->tts_isnull[a]);
 	}

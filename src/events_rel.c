@@ -59,7 +59,18 @@ static const struct
 	{"data_bin", BYTEAOID},
 	{"metadata", JSONBOID},
 	{"created_at", TIMESTAMPTZOID},
+	{"occurred_at", TIMESTAMPTZOID},
 };
+
+/*
+ * Columns that a table of an earlier release lacks: the library serves a
+ * database whose extension is not updated yet (docs/releasing.md).
+ */
+static inline bool
+column_is_optional(EsEventColumn col)
+{
+	return col == ES_COL_OCCURRED_AT;
+}
 
 static bool callbacks_registered = false;
 
@@ -157,6 +168,9 @@ map_columns(Relation rel)
 		attnums[c] = att->attnum;
 		known++;
 	}
+	for (c = 0; c < ES_NCOLUMNS; c++)
+		if (attnums[c] == InvalidAttrNumber && column_is_optional((EsEventColumn) c))
+			known++;
 	if (known != ES_NCOLUMNS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -219,7 +233,10 @@ es_events_open_version_index(Relation rel)
 	return index;
 }
 
-/* Attribute number of a column of rel (which is open, so invalidations are in). */
+/*
+ * Attribute number of a column of rel (which is open, so invalidations are
+ * in); InvalidAttrNumber for an optional column the table lacks.
+ */
 AttrNumber
 es_events_attnum(Relation rel, EsEventColumn col)
 {

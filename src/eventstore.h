@@ -95,6 +95,8 @@ typedef struct EsNewEvent
 	Jsonb	   *data;			/* NULL when absent */
 	bytea	   *data_bin;		/* NULL when absent */
 	Jsonb	   *metadata;		/* NULL when absent */
+	bool		has_occurred_at;
+	TimestampTz occurred_at;	/* the writer's occurrence time, if given */
 } EsNewEvent;
 
 /* The events of one call that go to one stream. */
@@ -122,6 +124,7 @@ typedef enum EsEventColumn
 	ES_COL_DATA_BIN,
 	ES_COL_METADATA,
 	ES_COL_CREATED_AT,
+	ES_COL_OCCURRED_AT,			/* 1.1: absent from a 1.0 table */
 	ES_NCOLUMNS
 } EsEventColumn;
 
@@ -137,6 +140,7 @@ typedef struct EsEventRow
 	Jsonb	   *data;
 	bytea	   *data_bin;
 	Jsonb	   *metadata;
+	TimestampTz *occurred_at;
 } EsEventRow;
 
 /* src/validate.c */
@@ -146,6 +150,8 @@ extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern int64 es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
+extern TimestampTz es_check_occurred_at(text *t);
+extern TimestampTz es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern text *es_category_of(text *stream);
 
 /* src/stream_lock.c */

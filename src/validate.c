@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 /* Ensure a stream name or event type is present, non-empty and short enough. */
 text *
@@ -124,4 +125,43 @@ es_check_after_position(FunctionCallInfo fcinfo, int argno)
 				 errdetail("It is " INT64_FORMAT ".", after),
 				 errhint("Use 0 to read from the beginning of the feed.")));
 	return after;
+}
+
+/*
+ * Ensure a writer's occurrence time (ISO 8601 text, as in JSON) is a finite
+ * timestamp; malformed text is 22007 from the timestamptz parser.
+ */
+TimestampTz
+es_check_occurred_at(text *t)
+{
+	TimestampTz ts;
+
+	ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												 CStringGetDatum(text_to_cstring(t)),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1)));
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("occurred_at must be a finite time"),
+				 errdetail("It is \"%s\".", text_to_cstring(t))));
+	return ts;
+}
+
+/* Ensure a time argument (argument argno, timestamptz) is present and finite. */
+TimestampTz
+es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	TimestampTz ts;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	ts = PG_GETARG_TIMESTAMPTZ(argno);
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be a finite time", what)));
+	return ts;
 }

@@ -34,4 +34,4 @@ AS 'MODULE_PATHNAME', 'es_append_batch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 10;
 
 COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
-    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';
+    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id", "occurred_at"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';

@@ -30,7 +30,8 @@ BEGIN
                             'es_feed_head', 'es_wait', 'es_stream_hash',
                             'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
                             'es_load_event', 'es_load_events', 'es_load_correlated',
-                            'es_load_causes', 'es_load_effects')
+                            'es_load_causes', 'es_load_effects', 'es_load_until',
+                            'es_feed_position_at')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;

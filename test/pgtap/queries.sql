@@ -1,7 +1,7 @@
 -- pgTAP: the query surface of issue 13 (docs/queries.md): events by id,
 -- whole streams, richer append answers.
 BEGIN;
-SELECT plan(27);
+SELECT plan(33);
 SET search_path = eventstore, public;
 
 -- schema
@@ -76,6 +76,18 @@ SELECT results_eq($$SELECT type FROM es_load_causes('cccccccc-0000-4000-8000-000
 SELECT results_eq($$SELECT type FROM es_load_effects('cccccccc-0000-4000-8000-0000000000c1')$$, $$VALUES ('Evt')$$,
     'an event''s effects');
 SELECT throws_ok($$SELECT * FROM es_load_correlated('')$$, '22023', NULL, 'an empty correlation id gets 22023');
+
+-- time
+SELECT has_column('eventstore', 'events', 'occurred_at', 'events have a writer''s occurrence time');
+SELECT col_is_null('eventstore', 'events', 'occurred_at', 'occurred_at is optional');
+SELECT lives_ok($$SELECT es_append(jsonb_build_object('stream', 'tq-t', 'events', jsonb_build_array(
+    jsonb_build_object('type', 'A', 'occurred_at', '1990-05-01T08:00:00Z'),
+    jsonb_build_object('type', 'B', 'occurred_at', '1990-05-02T08:00:00Z'))))$$, 'events with occurrence times');
+SELECT results_eq($$SELECT type FROM es_load_until('tq-t', '1990-05-01T12:00:00Z', by_occurrence => true)$$,
+    $$VALUES ('A')$$, 'a stream up to an occurrence time');
+SELECT throws_ok($$SELECT es_feed_position_at('infinity')$$, '22008', NULL, 'an infinite time gets 22008');
+SELECT ok(es_feed_position_at(now() - interval '1 day') <= (SELECT position FROM eventstore.events
+    WHERE stream = 'tq-t' AND version = 1), 'the feed position at a time is at or before what was recorded since');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -53,6 +53,8 @@ SELECT count(*) FROM eventstore.es_load('order-1', max_count => NULL);
 SELECT count(*) FROM eventstore.es_load_correlated('c-1');
 SELECT count(*) FROM eventstore.es_load_causes('00000000-0000-4000-8000-00000000e001');
 SELECT count(*) FROM eventstore.es_load_effects('00000000-0000-4000-8000-00000000e001');
+SELECT count(*) FROM eventstore.es_load_until('order-1', now());
+SELECT eventstore.es_feed_position_at('2000-01-01') > 0 AS position_ok;
 SELECT eventstore.es_append('order-1', 'X', '{}');
 SELECT eventstore.es_append('{"stream": "order-1", "events": [{"type": "X"}]}');
 SELECT count(*) FROM eventstore.events;
@@ -66,6 +68,8 @@ SELECT eventstore.es_stream_version('order-1');
 SELECT count(*) FROM eventstore.es_load_event('00000000-0000-4000-8000-00000000e001');
 SELECT count(*) FROM eventstore.es_load_events('{00000000-0000-4000-8000-00000000e001}');
 SELECT count(*) FROM eventstore.es_load_correlated('c-1');
+SELECT count(*) FROM eventstore.es_load_until('order-1', now());
+SELECT eventstore.es_feed_position_at('2000-01-01');
 SELECT count(*) FROM eventstore.events;
 
 -- search_path attack.  The writer builds objects that shadow everything the

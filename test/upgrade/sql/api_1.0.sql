@@ -40,6 +40,8 @@ SELECT try_v10($$SELECT es_append('v10order-1', 'X', '{}', 1)$$) AS conflict;
 SELECT try_v10($$SELECT es_append('v10order-9', 'X', '{}', event_id => '00000000-0000-4000-8000-000000000001')$$) AS id_reused;
 SELECT try_v10($$SELECT es_append('', 'X')$$) AS empty_stream;
 SELECT try_v10($$UPDATE eventstore.events SET type = 'x'$$) AS immutable;
+-- an occurrence time needs 1.1's column: a clear error until the update
+SELECT try_v10($$SELECT es_append('{"stream": "v10time-1", "events": [{"type": "T", "occurred_at": "2026-01-01T10:00:00Z"}]}')$$) AS occurred_at_needs_update;
 -- es_load: stream forward and backward, the feed with filters
 SELECT stream, version, type, data FROM es_load('v10order-1');
 SELECT version FROM es_load('v10order-1', NULL, 2, true);
