@@ -216,3 +216,51 @@ SELECT try($$SELECT * FROM es_load_until('q-time-1', now(), false, 0)$$);
 SELECT try($$SELECT es_feed_position_at(NULL)$$);
 SELECT try($$SELECT es_feed_position_at('infinity')$$);
 SELECT es_stream_version('q-time-1') AS still_4;
+
+-- The streams catalogue: category qcat has qcat (no "-"), qcat-1, qcat-2;
+-- qcatalog-1 shares the prefix, not the category
+SELECT count(*) FROM es_append('[
+    {"stream": "qcat-1", "events": [{"type": "A"}, {"type": "B"}, {"type": "C"}]},
+    {"stream": "qcat-2", "events": [{"type": "A"}]},
+    {"stream": "qcat", "events": [{"type": "A"}, {"type": "B"}]},
+    {"stream": "qcatalog-1", "events": [{"type": "A"}]}]');
+SELECT count(*) FROM es_append('qcat-1', 'D');
+SELECT stream, category, version, last_position > first_position AS moved,
+       last_appended_at >= created_at AS times_ok
+FROM es_streams(category => 'qcat');
+SELECT stream FROM es_streams(prefix => 'qcat');
+SELECT stream FROM es_streams(prefix => 'qcat-');
+-- paged: after_stream is the last name of the previous page
+SELECT stream FROM es_streams(category => 'qcat', max_count => 2);
+SELECT stream FROM es_streams(category => 'qcat', after_stream => 'qcat-1', max_count => 2);
+SELECT count(*) FROM es_streams(category => 'qcat', after_stream => 'qcat-2');
+-- the positions and times are those of the first and last events
+SELECT s.first_position = (SELECT min(position) FROM eventstore.events WHERE stream = 'qcat-1')
+   AND s.last_position = (SELECT max(position) FROM eventstore.events WHERE stream = 'qcat-1')
+   AND s.last_appended_at = (SELECT max(created_at) FROM eventstore.events WHERE stream = 'qcat-1') AS matches_table
+FROM es_streams(prefix => 'qcat-1') s;
+-- every stream once, over pages of any size
+SELECT (SELECT count(*) FROM es_streams(max_count => 100000))
+     = (SELECT count(DISTINCT stream) FROM eventstore.events) AS every_stream;
+-- categories with their streams and events
+SELECT category, streams, events FROM es_categories() WHERE category IN ('qcat', 'qcatalog');
+SELECT sum(streams) = (SELECT count(DISTINCT stream) FROM eventstore.events)
+   AND sum(events) = (SELECT count(*) FROM eventstore.events) AS counts_exact
+FROM es_categories();
+-- existence and version of many streams in one call, in the order given
+SELECT stream, version FROM es_stream_versions(ARRAY['qcat-1', 'qcat-404', 'qcat', 'qcat-1']);
+SELECT count(*) FROM es_stream_versions('{}');
+-- bad input
+SELECT try($$SELECT * FROM es_streams(category => '')$$);
+SELECT try($$SELECT * FROM es_streams(category => 'qcat-1')$$);
+SELECT try($$SELECT * FROM es_streams(prefix => '')$$);
+SELECT try($$SELECT * FROM es_streams(after_stream => '')$$);
+SELECT try($$SELECT * FROM es_streams(max_count => NULL)$$);
+SELECT try($$SELECT * FROM es_streams(max_count => 0)$$);
+SELECT try($$SELECT * FROM es_streams(max_count => 100001)$$);
+SELECT try($$SELECT * FROM es_stream_versions(NULL)$$);
+SELECT try($$SELECT * FROM es_stream_versions(ARRAY['a', NULL])$$);
+SELECT try($$SELECT * FROM es_stream_versions(ARRAY[''])$$);
+SELECT try($$SELECT * FROM es_stream_versions(ARRAY[repeat('x', 256)])$$);
+SELECT try($$SELECT * FROM es_stream_versions('{{a}}')$$);
+SELECT try($$SELECT * FROM es_stream_versions(array_fill('a'::text, ARRAY[100001]))$$);

@@ -1,7 +1,7 @@
 -- pgTAP: the query surface of issue 13 (docs/queries.md): events by id,
 -- whole streams, richer append answers.
 BEGIN;
-SELECT plan(33);
+SELECT plan(37);
 SET search_path = eventstore, public;
 
 -- schema
@@ -88,6 +88,15 @@ SELECT results_eq($$SELECT type FROM es_load_until('tq-t', '1990-05-01T12:00:00Z
 SELECT throws_ok($$SELECT es_feed_position_at('infinity')$$, '22008', NULL, 'an infinite time gets 22008');
 SELECT ok(es_feed_position_at(now() - interval '1 day') <= (SELECT position FROM eventstore.events
     WHERE stream = 'tq-t' AND version = 1), 'the feed position at a time is at or before what was recorded since');
+
+-- the streams catalogue
+SELECT has_function('eventstore', 'es_streams', ARRAY['text', 'text', 'text', 'integer']);
+SELECT results_eq($$SELECT stream, version FROM es_streams(prefix => 'tq-')$$,
+    $$SELECT stream, max(version) FROM eventstore.events WHERE stream LIKE 'tq-%' GROUP BY stream ORDER BY stream$$,
+    'the catalogue lists every stream with its version');
+SELECT results_eq($$SELECT version FROM es_stream_versions(ARRAY['tq-2', 'tq-none'])$$,
+    $$VALUES (1::bigint), (0::bigint)$$, 'versions of many streams, 0 for none');
+SELECT throws_ok($$SELECT * FROM es_streams(max_count => 0)$$, '22023', NULL, 'a page of 0 streams gets 22023');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -55,6 +55,9 @@ SELECT count(*) FROM eventstore.es_load_causes('00000000-0000-4000-8000-00000000
 SELECT count(*) FROM eventstore.es_load_effects('00000000-0000-4000-8000-00000000e001');
 SELECT count(*) FROM eventstore.es_load_until('order-1', now());
 SELECT eventstore.es_feed_position_at('2000-01-01') > 0 AS position_ok;
+SELECT stream, version FROM eventstore.es_streams(prefix => 'order-');
+SELECT * FROM eventstore.es_stream_versions(ARRAY['order-1', 'order-9']);
+SELECT category, streams FROM eventstore.es_categories() WHERE category = 'order';
 SELECT eventstore.es_append('order-1', 'X', '{}');
 SELECT eventstore.es_append('{"stream": "order-1", "events": [{"type": "X"}]}');
 SELECT count(*) FROM eventstore.events;
@@ -70,6 +73,8 @@ SELECT count(*) FROM eventstore.es_load_events('{00000000-0000-4000-8000-0000000
 SELECT count(*) FROM eventstore.es_load_correlated('c-1');
 SELECT count(*) FROM eventstore.es_load_until('order-1', now());
 SELECT eventstore.es_feed_position_at('2000-01-01');
+SELECT count(*) FROM eventstore.es_streams();
+SELECT count(*) FROM eventstore.es_categories();
 SELECT count(*) FROM eventstore.events;
 
 -- search_path attack.  The writer builds objects that shadow everything the
