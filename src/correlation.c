@@ -43,33 +43,15 @@ static SPIPlanPtr correlated_plan = NULL;
 static SPIPlanPtr causes_plan = NULL;
 static SPIPlanPtr effects_plan = NULL;
 
-/* Ensure an event id argument is present. */
-static Datum
-check_event_id(FunctionCallInfo fcinfo, int argno)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event id must not be null")));
-	return PG_GETARG_DATUM(argno);
-}
-
 /* Run a kept plan whose last parameter is max_count (NULL: no limit). */
 static void
 run_read(FunctionCallInfo fcinfo, SPIPlanPtr *slot, const char *sql,
 		 int nargs, Oid *types, Datum *values, int max_count_argno)
 {
 	bool		nulls[3] = {false, false, false};
-	int64		max_count = es_check_max_count_or_all(fcinfo, max_count_argno, INT4OID);
 
-	values[nargs - 1] = Int32GetDatum((int32) max_count);
-	nulls[nargs - 1] = max_count == ES_COUNT_ALL;	/* LIMIT NULL: no limit */
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	es_kept_plan(slot, sql, nargs, types);
-	es_run_into_result(fcinfo, *slot, nargs, types, values, nulls);
-	SPI_finish();
+	es_limit_param(fcinfo, max_count_argno, &values[nargs - 1], &nulls[nargs - 1]);
+	es_read_into_result(fcinfo, slot, sql, nargs, types, values, nulls);
 }
 
 /*
@@ -118,7 +100,7 @@ es_load_causes(PG_FUNCTION_ARGS)
 	Datum		values[2];
 
 	InitMaterializedSRF(fcinfo, 0);
-	values[0] = check_event_id(fcinfo, 0);
+	values[0] = es_check_event_id(fcinfo, 0);
 
 	run_read(fcinfo, &causes_plan,
 			 "WITH RECURSIVE up(id) AS ("
@@ -148,7 +130,7 @@ es_load_effects(PG_FUNCTION_ARGS)
 	Datum		values[2];
 
 	InitMaterializedSRF(fcinfo, 0);
-	values[0] = check_event_id(fcinfo, 0);
+	values[0] = es_check_event_id(fcinfo, 0);
 
 	run_read(fcinfo, &effects_plan,
 			 "WITH RECURSIVE down(id) AS ("

@@ -34,18 +34,10 @@ es_load_event(PG_FUNCTION_ARGS)
 	bool		nulls[1] = {false};
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event id must not be null")));
-	values[0] = PG_GETARG_DATUM(0);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	es_kept_plan(&one_plan, BY_ID_COLUMNS
-				 " WHERE event_id OPERATOR(pg_catalog.=) $1", 1, types);
-	es_run_into_result(fcinfo, one_plan, 1, types, values, nulls);
-	SPI_finish();
+	values[0] = es_check_event_id(fcinfo, 0);
+	es_read_into_result(fcinfo, &one_plan, BY_ID_COLUMNS
+						" WHERE event_id OPERATOR(pg_catalog.=) $1",
+						1, types, values, nulls);
 	return (Datum) 0;
 }
 
@@ -87,13 +79,8 @@ es_load_events(PG_FUNCTION_ARGS)
 	if (nids == 0)
 		return (Datum) 0;
 	values[0] = PointerGetDatum(ids);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	es_kept_plan(&many_plan, BY_ID_COLUMNS
-				 " WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)"
-				 " ORDER BY position", 1, types);
-	es_run_into_result(fcinfo, many_plan, 1, types, values, nulls);
-	SPI_finish();
+	es_read_into_result(fcinfo, &many_plan, BY_ID_COLUMNS
+						" WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)"
+						" ORDER BY position", 1, types, values, nulls);
 	return (Datum) 0;
 }

@@ -262,6 +262,54 @@ checks_current(Relation rel)
 }
 
 /*
+ * Run build(arg) in cxt, a new context, and return cxt; on an error cxt is
+ * deleted, so a cache is published only when it is complete.
+ */
+static MemoryContext
+build_in_context(MemoryContext cxt, void (*build) (void *), void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	PG_TRY();
+	{
+		build(arg);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	return cxt;
+}
+
+typedef struct ChecksBuild
+{
+	TupleConstr *constr;
+	ExprState **exprs;
+	char	  **src;
+} ChecksBuild;
+
+static void
+build_checks(void *arg)
+{
+	ChecksBuild *b = (ChecksBuild *) arg;
+	int			i;
+
+	b->exprs = palloc(sizeof(ExprState *) * b->constr->num_check);
+	b->src = palloc(sizeof(char *) * b->constr->num_check);
+	for (i = 0; i < b->constr->num_check; i++)
+	{
+		Expr	   *e = stringToNode(b->constr->check[i].ccbin);
+
+		b->exprs[i] = ExecInitExpr(expression_planner(e), NULL);
+		b->src[i] = pstrdup(b->constr->check[i].ccbin);
+	}
+}
+
+/*
  * rel's CHECK constraints, compiled, in the order of its relcache entry (the
  * order ExecConstraints evaluates them in); NULL when it has none.  Valid
  * until the next call.  Compiled without an executor state: they are
@@ -270,9 +318,7 @@ checks_current(Relation rel)
 ExprState **
 es_events_check_exprs(Relation rel)
 {
-	TupleConstr *constr = RelationGetDescr(rel)->constr;
-	MemoryContext old;
-	int			i;
+	ChecksBuild b;
 
 	register_callbacks();
 	if (checks_current(rel))
@@ -285,43 +331,17 @@ es_events_check_exprs(Relation rel)
 	checks_src = NULL;
 	nchecks = 0;
 	checks_stale = false;
-	if (constr == NULL || constr->num_check == 0)
+	b.constr = RelationGetDescr(rel)->constr;
+	if (b.constr == NULL || b.constr->num_check == 0)
 		return NULL;
 
-	/* Build in a fresh context; publish it only when complete. */
-	{
-		MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext,
-												  "eventstore CHECK constraints",
-												  ALLOCSET_SMALL_SIZES);
-		ExprState **exprs;
-		char	  **src;
-
-		old = MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			exprs = palloc(sizeof(ExprState *) * constr->num_check);
-			src = palloc(sizeof(char *) * constr->num_check);
-			for (i = 0; i < constr->num_check; i++)
-			{
-				Expr	   *e = stringToNode(constr->check[i].ccbin);
-
-				exprs[i] = ExecInitExpr(expression_planner(e), NULL);
-				src[i] = pstrdup(constr->check[i].ccbin);
-			}
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(old);
-			MemoryContextDelete(cxt);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(old);
-		checks_cxt = cxt;
-		checks = exprs;
-		checks_src = src;
-		nchecks = constr->num_check;
-	}
+	checks_cxt = build_in_context(AllocSetContextCreate(CacheMemoryContext,
+														"eventstore CHECK constraints",
+														ALLOCSET_SMALL_SIZES),
+								  build_checks, &b);
+	checks = b.exprs;
+	checks_src = b.src;
+	nchecks = b.constr->num_check;
 	return checks;
 }
 
@@ -339,15 +359,47 @@ indexes_current(ResultRelInfo *rri)
 	return true;
 }
 
+typedef struct IndexesBuild
+{
+	ResultRelInfo *rri;
+	CompiledIndex *compiled;
+} IndexesBuild;
+
+static void
+build_indexes(void *arg)
+{
+	IndexesBuild *b = (IndexesBuild *) arg;
+	ResultRelInfo *rri = b->rri;
+	int			i;
+
+	b->compiled = palloc0(sizeof(CompiledIndex) * Max(rri->ri_NumIndices, 1));
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+		CompiledIndex *c = &b->compiled[i];
+		ListCell   *lc;
+
+		c->indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
+		foreach(lc, ii->ii_Expressions)
+		{
+			Expr	   *e = expression_planner((Expr *) copyObject(lfirst(lc)));
+
+			c->exprs = lappend(c->exprs, ExecInitExpr(e, NULL));
+		}
+		if (ii->ii_Predicate != NIL)
+		{
+			Node	   *q = (Node *) expression_planner((Expr *) copyObject(ii->ii_Predicate));
+
+			c->pred = ExecInitQual((List *) q, NULL);
+		}
+	}
+}
+
 /* Compile the expressions and predicates of rri's indexes into a new cache. */
 static void
 compile_indexes(ResultRelInfo *rri)
 {
-	MemoryContext cxt;
-	MemoryContext old;
-	CompiledIndex *compiled;
-	int			n = rri->ri_NumIndices;
-	int			i;
+	IndexesBuild b;
 
 	if (indexes_cxt != NULL)
 		MemoryContextDelete(indexes_cxt);
@@ -356,45 +408,13 @@ compile_indexes(ResultRelInfo *rri)
 	nindexes = 0;
 	indexes_stale = false;
 
-	/* Build in a fresh context; publish it only when complete. */
-	cxt = AllocSetContextCreate(CacheMemoryContext,
-								"eventstore index expressions",
-								ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		compiled = palloc0(sizeof(CompiledIndex) * Max(n, 1));
-		for (i = 0; i < n; i++)
-		{
-			IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
-			ListCell   *lc;
-
-			compiled[i].indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
-			foreach(lc, ii->ii_Expressions)
-			{
-				Expr	   *e = expression_planner((Expr *) copyObject(lfirst(lc)));
-
-				compiled[i].exprs = lappend(compiled[i].exprs, ExecInitExpr(e, NULL));
-			}
-			if (ii->ii_Predicate != NIL)
-			{
-				Node	   *q = (Node *) expression_planner((Expr *) copyObject(ii->ii_Predicate));
-
-				compiled[i].pred = ExecInitQual((List *) q, NULL);
-			}
-		}
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(cxt);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(old);
-	indexes_cxt = cxt;
-	indexes = compiled;
-	nindexes = n;
+	b.rri = rri;
+	indexes_cxt = build_in_context(AllocSetContextCreate(CacheMemoryContext,
+														 "eventstore index expressions",
+														 ALLOCSET_SMALL_SIZES),
+								   build_indexes, &b);
+	indexes = b.compiled;
+	nindexes = rri->ri_NumIndices;
 }
 
 /*

@@ -148,9 +148,10 @@ extern text *es_check_name(text *name, const char *what);
 extern int64 es_check_expected_version(int64 v);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
-extern int64 es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
+extern void es_limit_param(FunctionCallInfo fcinfo, int argno, Datum *value, bool *isnull);
 extern TimestampTz es_check_occurred_at(text *t);
+extern Datum es_check_event_id(FunctionCallInfo fcinfo, int argno);
 extern TimestampTz es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern text *es_category_of(text *stream);
 
@@ -199,6 +200,9 @@ extern struct _SPI_plan *es_kept_plan(struct _SPI_plan **slot, const char *sql,
 /* src/srf_result.c */
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
+extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot,
+								const char *sql, int nargs, Oid *types,
+								Datum *values, bool *nulls);
 
 /* src/events_read.c */
 struct SnapshotData;

@@ -43,7 +43,6 @@ es_load_stream(PG_FUNCTION_ARGS)
 	text	   *stream;
 	bool		backward;
 	int64		from;
-	int32		max_count;
 	Oid			types[3] = {TEXTOID, INT8OID, INT4OID};
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
@@ -52,7 +51,7 @@ es_load_stream(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	stream = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), "stream name");
-	max_count = (int32) es_check_max_count_or_all(fcinfo, 2, INT4OID);
+	es_limit_param(fcinfo, 2, &values[2], &nulls[2]);
 	backward = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
 	if (PG_ARGISNULL(1))
 		from = backward ? PG_INT64_MAX : 1;
@@ -77,8 +76,6 @@ es_load_stream(PG_FUNCTION_ARGS)
 					   3, types);
 	values[0] = PointerGetDatum(stream);
 	values[1] = Int64GetDatum(from);
-	values[2] = Int32GetDatum(max_count);
-	nulls[2] = max_count == ES_COUNT_ALL;	/* LIMIT NULL: no limit */
 	es_run_into_result(fcinfo, plan, 3, types, values, nulls);
 	SPI_finish();
 	return (Datum) 0;
@@ -98,29 +95,22 @@ es_load_until(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	bool		by_occurrence;
-	int64		max_count;
-	SPIPlanPtr	plan;
 
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = PointerGetDatum(es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
 											  "stream name"));
 	values[1] = TimestampTzGetDatum(es_check_time_arg(fcinfo, 1, "until"));
 	by_occurrence = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
-	max_count = es_check_max_count_or_all(fcinfo, 3, INT4OID);
-	values[2] = Int32GetDatum((int32) max_count);
-	nulls[2] = max_count == ES_COUNT_ALL;	/* LIMIT NULL: no limit */
+	es_limit_param(fcinfo, 3, &values[2], &nulls[2]);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	plan = by_occurrence
-		? es_kept_plan(&until_occurred_plan, LOAD_COLUMNS
-					   " AND COALESCE(occurred_at, created_at) OPERATOR(pg_catalog.<=) $2"
-					   " ORDER BY version LIMIT $3", 3, types)
-		: es_kept_plan(&until_recorded_plan, LOAD_COLUMNS
-					   " AND created_at OPERATOR(pg_catalog.<=) $2"
-					   " ORDER BY version LIMIT $3", 3, types);
-	es_run_into_result(fcinfo, plan, 3, types, values, nulls);
-	SPI_finish();
+	if (by_occurrence)
+		es_read_into_result(fcinfo, &until_occurred_plan, LOAD_COLUMNS
+							" AND COALESCE(occurred_at, created_at) OPERATOR(pg_catalog.<=) $2"
+							" ORDER BY version LIMIT $3", 3, types, values, nulls);
+	else
+		es_read_into_result(fcinfo, &until_recorded_plan, LOAD_COLUMNS
+							" AND created_at OPERATOR(pg_catalog.<=) $2"
+							" ORDER BY version LIMIT $3", 3, types, values, nulls);
 	return (Datum) 0;
 }
 

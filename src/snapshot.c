@@ -250,8 +250,7 @@ es_load_with_snapshot(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
 											  "stream name"));
 	values[1] = PointerGetDatum(check_kind(fcinfo, 1));
-	values[2] = Int32GetDatum((int32) es_check_max_count_or_all(fcinfo, 2, INT4OID));
-	nulls[2] = DatumGetInt32(values[2]) == ES_COUNT_ALL;	/* LIMIT NULL: no limit */
+	es_limit_param(fcinfo, 2, &values[2], &nulls[2]);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

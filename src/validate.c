@@ -71,6 +71,8 @@ es_category_of(text *stream)
 	return cstring_to_text_with_len(s, dash - s);
 }
 
+static int64 es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype);
+
 /*
  * Ensure a page size (argument argno, of SQL type argtype: INT4OID or
  * INT8OID) is present and within 1..ES_MAX_COUNT.
@@ -90,7 +92,7 @@ es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype)
  * (returned as ES_COUNT_ALL): a stream is bounded by what its writers put
  * into it, and the result tuplestore spills to disk beyond work_mem.
  */
-int64
+static int64
 es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype)
 {
 	int64		n;
@@ -104,6 +106,19 @@ es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype)
 				 errmsg("max_count must be between 1 and %d", ES_MAX_COUNT),
 				 errdetail("It is " INT64_FORMAT ".", n)));
 	return n;
+}
+
+/*
+ * The LIMIT parameter of a read from its max_count argument (argno, an
+ * integer): the checked count, or NULL (no limit) when max_count is NULL.
+ */
+void
+es_limit_param(FunctionCallInfo fcinfo, int argno, Datum *value, bool *isnull)
+{
+	int64		n = es_check_max_count_or_all(fcinfo, argno, INT4OID);
+
+	*isnull = n == ES_COUNT_ALL;
+	*value = Int32GetDatum(*isnull ? 0 : (int32) n);
 }
 
 /* Ensure an after_position (argument argno) is present and not negative. */
@@ -164,4 +179,15 @@ es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("%s must be a finite time", what)));
 	return ts;
+}
+
+/* Ensure an event id argument (argument argno, uuid) is present. */
+Datum
+es_check_event_id(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event id must not be null")));
+	return PG_GETARG_DATUM(argno);
 }
