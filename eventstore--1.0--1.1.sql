@@ -324,13 +324,15 @@ COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
 -- indexes are built here, in the update's transaction: appends wait for the
 -- build (docs/releasing.md).  Then the store's own list of objects learns
 -- their names (src/sql/86_table_additions.sql, the same definition).
-CREATE INDEX events_correlation_hash_idx ON eventstore.events
-    USING hash ((metadata OPERATOR(pg_catalog.->>) 'correlation_id'));
-COMMENT ON INDEX eventstore.events_correlation_hash_idx IS
-    'Events by metadata correlation_id (es_load_correlated).';
-CREATE INDEX events_causation_hash_idx ON eventstore.events
-    USING hash ((metadata OPERATOR(pg_catalog.->>) 'causation_id'));
-COMMENT ON INDEX eventstore.events_causation_hash_idx IS
+CREATE INDEX events_correlation_id_idx ON eventstore.events
+    (pg_catalog.substr(metadata OPERATOR(pg_catalog.->>) 'correlation_id', 1, 200), position)
+    WHERE (metadata OPERATOR(pg_catalog.->>) 'correlation_id') IS NOT NULL;
+COMMENT ON INDEX eventstore.events_correlation_id_idx IS
+    'Events by metadata correlation_id (its first 200 characters), in position order (es_load_correlated).';
+CREATE INDEX events_causation_id_idx ON eventstore.events
+    (pg_catalog.substr(metadata OPERATOR(pg_catalog.->>) 'causation_id', 1, 200))
+    WHERE (metadata OPERATOR(pg_catalog.->>) 'causation_id') IS NOT NULL;
+COMMENT ON INDEX eventstore.events_causation_id_idx IS
     'Events by metadata causation_id, the id of the event that caused them (es_load_effects).';
 
 CREATE FUNCTION eventstore.es_load_correlated(
@@ -420,7 +422,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
                ('events_version_check'), ('events_one_payload_check'),
                ('events_category_position_idx'),
-               ('events_correlation_hash_idx'), ('events_causation_hash_idx'),
+               ('events_correlation_id_idx'), ('events_causation_id_idx'),
                ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
                ('checkpoints_pkey'), ('checkpoints_position_check')
     )

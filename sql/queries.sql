@@ -149,11 +149,13 @@ SELECT type FROM es_load_effects('00000000-0000-4000-8000-0000000000d1');
 -- the store's indexes serve these reads
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM eventstore.events e
-    WHERE (e.metadata ->> 'correlation_id') = 'conv-1' AND e.position > 0 ORDER BY e.position LIMIT 1000;
+    WHERE substr(e.metadata ->> 'correlation_id', 1, 200) = substr('conv-1', 1, 200)
+      AND (e.metadata ->> 'correlation_id') = 'conv-1' AND e.position > 0 ORDER BY e.position LIMIT 1000;
 EXPLAIN (COSTS OFF) SELECT * FROM eventstore.events e
-    WHERE (e.metadata ->> 'causation_id') = '00000000-0000-4000-8000-0000000000c2';
+    WHERE substr(e.metadata ->> 'causation_id', 1, 200) = '00000000-0000-4000-8000-0000000000c2'
+      AND (e.metadata ->> 'causation_id') IS NOT NULL;
 RESET enable_seqscan;
--- a correlation id of any length can be stored (hash indexes have no key limit)
+-- a correlation id of any length can be stored (the index holds its first 200 characters)
 SELECT count(*) FROM es_append('q-corr-long-1', 'Long', NULL,
     metadata => jsonb_build_object('correlation_id', repeat('x', 10000)));
 SELECT count(*) FROM es_load_correlated(repeat('x', 10000));

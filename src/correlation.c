@@ -7,13 +7,12 @@
  * A writer that puts "correlation_id" (the conversation an event belongs
  * to) and "causation_id" (the id of the event that caused it) into an
  * event's metadata can ask for all events of a conversation, and for an
- * event's causes and effects, without scanning the feed.  Two hash indexes
- * that the store owns (src/sql/13_correlation.sql) answer them: hash rather
- * than btree because a metadata value has no length limit and a btree entry
- * has (about 2,700 bytes), which would make an append with a long id fail;
- * and a hash index stores nothing for a NULL key, so events without the key
- * cost only the evaluation of the expression.  docs/queries.md has the
- * plans and the measured cost per append.
+ * event's causes and effects, without scanning the feed.  Two partial
+ * B-tree indexes that the store owns (src/sql/13_correlation.sql) answer
+ * them.  They hold the first 200 characters of a value (a metadata value has
+ * no length limit, a B-tree entry has), so a read looks up that prefix and
+ * compares the whole value too.  docs/queries.md has the plans and the
+ * measured cost per append.
  *
  * The causation graph is the writers' and nothing checks it: a
  * causation_id may name no event, or (with ids chosen by the writer) form a
@@ -29,9 +28,10 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 
-/* The index expressions, written as in the indexes (src/sql/13_correlation.sql). */
+/* The values, and the index keys as written in the indexes (src/sql/13_correlation.sql). */
 #define CORRELATION_OF(e)	"(" e ".metadata OPERATOR(pg_catalog.->>) 'correlation_id')"
 #define CAUSATION_OF(e)		"(" e ".metadata OPERATOR(pg_catalog.->>) 'causation_id')"
+#define KEY_OF(v)			"pg_catalog.substr(" v ", 1, 200)"
 
 /* A causation_id that is an event id in canonical form, as a uuid; else NULL. */
 #define CAUSE_ID(x) \
@@ -80,7 +80,8 @@ es_load_correlated(PG_FUNCTION_ARGS)
 
 	run_read(fcinfo, &correlated_plan,
 			 "SELECT * FROM eventstore.events e"
-			 " WHERE " CORRELATION_OF("e") " OPERATOR(pg_catalog.=) $1"
+			 " WHERE " KEY_OF(CORRELATION_OF("e")) " OPERATOR(pg_catalog.=) " KEY_OF("$1")
+			 " AND " CORRELATION_OF("e") " OPERATOR(pg_catalog.=) $1"
 			 " AND e.position OPERATOR(pg_catalog.>) $2"
 			 " ORDER BY e.position LIMIT $3",
 			 3, types, values, 2);
@@ -120,7 +121,8 @@ es_load_causes(PG_FUNCTION_ARGS)
 /*
  * es_load_effects(event_id, max_count): the events whose causation_id is
  * this event's id, their effects, and so on, in position order; the event
- * itself is not among them.
+ * itself is not among them.  An event id's text has 36 characters, so a key
+ * (the value's first 200) equal to it is the whole value.
  */
 PG_FUNCTION_INFO_V1(es_load_effects);
 Datum
@@ -138,7 +140,8 @@ es_load_effects(PG_FUNCTION_ARGS)
 			 " UNION"
 			 "  SELECT e.event_id FROM down"
 			 "  JOIN eventstore.events e"
-			 "  ON " CAUSATION_OF("e") " OPERATOR(pg_catalog.=) down.id::pg_catalog.text)"
+			 "  ON " KEY_OF(CAUSATION_OF("e")) " OPERATOR(pg_catalog.=) down.id::pg_catalog.text"
+			 "  AND " CAUSATION_OF("e") " IS NOT NULL)"
 			 " SELECT * FROM eventstore.events e"
 			 " WHERE e.event_id OPERATOR(pg_catalog.=) ANY (SELECT down.id FROM down)"
 			 " AND e.event_id OPERATOR(pg_catalog.<>) $1"

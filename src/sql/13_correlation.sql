@@ -1,16 +1,23 @@
 -- Correlation and causation (src/correlation.c, docs/queries.md).  The
 -- documented metadata keys "correlation_id" and "causation_id" are indexed
--- by the store itself, in hash indexes: a hash index stores no entry for a
--- NULL key (an event without the key costs the evaluation of the expression
--- only), and a value of any length can be stored.  Their names are in the
+-- by the store itself, in partial B-tree indexes: partial, so an event
+-- without the key costs the test of the predicate and no entry; on the
+-- first 200 characters of the value, so that an entry stays far below the
+-- B-tree's size limit whatever a writer puts there (the reads compare the
+-- whole value as well).  A B-tree, not a hash index: every event of a long
+-- conversation has the same correlation id, and a hash index keeps equal
+-- keys in one bucket whose overflow chain every insert walks (measured:
+-- appends six times slower, docs/benchmarks.md).  Their names are in the
 -- store's own list (86_table_additions.sql).
-CREATE INDEX events_correlation_hash_idx ON eventstore.events
-    USING hash ((metadata OPERATOR(pg_catalog.->>) 'correlation_id'));
-COMMENT ON INDEX eventstore.events_correlation_hash_idx IS
-    'Events by metadata correlation_id (es_load_correlated).';
-CREATE INDEX events_causation_hash_idx ON eventstore.events
-    USING hash ((metadata OPERATOR(pg_catalog.->>) 'causation_id'));
-COMMENT ON INDEX eventstore.events_causation_hash_idx IS
+CREATE INDEX events_correlation_id_idx ON eventstore.events
+    (pg_catalog.substr(metadata OPERATOR(pg_catalog.->>) 'correlation_id', 1, 200), position)
+    WHERE (metadata OPERATOR(pg_catalog.->>) 'correlation_id') IS NOT NULL;
+COMMENT ON INDEX eventstore.events_correlation_id_idx IS
+    'Events by metadata correlation_id (its first 200 characters), in position order (es_load_correlated).';
+CREATE INDEX events_causation_id_idx ON eventstore.events
+    (pg_catalog.substr(metadata OPERATOR(pg_catalog.->>) 'causation_id', 1, 200))
+    WHERE (metadata OPERATOR(pg_catalog.->>) 'causation_id') IS NOT NULL;
+COMMENT ON INDEX eventstore.events_causation_id_idx IS
     'Events by metadata causation_id, the id of the event that caused them (es_load_effects).';
 
 CREATE FUNCTION eventstore.es_load_correlated(

@@ -60,8 +60,8 @@ SELECT is(pg_temp.detail_of($$SELECT es_append(jsonb_build_array(
 SELECT is(es_stream_version('tq-3'), 0::bigint, 'and nothing of it was written');
 
 -- correlation and causation
-SELECT has_index('eventstore', 'events', 'events_correlation_hash_idx', 'the store indexes correlation ids');
-SELECT has_index('eventstore', 'events', 'events_causation_hash_idx', 'the store indexes causation ids');
+SELECT has_index('eventstore', 'events', 'events_correlation_id_idx', 'the store indexes correlation ids');
+SELECT has_index('eventstore', 'events', 'events_causation_id_idx', 'the store indexes causation ids');
 SELECT lives_ok($$SELECT es_append(jsonb_build_array(jsonb_build_object('stream', 'tq-c', 'events', jsonb_build_array(
     jsonb_build_object('type', 'Cmd', 'id', 'cccccccc-0000-4000-8000-0000000000c1',
                        'metadata', jsonb_build_object('correlation_id', 'tq-conv')),
