@@ -16,8 +16,11 @@
  *
  * The causation graph is the writers' and nothing checks it: a
  * causation_id may name no event, or (with ids chosen by the writer) form a
- * cycle.  The recursive queries use UNION, so every event is visited once
- * and a cycle ends the walk.  Rows come in position order, like the feed,
+ * cycle.  An event has one causation_id, so its causes form a chain and its
+ * effects a tree: the walks use UNION ALL, which visits each event once,
+ * and a CYCLE clause, which ends a cycle.  Not UNION: its hash table is
+ * sized by the planner's estimate of the whole walk, hundreds of thousands
+ * of rows in a large store, and building it took 0.2 s for a walk of two.  Rows come in position order, like the feed,
  * read with the caller's snapshot like es_load of a stream.
  *
  *-------------------------------------------------------------------------
@@ -107,9 +110,10 @@ es_load_causes(PG_FUNCTION_ARGS)
 			 "WITH RECURSIVE up(id) AS ("
 			 "  SELECT " CAUSE_ID(CAUSATION_OF("e")) " FROM eventstore.events e"
 			 "  WHERE e.event_id OPERATOR(pg_catalog.=) $1"
-			 " UNION"
+			 " UNION ALL"
 			 "  SELECT " CAUSE_ID(CAUSATION_OF("e")) " FROM up"
 			 "  JOIN eventstore.events e ON e.event_id OPERATOR(pg_catalog.=) up.id)"
+			 " CYCLE id SET is_cycle USING path"
 			 " SELECT * FROM eventstore.events e"
 			 " WHERE e.event_id OPERATOR(pg_catalog.=) ANY (SELECT up.id FROM up)"
 			 " AND e.event_id OPERATOR(pg_catalog.<>) $1"
@@ -122,7 +126,9 @@ es_load_causes(PG_FUNCTION_ARGS)
  * es_load_effects(event_id, max_count): the events whose causation_id is
  * this event's id, their effects, and so on, in position order; the event
  * itself is not among them.  An event id's text has 36 characters, so a key
- * (the value's first 200) equal to it is the whole value.
+ * (the value's first 200) equal to it is the whole value.  The OFFSET 0
+ * keeps each step a probe of the causation index per event: as a join, the
+ * generic plan hashed the whole table (0.35 s in 700,000 events).
  */
 PG_FUNCTION_INFO_V1(es_load_effects);
 Datum
@@ -137,11 +143,12 @@ es_load_effects(PG_FUNCTION_ARGS)
 	run_read(fcinfo, &effects_plan,
 			 "WITH RECURSIVE down(id) AS ("
 			 "  SELECT $1"
-			 " UNION"
-			 "  SELECT e.event_id FROM down"
-			 "  JOIN eventstore.events e"
-			 "  ON " KEY_OF(CAUSATION_OF("e")) " OPERATOR(pg_catalog.=) down.id::pg_catalog.text"
-			 "  AND " CAUSATION_OF("e") " IS NOT NULL)"
+			 " UNION ALL"
+			 "  SELECT x.event_id FROM down,"
+			 "  LATERAL (SELECT e.event_id FROM eventstore.events e"
+			 "   WHERE " KEY_OF(CAUSATION_OF("e")) " OPERATOR(pg_catalog.=) down.id::pg_catalog.text"
+			 "   AND " CAUSATION_OF("e") " IS NOT NULL OFFSET 0) x)"
+			 " CYCLE id SET is_cycle USING path"
 			 " SELECT * FROM eventstore.events e"
 			 " WHERE e.event_id OPERATOR(pg_catalog.=) ANY (SELECT down.id FROM down)"
 			 " AND e.event_id OPERATOR(pg_catalog.<>) $1"
