@@ -244,6 +244,14 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 																   CStringGetDatum(text_to_cstring(t))));
 			}
 		}
+		else if (strcmp(key, "occurred_at") == 0)
+		{
+			if (v.type != jbvNull)
+			{
+				ev->occurred_at = es_check_occurred_at(jbv_text(&v, key));
+				ev->has_occurred_at = true;
+			}
+		}
 		else if (strcmp(key, "id") == 0)
 		{
 			if (v.type != jbvNull)
@@ -259,7 +267,7 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized key \"%s\" in an event", key),
-					 errhint("An event has the keys type, data, data_bin, metadata and id.")));
+					 errhint("An event has the keys type, data, data_bin, metadata, id and occurred_at.")));
 	}
 	if (ev->type == NULL)
 		ereport(ERROR,
@@ -330,10 +338,16 @@ parse_stream(BatchBuilder *b, JsonbValue *sv)
 				 errmsg("stream name must not be null"),
 				 errhint("Every entry of a batch needs a \"stream\".")));
 	sa->count = b->nevents - sa->first;
-	if (!have_events || sa->count == 0)
+
+	/*
+	 * "events": [] with an expected version checks a stream that the command
+	 * read but does not write (docs/append.md); without one it says nothing.
+	 */
+	if (!have_events || (sa->count == 0 && sa->expected == ES_EXPECT_ANY))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("no events to append to stream \"%s\"", text_to_cstring(sa->stream))));
+				 errmsg("no events to append to stream \"%s\"", text_to_cstring(sa->stream)),
+				 have_events ? errhint("An entry with \"events\": [] must give an expected version to check.") : 0));
 }
 
 /* es_append(batch jsonb) */

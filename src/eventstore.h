@@ -51,6 +51,7 @@
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
 #define ES_MAX_BATCH			10000	/* events in one es_append call */
 #define ES_MAX_COUNT			100000	/* rows in one es_load page */
+#define ES_COUNT_ALL			(-1)	/* max_count NULL: the whole stream */
 
 /*
  * Expected-version claims.  At the SQL level: NULL = any, 0 = the stream must
@@ -99,6 +100,8 @@ typedef struct EsNewEvent
 	Jsonb	   *data;			/* NULL when absent */
 	bytea	   *data_bin;		/* NULL when absent */
 	Jsonb	   *metadata;		/* NULL when absent */
+	bool		has_occurred_at;
+	TimestampTz occurred_at;	/* the writer's occurrence time, if given */
 } EsNewEvent;
 
 /* The events of one call that go to one stream. */
@@ -127,6 +130,7 @@ typedef enum EsEventColumn
 	ES_COL_DATA_BIN,
 	ES_COL_METADATA,
 	ES_COL_CREATED_AT,
+	ES_COL_OCCURRED_AT,			/* 1.1: absent from a 1.0 table */
 	ES_NCOLUMNS
 } EsEventColumn;
 
@@ -142,6 +146,7 @@ typedef struct EsEventRow
 	Jsonb	   *data;
 	bytea	   *data_bin;
 	Jsonb	   *metadata;
+	TimestampTz *occurred_at;
 } EsEventRow;
 
 /* src/validate.c */
@@ -151,6 +156,11 @@ extern int64 es_check_expected_version(int64 v);
 extern int64 es_parse_expected_version(const char *s);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
+extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
+extern void es_limit_param(FunctionCallInfo fcinfo, int argno, Datum *value, bool *isnull);
+extern TimestampTz es_check_occurred_at(text *t);
+extern Datum es_check_event_id(FunctionCallInfo fcinfo, int argno);
+extern TimestampTz es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern text *es_category_of(text *stream);
 
 /* src/stream_lock.c */
@@ -186,6 +196,8 @@ extern Oid	es_events_relid(void);
 extern AttrNumber es_events_attnum(struct RelationData *rel, EsEventColumn col);
 extern struct RelationData *es_events_open_version_index(struct RelationData *rel);
 extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
+struct ResultRelInfo;
+extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
@@ -204,6 +216,9 @@ extern struct _SPI_plan *es_kept_plan(struct _SPI_plan **slot, const char *sql,
 /* src/srf_result.c */
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
+extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot,
+								const char *sql, int nargs, Oid *types,
+								Datum *values, bool *nulls);
 
 /* src/events_read.c */
 struct SnapshotData;

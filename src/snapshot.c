@@ -237,9 +237,10 @@ es_load_snapshot(PG_FUNCTION_ARGS)
 
 /*
  * es_load_with_snapshot(stream, kind, max_count): the snapshot row (if any),
- * then up to max_count events after its version.  One statement, so both
- * come from one database snapshot.  The snapshot's version is below every
- * event's, so ordering by version puts it first.
+ * then up to max_count events after its version (every one when max_count
+ * is NULL).  One statement, so both come from one database snapshot.  The
+ * snapshot's version is below every event's, so ordering by version puts it
+ * first.
  */
 PG_FUNCTION_INFO_V1(es_load_with_snapshot);
 Datum
@@ -253,7 +254,7 @@ es_load_with_snapshot(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(es_check_stream_name(PG_ARGISNULL(0) ? NULL :
 													 PG_GETARG_TEXT_PP(0)));
 	values[1] = PointerGetDatum(check_kind(fcinfo, 1));
-	values[2] = Int32GetDatum((int32) es_check_max_count(fcinfo, 2, INT4OID));
+	es_limit_param(fcinfo, 2, &values[2], &nulls[2]);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -7,10 +7,11 @@ CREATE TYPE eventstore.append_result AS (
     stream     text,
     version    bigint,
     "position" bigint,
-    event_id   uuid
+    event_id   uuid,
+    replayed   boolean
 );
 COMMENT ON TYPE eventstore.append_result IS
-    'One appended event: its stream, version, global position and id.';
+    'One appended event: its stream, version, global position and id; replayed is true when an idempotent retry found it stored already and wrote nothing.';
 
 CREATE FUNCTION eventstore.es_append(
     stream           text,
@@ -45,4 +46,4 @@ AS 'MODULE_PATHNAME', 'es_append_batch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 10;
 
 COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
-    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id"}]} for one stream, or an array of such objects for several streams, all or nothing. Returns one row per event.';
+    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id", "occurred_at"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';

@@ -37,17 +37,19 @@ out=$TMP_CHECK/upgrade_out
 rm -rf "$out"; mkdir -p "$out"
 [ "$(id -u)" = 0 ] && chown postgres "$out"
 
+# 1.0's columns of events (1.1 adds occurred_at, NULL in every old row).
+EVENT_COLUMNS_1_0="position, stream, version, event_id, type, category, data, data_bin, metadata, created_at"
 # Every row of the store's tables, in a fixed order, as one checksum.
 store_rows() {
     psql_q "$1" \
-        -c "COPY (SELECT * FROM eventstore.events ORDER BY position) TO STDOUT" \
+        -c "COPY (SELECT $EVENT_COLUMNS_1_0 FROM eventstore.events ORDER BY position) TO STDOUT" \
         -c "COPY (SELECT * FROM eventstore.snapshots ORDER BY stream, kind) TO STDOUT" \
         -c "COPY (SELECT * FROM eventstore.checkpoints ORDER BY handler, stream) TO STDOUT" | md5sum
 }
 # The same rows, but only those V wrote (the regression suite adds its own).
 old_rows() {
     psql_q "$1" \
-        -c "COPY (SELECT * FROM eventstore.events WHERE position <= $2 ORDER BY position) TO STDOUT" \
+        -c "COPY (SELECT $EVENT_COLUMNS_1_0 FROM eventstore.events WHERE position <= $2 ORDER BY position) TO STDOUT" \
         -c "COPY (SELECT * FROM eventstore.snapshots WHERE stream LIKE 'v10%' ORDER BY stream, kind) TO STDOUT" \
         -c "COPY (SELECT * FROM eventstore.checkpoints WHERE handler LIKE 'v10-%' ORDER BY handler, stream) TO STDOUT" | md5sum
 }
