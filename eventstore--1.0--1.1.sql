@@ -971,7 +971,7 @@ $$;
 -- Issue 12: readers get es_stream_info, admins the lifecycle functions
 -- (src/sql/90_privileges.sql).
 -- Issue 13: the streams catalogue (src/sql/15_catalogue.sql, the same
--- objects; its LIFECYCLE HOOKs are where deleted streams will be left out).
+-- objects).
 CREATE TYPE eventstore.stream_info AS (
     stream           text,
     category         text,
@@ -1014,7 +1014,6 @@ BEGIN
     WITH RECURSIVE walk(name, shown, matched) AS (
         SELECT w.name, w.shown, w.shown::int
         FROM (SELECT s.name,
-                     -- LIFECYCLE HOOK: AND NOT <the stream is deleted>
                      (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
                      AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
               FROM (SELECT min(e.stream) AS name FROM eventstore.events e
@@ -1024,7 +1023,6 @@ BEGIN
         SELECT n.name, n.shown, w.matched + n.shown::int
         FROM walk w,
              LATERAL (SELECT s.name,
-                             -- LIFECYCLE HOOK (the same test as above)
                              (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
                              AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
                       FROM (SELECT min(e.stream) AS name FROM eventstore.events e
@@ -1068,7 +1066,7 @@ BEGIN
 
     RETURN QUERY
     SELECT s.name,
-           -- LIFECYCLE HOOK: a deleted stream's version (0, or as documented there)
+           -- a deleted stream has no events here: 0, as es_stream_version says
            coalesce((SELECT e.version FROM eventstore.events e
                      WHERE e.stream = s.name ORDER BY e.version DESC LIMIT 1), 0)
     FROM unnest(streams) WITH ORDINALITY s(name, n)
@@ -1092,7 +1090,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 
                - (SELECT e.version FROM eventstore.events e WHERE e.stream = w.name ORDER BY e.version LIMIT 1) + 1)::bigint
     FROM walk w
     WHERE w.name IS NOT NULL
-      -- LIFECYCLE HOOK: AND NOT <the stream is deleted>
     GROUP BY 1
     ORDER BY 1
 $$;

@@ -274,3 +274,22 @@ SELECT try($$SELECT * FROM es_stream_versions(ARRAY[''])$$);
 SELECT try($$SELECT * FROM es_stream_versions(ARRAY[repeat('x', 256)])$$);
 SELECT try($$SELECT * FROM es_stream_versions('{{a}}')$$);
 SELECT try($$SELECT * FROM es_stream_versions(array_fill('a'::text, ARRAY[100001]))$$);
+-- Deleted streams are absent from every query (their events leave
+-- eventstore.events: docs/lifecycle.md): after a soft delete and after a
+-- tombstone, nothing of them is found by catalogue, id, correlation or time.
+SELECT count(*) FROM es_append('[
+    {"stream": "qdel-1", "expected_version": 0, "events": [{"type": "A", "id": "00000000-0000-4000-8000-00000000de01",
+        "metadata": {"correlation_id": "qdel-corr"}}]},
+    {"stream": "qdel-2", "expected_version": 0, "events": [{"type": "A", "id": "00000000-0000-4000-8000-00000000de02",
+        "metadata": {"correlation_id": "qdel-corr"}}]}]');
+SELECT count(*) AS before_delete FROM es_streams(prefix => 'qdel-');
+SELECT count(*) AS correlated_before FROM es_load_correlated('qdel-corr');
+SELECT es_delete_stream('qdel-1', reason => 'test: soft delete') IS NOT NULL AS soft_deleted;
+SELECT es_tombstone_stream('qdel-2', reason => 'test: tombstone') IS NOT NULL AS tombstoned;
+SELECT count(*) AS in_catalogue FROM es_streams(prefix => 'qdel-');
+SELECT count(*) AS in_categories FROM es_categories() WHERE category = 'qdel';
+SELECT stream, version FROM es_stream_versions(ARRAY['qdel-1', 'qdel-2']);
+SELECT count(*) AS by_id FROM es_load_events(ARRAY['00000000-0000-4000-8000-00000000de01',
+                                                   '00000000-0000-4000-8000-00000000de02']::uuid[]);
+SELECT count(*) AS by_correlation FROM es_load_correlated('qdel-corr');
+SELECT count(*) AS until_now FROM es_load_until('qdel-1', now());

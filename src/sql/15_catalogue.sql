@@ -6,10 +6,10 @@
 -- index descent per stream, and a stream's first and last events by one
 -- descent each.
 --
--- LIFECYCLE HOOK: stream deletion (soft delete, tombstones) adds a
--- per-stream lifecycle state that the catalogue must honour.  Every
--- function below decides which streams to show in one place, the CASE
--- marked "LIFECYCLE HOOK"; a deleted stream is filtered out there.
+-- Deleted streams need no filter here: a soft delete moves a stream's
+-- events out of eventstore.events (into deleted_events), a tombstone or an
+-- erasure removes them (docs/lifecycle.md), so a deleted stream has no row
+-- in the index the catalogue walks (sql/queries.sql pins it).
 
 CREATE TYPE eventstore.stream_info AS (
     stream           text,
@@ -53,7 +53,6 @@ BEGIN
     WITH RECURSIVE walk(name, shown, matched) AS (
         SELECT w.name, w.shown, w.shown::int
         FROM (SELECT s.name,
-                     -- LIFECYCLE HOOK: AND NOT <the stream is deleted>
                      (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
                      AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
               FROM (SELECT min(e.stream) AS name FROM eventstore.events e
@@ -63,7 +62,6 @@ BEGIN
         SELECT n.name, n.shown, w.matched + n.shown::int
         FROM walk w,
              LATERAL (SELECT s.name,
-                             -- LIFECYCLE HOOK (the same test as above)
                              (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
                              AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
                       FROM (SELECT min(e.stream) AS name FROM eventstore.events e
@@ -107,7 +105,7 @@ BEGIN
 
     RETURN QUERY
     SELECT s.name,
-           -- LIFECYCLE HOOK: a deleted stream's version (0, or as documented there)
+           -- a deleted stream has no events here: 0, as es_stream_version says
            coalesce((SELECT e.version FROM eventstore.events e
                      WHERE e.stream = s.name ORDER BY e.version DESC LIMIT 1), 0)
     FROM unnest(streams) WITH ORDINALITY s(name, n)
@@ -131,7 +129,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 
                - (SELECT e.version FROM eventstore.events e WHERE e.stream = w.name ORDER BY e.version LIMIT 1) + 1)::bigint
     FROM walk w
     WHERE w.name IS NOT NULL
-      -- LIFECYCLE HOOK: AND NOT <the stream is deleted>
     GROUP BY 1
     ORDER BY 1
 $$;
