@@ -1192,6 +1192,25 @@ REVOKE ALL ON FUNCTION eventstore.es_grant_monitor(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_cdc(name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eventstore.es_grant_monitor(name), eventstore.es_grant_cdc(name) TO @extowner@;
 
+-- Issue 15: es_load_feed, the feed form under a name of its own
+-- (src/sql/40_feed.sql).
+CREATE FUNCTION eventstore.es_load_feed(
+    after_position bigint,
+    max_count      bigint  DEFAULT 1000,
+    to_position    bigint  DEFAULT NULL,
+    with_payload   boolean DEFAULT true,
+    category       text    DEFAULT NULL,
+    types          text[]  DEFAULT NULL,
+    group_member   integer DEFAULT NULL,
+    group_size     integer DEFAULT NULL)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_feed'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 100;
+
+COMMENT ON FUNCTION eventstore.es_load_feed(bigint, bigint, bigint, boolean, text, text[], integer, integer) IS
+    'The feed form of es_load under a name no driver can mistake for the stream form: a page of the global feed after after_position, with the same arguments, filters and never-skip rule.';
+REVOKE ALL ON FUNCTION eventstore.es_load_feed(bigint, bigint, bigint, boolean, text, text[], integer, integer) FROM PUBLIC;
+
 -- The last word on the two functions that several sections above redefine
 -- (the store's own objects; what a reader gets): exactly as a fresh install
 -- defines them in src/sql/86_table_additions.sql and src/sql/90_privileges.sql.
@@ -1271,7 +1290,7 @@ BEGIN
           AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
                             'es_feed_head', 'es_wait', 'es_stream_hash',
                             'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
-                            'es_feed_holders', 'es_stream_info',
+                            'es_feed_holders', 'es_stream_info', 'es_load_feed',
                             'es_load_event', 'es_load_events', 'es_load_correlated',
                             'es_load_causes', 'es_load_effects', 'es_load_until',
                             'es_feed_position_at', 'es_streams', 'es_stream_versions',
@@ -1284,3 +1303,24 @@ END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
     'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag and feed_holders views only (no table rights).';
+
+-- Roles that could read before the update, and the extension's owner, get
+-- every read function the update added (es_grant_reader grants by name, and
+-- the sections above ran it before all of them existed).
+DO $$
+DECLARE
+    r name;
+BEGIN
+    FOR r IN
+        SELECT a.rolname FROM pg_catalog.pg_class c
+        CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) x
+        JOIN pg_catalog.pg_authid a ON a.oid = x.grantee
+        WHERE c.oid = 'eventstore.handler_lag'::regclass
+          AND x.privilege_type = 'SELECT'
+          AND x.grantee <> c.relowner
+    LOOP
+        PERFORM eventstore.es_grant_reader(r);
+    END LOOP;
+END
+$$;
+SELECT eventstore.es_grant_reader('@extowner@');

@@ -125,3 +125,10 @@ SELECT position, stream, version, event_id, type, data, data_bin, metadata, crea
 EXPLAIN (COSTS OFF) EXECUTE category_page(0, 10, 5, 'fcart', '{Added}', 3, 1);
 ROLLBACK;
 DEALLOCATE ALL;
+-- es_load_feed: the feed form under a name of its own; an untyped first
+-- argument (a quoted literal here, as node-postgres sends parameters) reads
+-- the feed, where es_load would read the stream named '0'.
+SELECT (SELECT count(*) FROM es_load_feed('0', '3')) AS feed_page,
+       (SELECT count(*) FROM es_load('0', '3')) AS stream_named_0;
+SELECT (SELECT array_agg(position ORDER BY position) FROM es_load_feed(after_position => :h0, max_count => 3))
+     = (SELECT array_agg(position ORDER BY position) FROM es_load(after_position => :h0, max_count => 3)) AS same_page;

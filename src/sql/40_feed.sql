@@ -38,6 +38,26 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 100;
 COMMENT ON FUNCTION eventstore.es_load(bigint, bigint, bigint, boolean, text, text[], integer, integer) IS
     'Read a page of the global feed: events with after_position < position <= to_position (default: the head) in position order, at most max_count, optionally of one category, of some event types, and of one consumer-group member (group_member of group_size); with_payload => false leaves data, data_bin and metadata NULL. Never skips an event: it stops before any position still being appended. Not on a hot standby.';
 
+-- The same read under a name of its own, for drivers that send parameters
+-- untyped (node-postgres, lib/pq): es_load($1) with an untyped $1 resolves
+-- to the stream form, es_load_feed($1) can only mean the feed
+-- (docs/clients.md).  New in 1.1.
+CREATE FUNCTION eventstore.es_load_feed(
+    after_position bigint,
+    max_count      bigint  DEFAULT 1000,
+    to_position    bigint  DEFAULT NULL,
+    with_payload   boolean DEFAULT true,
+    category       text    DEFAULT NULL,
+    types          text[]  DEFAULT NULL,
+    group_member   integer DEFAULT NULL,
+    group_size     integer DEFAULT NULL)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_feed'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 100;
+
+COMMENT ON FUNCTION eventstore.es_load_feed(bigint, bigint, bigint, boolean, text, text[], integer, integer) IS
+    'The feed form of es_load under a name no driver can mistake for the stream form: a page of the global feed after after_position, with the same arguments, filters and never-skip rule.';
+
 CREATE FUNCTION eventstore.es_feed_head() RETURNS bigint
 AS 'MODULE_PATHNAME', 'es_feed_head'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;

@@ -29,7 +29,7 @@ BEGIN
           AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
                             'es_feed_head', 'es_wait', 'es_stream_hash',
                             'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
-                            'es_feed_holders', 'es_stream_info',
+                            'es_feed_holders', 'es_stream_info', 'es_load_feed',
                             'es_load_event', 'es_load_events', 'es_load_correlated',
                             'es_load_causes', 'es_load_effects', 'es_load_until',
                             'es_feed_position_at', 'es_streams', 'es_stream_versions',
