@@ -104,6 +104,10 @@ for v in $released; do
         -c "DELETE FROM eventstore.snapshots WHERE kind = 'up-check'" 2>/dev/null
     check "$v: the DDL guard holds on the upgraded store" \
         "$(sqlstate "$db" "DROP EXTENSION eventstore CASCADE")" ES005
+    check "$v: a role granted under $v can use the read functions the update added" \
+        "$(psql_q "$db" -c "SELECT bool_and(has_function_privilege('v10_writer', p.oid, 'EXECUTE'))
+                            FROM pg_proc p WHERE p.pronamespace = 'eventstore'::regnamespace
+                              AND p.proname IN ('es_load_feed', 'es_load_event', 'es_streams', 'es_stream_info')")" t
     old_after=$(old_rows "$db" "$old_max")
 
     # 3. The whole regression suite against the upgraded database.
