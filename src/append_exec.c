@@ -330,6 +330,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	int			i,
 				j;
 
+	/* A shard refuses streams that are not its own (shard.c). */
+	es_check_shard(streams, nstreams);
 	if (nevents > ES_MAX_BATCH)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

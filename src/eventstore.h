@@ -41,6 +41,8 @@
 #define ERRCODE_ES_EVENT_ID_REUSED			MAKE_SQLSTATE('E','S','0','0','2')
 #define ERRCODE_ES_IMMUTABLE				MAKE_SQLSTATE('E','S','0','0','3')
 #define ERRCODE_ES_STORE_PROTECTED			MAKE_SQLSTATE('E','S','0','0','5')
+#define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
+#define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -195,6 +197,13 @@ extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 struct SnapshotData;
 extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
 extern int64 es_read_max_position(void);
+
+/* src/feed.c */
+extern uint64 es_name_hash(text *name);
+
+/* src/shard.c */
+extern int	es_shard_number(text *stream, int count, bool category);
+extern void es_check_shard(EsStreamAppend *streams, int nstreams);
 
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;
