@@ -3,7 +3,7 @@
 # need, when they are missing.  Safe to run again.
 set -e
 cd "$(dirname "$0")/.."
-pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2 make gcc gnuplot-nox"
+pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-plproxy postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2 make gcc gnuplot-nox"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
