@@ -29,6 +29,7 @@ NSHARDS = 4
 WRITERS = 4
 OPS_PER_WRITER = 150
 STREAMS = ['acct-%d' % i for i in range(24)]
+MAX_PAGES = 20000
 
 proxy_dsn = sys.argv[1]
 shard_dsns = sys.argv[2:2 + NSHARDS]
@@ -220,7 +221,8 @@ def subscriber():
     c = connect(proxy_dsn)
     cur = c.cursor()
     idle_after_done = False
-    while True:
+    # Bounded, so that a feed that never runs dry fails instead of hanging.
+    for _ in range(MAX_PAGES):
         done = writers_done.is_set()
         cur.execute("SELECT shard, position, stream, version, event_id FROM es_proxy.es_load_feed(%s::bigint[], 50)"
                     " ORDER BY shard, position", (vector,))
@@ -239,6 +241,8 @@ def subscriber():
             if idle_after_done:
                 break
             idle_after_done = done
+    else:
+        order_errors.append('the subscriber read %d pages and did not reach the end' % MAX_PAGES)
     c.close()
 
 
