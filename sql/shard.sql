@@ -43,39 +43,38 @@ SELECT count(*) AS config_rows FROM es_shard_info();
 SELECT current_database() AS regress_db \gset
 CREATE DATABASE es_shard_regress;
 \c es_shard_regress
-SET client_min_messages = warning;
+SET client_min_messages = error;
 CREATE EXTENSION eventstore;
 RESET client_min_messages;
 SET search_path = eventstore, public;
-CREATE FUNCTION try_detail(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    detail text;
-BEGIN
-    EXECUTE stmt;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-    RETURN SQLSTATE || ': ' || SQLERRM || ' / ' || detail;
-END
-$$;
-SELECT try_detail($$SELECT es_set_shard(4, 4)$$);
-SELECT try_detail($$SELECT es_set_shard(-1, 4)$$);
-SELECT try_detail($$SELECT es_set_shard(0, 4, 'tenant')$$);
+-- Errors as psql prints them, then their SQLSTATE.
+\set VERBOSITY default
+SELECT es_set_shard(4, 4);
+\echo :LAST_ERROR_SQLSTATE
+SELECT es_set_shard(-1, 4);
+\echo :LAST_ERROR_SQLSTATE
+SELECT es_set_shard(0, 4, 'tenant');
+\echo :LAST_ERROR_SQLSTATE
 SELECT es_set_shard(1, 4);
 SELECT shard, shard_count, shard_by FROM es_shard_info();
 -- order-1 and user-1 are shard 1's, order-42 shard 2's, order-2 shard 3's
 SELECT s, es_shard_of(s, 4) FROM (VALUES ('order-1'), ('user-1'), ('order-42'), ('order-2')) v(s);
 SELECT stream, version FROM es_append('order-1', 'Placed', '{}');
-SELECT try_detail($$SELECT es_append('order-2', 'Placed', '{}')$$);
-SELECT try_detail($$SELECT es_append('{"stream": "order-42", "events": [{"type": "T"}]}')$$);
+SELECT es_append('order-2', 'Placed', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT es_append('{"stream": "order-42", "events": [{"type": "T"}]}');
+\echo :LAST_ERROR_SQLSTATE
 -- a multi-stream call across other shards, and one that also has a stream
 -- of this shard: both refused whole, whatever the order of the streams
-SELECT try_detail($$SELECT es_append('[{"stream": "order-2", "events": [{"type": "T"}]},
-                                       {"stream": "order-42", "events": [{"type": "T"}]}]')$$);
-SELECT try_detail($$SELECT es_append('[{"stream": "order-2", "events": [{"type": "T"}]},
-                                       {"stream": "order-1", "events": [{"type": "T"}]}]')$$);
-SELECT try_detail($$SELECT es_append('[{"stream": "order-1", "events": [{"type": "T"}]},
-                                       {"stream": "order-2", "events": [{"type": "T"}]}]')$$);
+SELECT es_append('[{"stream": "order-2", "events": [{"type": "T"}]},
+                 {"stream": "order-42", "events": [{"type": "T"}]}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT es_append('[{"stream": "order-2", "events": [{"type": "T"}]},
+                 {"stream": "order-1", "events": [{"type": "T"}]}]');
+\echo :LAST_ERROR_SQLSTATE
+SELECT es_append('[{"stream": "order-1", "events": [{"type": "T"}]},
+                 {"stream": "order-2", "events": [{"type": "T"}]}]');
+\echo :LAST_ERROR_SQLSTATE
 SELECT stream, version FROM es_append('[{"stream": "order-1", "events": [{"type": "T"}]},
                                         {"stream": "user-1", "events": [{"type": "T"}]}]');
 SELECT stream, version FROM events ORDER BY position;
@@ -83,15 +82,18 @@ SELECT stream, version FROM events ORDER BY position;
 -- category, order-1 would be shard 2's and user-1 shard 3's
 SELECT es_shard_of('order-1', 4, 'category') AS order_by_category,
        es_shard_of('user-1', 4, 'category') AS user_by_category;
-SELECT try_detail($$SELECT es_set_shard(2, 4)$$);
-SELECT try_detail($$SELECT es_set_shard(1, 4, 'category')$$);
+SELECT es_set_shard(2, 4);
+\echo :LAST_ERROR_SQLSTATE
+SELECT es_set_shard(1, 4, 'category');
+\echo :LAST_ERROR_SQLSTATE
 SELECT shard, shard_count, shard_by FROM es_shard_info();
 -- a change reaches this session's next statement, and a rollback undoes it
 BEGIN;
 SELECT es_unset_shard();
 SELECT stream, version FROM es_append('order-2', 'Placed', '{}');
 ROLLBACK;
-SELECT try_detail($$SELECT es_append('order-2', 'Placed', '{}')$$);
+SELECT es_append('order-2', 'Placed', '{}');
+\echo :LAST_ERROR_SQLSTATE
 SELECT es_unset_shard();
 SELECT count(*) AS config_rows FROM es_shard_info();
 SELECT stream, version FROM es_append('order-2', 'Placed', '{}');

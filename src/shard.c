@@ -281,7 +281,7 @@ es_set_shard(PG_FUNCTION_ARGS)
 	if (SPI_execute_with_args("SELECT s.stream, eventstore.es_shard_of(s.stream, $2, $3)"
 							  " FROM (SELECT DISTINCT e.stream FROM eventstore.events e) s"
 							  " WHERE eventstore.es_shard_of(s.stream, $2, $3) OPERATOR(pg_catalog.<>) $1"
-							  " LIMIT 1",
+							  " ORDER BY s.stream COLLATE pg_catalog.\"C\" LIMIT 1",
 							  3, types, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not check the stored streams");
 	if (SPI_processed > 0)
