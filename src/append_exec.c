@@ -425,6 +425,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			k++;
 		}
 		es_insert_events(rows, nnew, GetCurrentTransactionStartTimestamp());
+		/* A shard identity set meanwhile is seen now (shard.c). */
+		es_recheck_shard(streams, nstreams);
 	}
 	else
 	{

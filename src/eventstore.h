@@ -204,6 +204,7 @@ extern uint64 es_name_hash(text *name);
 /* src/shard.c */
 extern int	es_shard_number(text *stream, int count, bool category);
 extern void es_check_shard(EsStreamAppend *streams, int nstreams);
+extern void es_recheck_shard(EsStreamAppend *streams, int nstreams);
 
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;

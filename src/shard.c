@@ -32,8 +32,10 @@
  * The cache: each backend reads the row once and keeps it.  es_set_shard
  * and es_unset_shard send a relcache invalidation of the table; every
  * backend drops its copy when it processes that (at the start of its next
- * transaction at the latest), and the writer at its next command.  An
- * unconfigured store then pays one test of a static flag per call.
+ * transaction, or when it next takes a lock it did not hold), and the
+ * writer at its next command.  An unconfigured store then pays one test of
+ * a static flag per call, and one more after the insert (es_recheck_shard
+ * says why).
  *
  * Locks: none of its own.  es_set_shard takes an EXCLUSIVE lock on the
  * events table (appends wait, reads go on) while it checks the stored
@@ -50,6 +52,7 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #define ES_MAX_SHARDS	65536
 
@@ -126,10 +129,16 @@ es_shard_number(text *stream, int count, bool category)
 	return (int) (h % (uint64) count);
 }
 
-/* Read the identity row, or find there is none (no row, or no table yet). */
+/*
+ * Read the identity row, or find there is none (no row, or no table yet).
+ * With the latest snapshot, not the transaction's: a REPEATABLE READ
+ * transaction that started before es_set_shard committed must still see
+ * the new identity when it appends (es_recheck_shard).
+ */
 static void
 load_config(void)
 {
+	static SPIPlanPtr plan = NULL;
 	Oid			nsp;
 
 	if (!callback_registered)
@@ -144,8 +153,11 @@ load_config(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute("SELECT shard, shard_count, shard_by OPERATOR(pg_catalog.=) 'category'"
-						" FROM eventstore.shard_config", true, 2) != SPI_OK_SELECT)
+		es_kept_plan(&plan,
+					 "SELECT shard, shard_count, shard_by OPERATOR(pg_catalog.=) 'category'"
+					 " FROM eventstore.shard_config", 0, NULL);
+		if (SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
+								 InvalidSnapshot, true, false, 2) != SPI_OK_SELECT)
 			elog(ERROR, "could not read eventstore.shard_config");
 		if (SPI_processed == 1)
 		{
@@ -217,6 +229,24 @@ es_check_shard(EsStreamAppend *streams, int nstreams)
 					   my_shard, shard_count, shard_by_name(by_category)),
 			 errhint("Route the call by eventstore.es_shard_of(stream, %d, '%s').",
 					 shard_count, shard_by_name(by_category))));
+}
+
+/*
+ * Check again once the rows are in, if the identity changed meanwhile.
+ *
+ * The first check ran on this backend's copy, before any lock.  An
+ * es_set_shard that committed after that copy was read, and before this
+ * call took its lock on the events table, went unseen: es_set_shard holds
+ * an EXCLUSIVE lock on the table to its commit, so our ROW EXCLUSIVE lock
+ * waited for it, and taking the lock processed its invalidation, which
+ * dropped the copy.  Then check again, which fails the call; nothing it
+ * wrote survives.  Otherwise this is one test of a flag.
+ */
+void
+es_recheck_shard(EsStreamAppend *streams, int nstreams)
+{
+	if (!config_loaded)
+		es_check_shard(streams, nstreams);
 }
 
 /* es_shard_of(stream, shard_count, shard_by): the routing hash */
