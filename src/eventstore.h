@@ -76,7 +76,9 @@
  * counter lock; then the shared-memory LWLock of position.c, held for a few
  * instructions and never while waiting for any other lock.  A handler lock
  * is taken by es_lock_handler at the start of a projection's transaction,
- * before its appends.  Across several calls in one transaction the order is
+ * before its appends.  es_set_shard takes an ExclusiveLock on the events
+ * table itself (not advisory) and no stream lock; appenders' inserts wait
+ * for it.  Across several calls in one transaction the order is
  * the caller's: see es_lock_feed for what that means in serialized mode.
  */
 #define ES_LOCKTAG_STREAM		0x4553	/* "ES" */
@@ -156,6 +158,7 @@ extern void es_lock_feed(void);
 extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
 extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
+extern void es_lock_events_against_appends(void);
 
 /* src/position.c */
 extern bool es_preloaded;

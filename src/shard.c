@@ -10,7 +10,9 @@
  * stream at version 1 there, with no error anywhere, and a multi-stream call
  * routed by its first stream would commit the others on the wrong shard.
  * So a store that knows it is shard k of n refuses, before any lock or
- * write, every call with a stream whose shard is not k (docs/scale-out.md).
+ * write, every call with a stream whose shard is not k (docs/scale-out.md);
+ * a call that checked a copy of the identity that went stale meanwhile
+ * checks again once its rows are in (es_recheck_shard).
  *
  * The routing hash: FNV-1a 64 of the UTF-8 bytes of the key (the store's
  * own hash, es_name_hash in feed.c: the same on every platform and
@@ -37,9 +39,10 @@
  * a static flag per call, and one more after the insert (es_recheck_shard
  * says why).
  *
- * Locks: none of its own.  es_set_shard takes an EXCLUSIVE lock on the
- * events table (appends wait, reads go on) while it checks the stored
- * streams, so no append slips in between the check and the new row.
+ * Locks: es_set_shard holds an ExclusiveLock on the events table to the end
+ * of its transaction (es_lock_events_against_appends in stream_lock.c:
+ * appends wait, reads go on), so no append slips in between its check of
+ * the stored streams and the new row.
  *
  *-------------------------------------------------------------------------
  */
@@ -302,12 +305,10 @@ es_set_shard(PG_FUNCTION_ARGS)
 	args[0] = Int32GetDatum(shard);
 	args[1] = Int32GetDatum(n);
 	args[2] = CStringGetTextDatum(shard_by_name(category));
+	/* A stream stored here already must stay here. */
+	es_lock_events_against_appends();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
-	/* A stream stored here already must stay here. */
-	if (SPI_execute("LOCK TABLE eventstore.events IN EXCLUSIVE MODE", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not lock eventstore.events");
 	if (SPI_execute_with_args("SELECT s.stream, eventstore.es_shard_of(s.stream, $2, $3)"
 							  " FROM (SELECT DISTINCT e.stream FROM eventstore.events e) s"
 							  " WHERE eventstore.es_shard_of(s.stream, $2, $3) OPERATOR(pg_catalog.<>) $1"
