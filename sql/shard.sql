@@ -33,6 +33,8 @@ SELECT try($$SELECT es_shard_of('order-1', 4, NULL)$$);
 SELECT es_shard_of_batch('{"stream": "order-1", "events": []}', 4);
 SELECT es_shard_of_batch('[{"stream": "order-1"}, {"stream": "order-2"}]', 4, 'category');
 SELECT try_detail($$SELECT es_shard_of_batch('[{"stream": "order-1"}, {"stream": "order-2"}]', 4)$$);
+SELECT try($$SELECT es_shard_of_batch('[]', 4)$$);
+SELECT try($$SELECT es_shard_of_batch('[{"events": []}]', 4)$$);
 
 -- A store that holds streams of other shards cannot become a shard (the
 -- stream named depends on what the other tests stored).

@@ -40,6 +40,11 @@ BEGIN
       FROM pg_catalog.jsonb_array_elements(
                CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
                     ELSE pg_catalog.jsonb_build_array(batch) END) e;
+    IF shards IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = 'no events to append',
+            DETAIL = 'The batch is an empty array.';
+    END IF;
     IF pg_catalog.cardinality(shards) > 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'ES021',
             MESSAGE = 'append spans several shards',
