@@ -16,8 +16,30 @@ SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
 
-REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+# The tests `make installcheck` runs against an installed server (which
+# must have shared_preload_libraries = 'eventstore' for the isolation specs
+# and TAP tests to mean what they say; the TAP tests start their own clusters
+# and must run as a user other than root).  Listed, not globbed: 00_setup
+# defines helpers the others use, so it comes first by its place in the
+# list, not by sort order.  test/suites/10_regress.sh and 20_isolation.sh
+# run the same lists in `make test` and fail if a file is missing from them.
+REGRESS      = 00_setup append append_edge_cases bad_input checkpoints ddl_guard \
+               feed insert_path lifecycle load names position_limit queries read_only shard \
+               snapshots stream_limit
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+# Isolation specs (test/specs/*.spec, expected output in test/expected/).
+ISOLATION      = checkpoint_race delete_append_race direct_insert_counter \
+                 expected_version_race feed_no_skip idempotent_retry_race \
+                 multi_stream_deadlock read_check_race retention_race shard_identity_race \
+                 snapshot_append_race
+ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+
+# Perl TAP tests (PostgreSQL::Test::Cluster) live in test/t/, not PGXS's
+# default t/: PROVE_TESTS points prove_installcheck there.  They start their
+# own clusters from the installed server's binaries.
+TAP_TESTS   = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 
 # The build must stay clean with these on (PostgreSQL's fmgr macros trip the
 # two that are switched off).  `make WERROR=-Werror` turns warnings into errors.
@@ -42,12 +64,28 @@ check-frozen:
 	    echo "a released install or upgrade script differs from the release (releases.sha256):" \
 	         "released scripts are frozen; put changes into the next upgrade script" >&2; exit 1; }
 
-.PHONY: test demo bench deps check-frozen
+.PHONY: test demo bench deps check-frozen print-regress print-isolation package-test dist
+# The test lists, for the suites of `make test` (one home for each list).
+print-regress:
+	@echo $(REGRESS)
+print-isolation:
+	@echo $(ISOLATION)
+
 deps:
 	test/install-deps.sh
 
 test:
 	test/run-all.sh
+
+# Build the Debian package, install it, run installcheck against the system
+# server (root; .ci/run runs it after `make test`).
+package-test:
+	test/package-test.sh
+
+# A source tarball of the tracked files at HEAD, with META.json at its top,
+# for PGXN and for anyone building without git.
+dist:
+	git archive --format=tar.gz --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).tar.gz HEAD
 
 demo:
 	test/install-deps.sh

@@ -286,6 +286,1008 @@ RETURNS TABLE (is_snapshot boolean, "position" bigint, stream text, version bigi
 AS 'MODULE_PATHNAME', 'es_load_with_snapshot'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 
+-- Issue 11, item 3: eventstore.max_append_hold and the feed_holders view
+-- (src/sql/80_operations.sql, src/position.c, docs/global-feed.md 3.1).
+-- Who holds the feed back: the appending transactions in flight
+-- (src/position.c), with eventstore.max_append_hold's deadline, and in
+-- serialized mode the holder of a database's feed lock (advisory tag
+-- field 4 = 0x4546 "EF", key 0: src/stream_lock.c).
+CREATE FUNCTION eventstore.es_feed_holders(
+    OUT pid            integer,
+    OUT datid          oid,
+    OUT first_position bigint,
+    OUT last_position  bigint,
+    OUT held_since     timestamptz,
+    OUT deadline       timestamptz,
+    OUT terminating    boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'es_feed_holders'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION eventstore.es_feed_holders() IS
+    'The appending transactions in flight in every database (concurrent mode): backend pid, database, positions taken, when the first was taken, the eventstore.max_append_hold deadline (NULL: none) and whether a reader has already ended the backend. See the feed_holders view.';
+
+CREATE VIEW eventstore.feed_holders AS
+SELECT h.pid,
+       d.datname AS database,
+       'concurrent'::text AS mode,
+       h.first_position,
+       h.last_position,
+       h.first_position OPERATOR(pg_catalog.-) 1 AS held_at,
+       h.held_since,
+       pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) h.held_since AS held_for,
+       h.deadline,
+       CASE WHEN h.terminating THEN 'terminating' ELSE 'holding' END AS state,
+       a.state AS backend_state,
+       a.usename AS role,
+       a.application_name,
+       a.query
+FROM eventstore.es_feed_holders() h
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) h.datid
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) h.pid
+UNION ALL
+SELECT l.pid,
+       d.datname,
+       'serialized'::text,
+       NULL::bigint,
+       NULL::bigint,
+       NULL::bigint,
+       a.xact_start,
+       pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) a.xact_start,
+       NULL::timestamptz,
+       'holding'::text,
+       a.state,
+       a.usename,
+       a.application_name,
+       a.query
+FROM pg_catalog.pg_locks l
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) l.database
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
+WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+  AND l.objsubid OPERATOR(pg_catalog.=) 17734
+  AND l.classid OPERATOR(pg_catalog.=) 0::oid
+  AND l.objid OPERATOR(pg_catalog.=) 0::oid
+  AND l.granted;
+
+COMMENT ON VIEW eventstore.feed_holders IS
+    'The transactions that hold back the global feed: they appended and have not ended (docs/global-feed.md, section 3). In serialized mode, the holder of a database''s feed lock, which delays other appenders, not readers. The query column needs pg_read_all_stats for other roles'' sessions.';
+COMMENT ON COLUMN eventstore.feed_holders.pid IS 'Backend process id of the holder (pg_terminate_backend ends it).';
+COMMENT ON COLUMN eventstore.feed_holders.database IS 'Database whose feed it holds.';
+COMMENT ON COLUMN eventstore.feed_holders.mode IS 'concurrent (it holds readers back) or serialized (it holds other appenders back).';
+COMMENT ON COLUMN eventstore.feed_holders.first_position IS 'First position the transaction took: the feed stops below it.';
+COMMENT ON COLUMN eventstore.feed_holders.last_position IS 'Last position the transaction took so far.';
+COMMENT ON COLUMN eventstore.feed_holders.held_at IS 'The position readers are held at (first_position - 1), unless an older holder holds them lower.';
+COMMENT ON COLUMN eventstore.feed_holders.held_since IS 'When the transaction first appended (serialized mode: when it began).';
+COMMENT ON COLUMN eventstore.feed_holders.held_for IS 'How long it has held the feed.';
+COMMENT ON COLUMN eventstore.feed_holders.deadline IS 'When a feed reader ends it (eventstore.max_append_hold in effect at its first append); NULL: no limit.';
+COMMENT ON COLUMN eventstore.feed_holders.state IS 'holding, or terminating: a reader has sent it SIGTERM and the feed moves on when it has aborted.';
+COMMENT ON COLUMN eventstore.feed_holders.backend_state IS 'pg_stat_activity.state of the holder, e.g. idle in transaction.';
+COMMENT ON COLUMN eventstore.feed_holders.role IS 'Role of the holder''s session.';
+COMMENT ON COLUMN eventstore.feed_holders.application_name IS 'application_name of the holder''s session.';
+COMMENT ON COLUMN eventstore.feed_holders.query IS 'The holder''s current or last statement (pg_stat_activity.query).';
+
+REVOKE ALL ON TABLE eventstore.feed_holders FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION eventstore.es_feed_holders() FROM PUBLIC;
+
+-- Issue 11, item 4: grants on handler state and snapshots
+-- (src/sql/88_grants.sql, src/grants.c, docs/security.md "Trust model").
+
+CREATE TABLE eventstore.grants (
+    grantee     name        NOT NULL,
+    kind        text        NOT NULL,
+    name        text        NOT NULL,
+    granted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT grants_pkey PRIMARY KEY (grantee, kind, name),
+    CONSTRAINT grants_kind_check CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['handler', 'category']))
+);
+
+COMMENT ON TABLE eventstore.grants IS
+    'Which handlers (kind handler: name is a handler-name prefix) and which streams'' snapshots (kind category: name is a category) a writer role may write. An empty name covers all. Managed with es_grant_handler, es_grant_category, es_revoke_handler, es_revoke_category and es_grant_writer.';
+COMMENT ON COLUMN eventstore.grants.grantee IS 'Role name; members that inherit its privileges are covered too. A renamed role loses its rows'' effect: grant again.';
+COMMENT ON COLUMN eventstore.grants.kind IS 'handler (es_advance_position, es_lock_handler) or category (es_snapshot).';
+COMMENT ON COLUMN eventstore.grants.name IS 'Handler-name prefix (kind handler) or category (kind category); empty: every handler or every category.';
+COMMENT ON COLUMN eventstore.grants.granted_at IS 'When the grant was made.';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.grants', '');
+
+REVOKE ALL ON TABLE eventstore.grants FROM PUBLIC;
+
+-- EXECUTE on the writer functions (with reader rights): the part of a grant
+-- that is the same for every writer.  Called by the grant functions below
+-- and es_grant_writer, which run as the store's owner; nobody else may call
+-- it.
+CREATE FUNCTION eventstore.es_grant_writer_functions(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea), eventstore.es_append(jsonb) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_snapshot(text, bigint, jsonb, text, bytea), eventstore.es_advance_position(text, bigint, text), eventstore.es_lock_handler(text, text, boolean) TO %I', role_name);
+    PERFORM eventstore.es_grant_reader(role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_writer_functions(name) IS
+    'Internal: EXECUTE on the writer and reader functions, without any handler or category grant.';
+
+-- Check a grant's arguments and record it.
+CREATE FUNCTION eventstore.es_grant_scope(role_name name, scope_kind text, scope_name text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role_name IS NULL OR scope_name IS NULL THEN
+        RAISE EXCEPTION '% must not be null',
+            CASE WHEN role_name IS NULL THEN 'role_name'
+                 WHEN scope_kind = 'handler' THEN 'handler_prefix'
+                 ELSE 'category' END
+            USING ERRCODE = '22004';
+    END IF;
+    IF octet_length(scope_name) > 255 THEN
+        RAISE EXCEPTION '% is too long', CASE WHEN scope_kind = 'handler' THEN 'handler_prefix' ELSE 'category' END
+            USING ERRCODE = '22023',
+                  DETAIL = format('It is %s bytes; the limit is 255.', octet_length(scope_name));
+    END IF;
+    IF scope_kind = 'category' AND strpos(scope_name, '-') > 0 THEN
+        RAISE EXCEPTION 'category "%" contains "-"', scope_name
+            USING ERRCODE = '22023',
+                  DETAIL = 'A category is the part of a stream name before its first "-".';
+    END IF;
+    PERFORM eventstore.es_grant_writer_functions(role_name);
+    INSERT INTO eventstore.grants (grantee, kind, name) VALUES (role_name, scope_kind, scope_name)
+    ON CONFLICT ON CONSTRAINT grants_pkey DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_scope(name, text, text) IS
+    'Internal: make a role a writer and record one handler or category grant.';
+
+CREATE FUNCTION eventstore.es_grant_handler(role_name name, handler_prefix text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_grant_scope(role_name, 'handler', handler_prefix);
+COMMENT ON FUNCTION eventstore.es_grant_handler(name, text) IS
+    'Let a role append and read, and advance and lock the handlers whose names start with handler_prefix ('''' = every handler). Other handlers'' checkpoints and locks stay out of its reach (42501).';
+
+CREATE FUNCTION eventstore.es_grant_category(role_name name, category text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_grant_scope(role_name, 'category', category);
+COMMENT ON FUNCTION eventstore.es_grant_category(name, text) IS
+    'Let a role append and read, and save snapshots of the streams of one category ('''' = every category). Other categories'' snapshots stay out of its reach (42501).';
+
+-- Remove one grant; true when there was one.
+CREATE FUNCTION eventstore.es_revoke_scope(role_name name, scope_kind text, scope_name text)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM eventstore.grants g
+        WHERE g.grantee = role_name AND g.kind = scope_kind AND g.name = scope_name
+        RETURNING 1)
+    SELECT count(*) > 0 FROM gone;
+END;
+COMMENT ON FUNCTION eventstore.es_revoke_scope(name, text, text) IS
+    'Internal: remove one handler or category grant of a role.';
+
+CREATE FUNCTION eventstore.es_revoke_handler(role_name name, handler_prefix text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_revoke_scope(role_name, 'handler', handler_prefix);
+COMMENT ON FUNCTION eventstore.es_revoke_handler(name, text) IS
+    'Remove one handler grant (exactly this prefix) of a role; true when there was one. EXECUTE rights stay.';
+
+CREATE FUNCTION eventstore.es_revoke_category(role_name name, category text) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+RETURN eventstore.es_revoke_scope(role_name, 'category', category);
+COMMENT ON FUNCTION eventstore.es_revoke_category(name, text) IS
+    'Remove one category grant of a role; true when there was one. EXECUTE rights stay.';
+
+REVOKE ALL ON FUNCTION eventstore.es_grant_writer_functions(name), eventstore.es_grant_scope(name, text, text),
+    eventstore.es_revoke_scope(name, text, text),
+    eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
+    eventstore.es_revoke_handler(name, text), eventstore.es_revoke_category(name, text) FROM PUBLIC;
+
+-- es_grant_writer records the grants of an unrestricted writer;
+-- es_grant_reader adds the feed_holders view (src/sql/90_privileges.sql).
+CREATE OR REPLACE FUNCTION eventstore.es_grant_writer(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM eventstore.es_grant_scope(role_name, 'handler', '');
+    PERFORM eventstore.es_grant_scope(role_name, 'category', '');
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_writer(name) IS
+    'Let a role append events, save snapshots of every stream, advance and lock every handler, and read, through the functions only (no table rights). For a writer limited to some handlers or categories, use es_grant_handler and es_grant_category instead.';
+
+CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_feed_head', 'es_wait', 'es_stream_hash',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
+                            'es_feed_holders')
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
+    END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag, eventstore.feed_holders TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
+    'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag and feed_holders views only (no table rights).';
+
+
+-- Roles granted the 1.0 way keep what they could do: every role (but the
+-- owner, which needs no rows) that may call es_advance_position or
+-- es_snapshot gets every handler and every category.  Every role that may
+-- read handler_lag gets feed_holders.
+DO $$
+DECLARE
+    r name;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT a.rolname FROM pg_catalog.pg_proc p
+        CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) x
+        JOIN pg_catalog.pg_authid a ON a.oid = x.grantee
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_advance_position', 'es_snapshot', 'es_lock_handler')
+          AND x.privilege_type = 'EXECUTE'
+          AND x.grantee <> (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'eventstore')
+          AND NOT a.rolsuper
+    LOOP
+        INSERT INTO eventstore.grants (grantee, kind, name)
+        VALUES (r, 'handler', ''), (r, 'category', '')
+        ON CONFLICT ON CONSTRAINT grants_pkey DO NOTHING;
+    END LOOP;
+    FOR r IN
+        SELECT a.rolname FROM pg_catalog.pg_class c
+        CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) x
+        JOIN pg_catalog.pg_authid a ON a.oid = x.grantee
+        WHERE c.oid = 'eventstore.handler_lag'::regclass
+          AND x.privilege_type = 'SELECT'
+          AND x.grantee <> c.relowner
+    LOOP
+        PERFORM eventstore.es_grant_reader(r);
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
+    eventstore.es_revoke_handler(name, text), eventstore.es_revoke_category(name, text) TO @extowner@;
+GRANT SELECT ON TABLE eventstore.grants TO @extowner@;
+
+-- Issue 11: the grants table's own constraints are the store's, not a
+-- user's addition (src/sql/86_table_additions.sql).
+-- Issue 12: stream lifecycle (src/sql/50_lifecycle.sql, docs/lifecycle.md):
+-- soft delete, restore, tombstone, erasure, deleting snapshots, resetting
+-- checkpoints, the per-stream state and the audit trail.
+
+-- A row only for a stream that has lifecycle state.
+CREATE TABLE eventstore.stream_state (
+    stream          text        NOT NULL,
+    last_version    bigint      NOT NULL DEFAULT 0,
+    last_position   bigint,
+    deleted_at      timestamptz,
+    tombstoned_at   timestamptz,
+    truncate_before bigint,
+    max_count       bigint,
+    max_age         interval,
+    updated_at      timestamptz NOT NULL,
+    CONSTRAINT stream_state_pkey PRIMARY KEY (stream),
+    CONSTRAINT stream_state_last_version_check CHECK (last_version >= 0),
+    CONSTRAINT stream_state_retention_check
+        CHECK (truncate_before >= 1 AND max_count >= 1 AND max_age > '0'::interval)
+);
+
+-- The highest position of any deleted event: never handed out again.
+CREATE INDEX stream_state_last_position_idx ON eventstore.stream_state (last_position);
+COMMENT ON INDEX eventstore.stream_state_last_position_idx IS
+    'Finds the highest position of any deleted event, which the position counter starts above.';
+
+COMMENT ON TABLE eventstore.stream_state IS
+    'Lifecycle state of the streams that have any (soft-deleted, tombstoned, retention settings); other streams have no row. Written only by the lifecycle functions and es_append.';
+COMMENT ON COLUMN eventstore.stream_state.stream IS 'Stream name.';
+COMMENT ON COLUMN eventstore.stream_state.last_version IS 'Highest version the stream had when its events were last deleted: version numbers continue after it.';
+COMMENT ON COLUMN eventstore.stream_state.last_position IS 'Highest global position of the stream''s deleted events: positions up to it are never handed out again (the feed never reuses a position a reader may have passed).';
+COMMENT ON COLUMN eventstore.stream_state.deleted_at IS 'When the stream was soft-deleted (NULL when it is not): its events are in eventstore.deleted_events.';
+COMMENT ON COLUMN eventstore.stream_state.tombstoned_at IS 'When the stream was hard-deleted or erased: the name can never be written again.';
+COMMENT ON COLUMN eventstore.stream_state.truncate_before IS 'Retention: events of lower versions are removed (es_set_retention).';
+COMMENT ON COLUMN eventstore.stream_state.max_count IS 'Retention: at most this many newest events are kept.';
+COMMENT ON COLUMN eventstore.stream_state.max_age IS 'Retention: events older than this are removed by es_apply_retention (the last event is always kept).';
+COMMENT ON COLUMN eventstore.stream_state.updated_at IS 'When the row last changed.';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.stream_state', '');
+REVOKE ALL ON TABLE eventstore.stream_state FROM PUBLIC;
+
+-- The events of soft-deleted streams, kept until restored or tombstoned.
+CREATE TABLE eventstore.deleted_events (
+    position    bigint      NOT NULL,
+    stream      text        NOT NULL,
+    version     bigint      NOT NULL,
+    event_id    uuid        NOT NULL,
+    type        text        NOT NULL,
+    category    text        NOT NULL,
+    data        jsonb,
+    data_bin    bytea,
+    metadata    jsonb,
+    created_at  timestamptz NOT NULL,
+    deleted_at  timestamptz NOT NULL,
+    CONSTRAINT deleted_events_pkey PRIMARY KEY (stream, version)
+);
+
+COMMENT ON TABLE eventstore.deleted_events IS
+    'Events of soft-deleted streams, as they were stored, until es_restore_stream puts them back or es_tombstone_stream / es_erase_stream removes them.';
+COMMENT ON COLUMN eventstore.deleted_events.position IS 'The global position the event had (a restore gives it a new one).';
+COMMENT ON COLUMN eventstore.deleted_events.stream IS 'Stream name.';
+COMMENT ON COLUMN eventstore.deleted_events.version IS 'Version of the event within its stream (kept by a restore).';
+COMMENT ON COLUMN eventstore.deleted_events.event_id IS 'Event id (kept by a restore).';
+COMMENT ON COLUMN eventstore.deleted_events.type IS 'Event type.';
+COMMENT ON COLUMN eventstore.deleted_events.category IS 'Category of the stream.';
+COMMENT ON COLUMN eventstore.deleted_events.data IS 'JSON payload.';
+COMMENT ON COLUMN eventstore.deleted_events.data_bin IS 'Binary payload.';
+COMMENT ON COLUMN eventstore.deleted_events.metadata IS 'Metadata.';
+COMMENT ON COLUMN eventstore.deleted_events.created_at IS 'When the event was first appended.';
+COMMENT ON COLUMN eventstore.deleted_events.deleted_at IS 'When the stream was soft-deleted.';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.deleted_events', '');
+REVOKE ALL ON TABLE eventstore.deleted_events FROM PUBLIC;
+
+-- The audit trail: one row per call of a lifecycle function.
+CREATE TABLE eventstore.lifecycle_log (
+    logged_at   timestamptz NOT NULL,
+    action      text        NOT NULL,
+    stream      text,
+    handler     text,
+    kind        text,
+    detail      jsonb       NOT NULL,
+    reason      text,
+    session_role name       NOT NULL,
+    calling_role name       NOT NULL
+);
+
+COMMENT ON TABLE eventstore.lifecycle_log IS
+    'Audit trail of the lifecycle functions: what was deleted, restored, erased or reset, when, by whom and why.';
+COMMENT ON COLUMN eventstore.lifecycle_log.logged_at IS 'When (clock time of the call).';
+COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots, reset_checkpoint, set_retention or retention.';
+COMMENT ON COLUMN eventstore.lifecycle_log.stream IS 'The stream concerned, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.handler IS 'The handler whose checkpoint was reset, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.kind IS 'The snapshot kind deleted, if any.';
+COMMENT ON COLUMN eventstore.lifecycle_log.detail IS 'What changed: versions and numbers of events and snapshots removed, old and new checkpoint.';
+COMMENT ON COLUMN eventstore.lifecycle_log.reason IS 'The reason the caller gave (required for an erasure).';
+COMMENT ON COLUMN eventstore.lifecycle_log.session_role IS 'session_user of the call.';
+COMMENT ON COLUMN eventstore.lifecycle_log.calling_role IS 'The role in effect when the function was called (after SET ROLE).';
+
+SELECT pg_catalog.pg_extension_config_dump('eventstore.lifecycle_log', '');
+REVOKE ALL ON TABLE eventstore.lifecycle_log FROM PUBLIC;
+
+-- TRUNCATE is refused like DROP TABLE (ES005; es_forbid_truncate is
+-- declared in 85_ddl_guard.sql, the triggers are created there).
+
+CREATE FUNCTION eventstore.es_delete_stream(
+    stream           text,
+    expected_version bigint DEFAULT NULL,
+    reason           text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_delete_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_delete_stream(text, bigint, text) IS
+    'Soft-delete a stream (admin): its events leave stream reads and the feed and are kept aside until restored or tombstoned; its snapshots are deleted. Returns the version it had. Audited.';
+
+CREATE FUNCTION eventstore.es_restore_stream(
+    stream text,
+    reason text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_restore_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_restore_stream(text, text) IS
+    'Restore a soft-deleted stream (admin): its events come back with their versions and ids, at new global positions. Returns the stream''s version. Audited.';
+
+CREATE FUNCTION eventstore.es_tombstone_stream(
+    stream           text,
+    expected_version bigint DEFAULT NULL,
+    reason           text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_tombstone_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_tombstone_stream(text, bigint, text) IS
+    'Hard-delete a stream (admin): its events, also soft-deleted ones, and its snapshots are removed physically and the name can never be written again (ES006). Returns the version it had. Audited.';
+
+CREATE FUNCTION eventstore.es_erase_stream(
+    stream text,
+    reason text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_erase_stream'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_erase_stream(text, text) IS
+    'Erase a stream for data protection (admin): a tombstone that also removes its snapshots and per-stream checkpoints; the reason is required and audited. Returns the version it had.';
+
+CREATE FUNCTION eventstore.es_delete_snapshots(
+    stream text DEFAULT NULL,
+    kind   text DEFAULT NULL,
+    reason text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_delete_snapshots'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_delete_snapshots(text, text, text) IS
+    'Delete snapshots (admin) of a stream, of a kind in every stream, or of a kind in one stream. Returns how many were deleted. Audited.';
+
+CREATE FUNCTION eventstore.es_reset_checkpoint(
+    handler    text,
+    stream     text   DEFAULT NULL,
+    "position" bigint DEFAULT 0,
+    reason     text   DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_reset_checkpoint'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_reset_checkpoint(text, text, bigint, text) IS
+    'Move a handler''s checkpoint back to position (admin; default 0, which removes it), for a rebuild; waits for the handler''s lock. Returns the previous position. Audited.';
+
+CREATE FUNCTION eventstore.es_stream_info(
+    stream text,
+    OUT stream        text,
+    OUT state         text,
+    OUT version       bigint,
+    OUT first_version bigint,
+    OUT last_version  bigint,
+    OUT deleted_at    timestamptz,
+    OUT tombstoned_at timestamptz,
+    OUT truncate_before bigint,
+    OUT max_count     bigint,
+    OUT max_age       interval)
+RETURNS record
+AS 'MODULE_PATHNAME', 'es_stream_info'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_stream_info(text) IS
+    'A stream''s lifecycle state (active, deleted, tombstoned or unknown), its version as es_stream_version answers it, the first version a read returns (NULL when none; after retention, the first version kept), the highest version it ever had, and its retention settings.';
+
+CREATE FUNCTION eventstore.es_set_retention(
+    stream          text,
+    truncate_before bigint   DEFAULT NULL,
+    max_count       bigint   DEFAULT NULL,
+    max_age         interval DEFAULT NULL,
+    reason          text     DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_set_retention'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text) IS
+    'Set a stream''s retention (admin): remove events below truncate_before, keep at most max_count, remove events older than max_age; all NULL clears it. Applied to the stream at once; es_apply_retention enforces it later. The last event is always kept. Returns the events removed now. Audited.';
+
+CREATE FUNCTION eventstore.es_apply_retention(
+    max_streams       integer DEFAULT NULL,
+    OUT stream        text,
+    OUT deleted       bigint,
+    OUT first_version bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'es_apply_retention'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_apply_retention(integer) IS
+    'Enforce every stream''s retention settings (admin; schedule it, e.g. with pg_cron), at most max_streams streams losing events per call (NULL: all; the next call goes on). Idempotent; never waits for a busy stream: a stream being appended to right now is returned with deleted NULL and cleaned by the next run. Returns the streams that lost events, with the first version they keep. Audited per stream.';
+
+-- Issue 12: TRUNCATE of the lifecycle tables is refused (src/sql/85_ddl_guard.sql).
+-- The lifecycle tables (50_lifecycle.sql): tombstones and the audit trail.
+CREATE TRIGGER stream_state_no_truncate BEFORE TRUNCATE ON eventstore.stream_state
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER deleted_events_no_truncate BEFORE TRUNCATE ON eventstore.deleted_events
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER lifecycle_log_no_truncate BEFORE TRUNCATE ON eventstore.lifecycle_log
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+ALTER TABLE eventstore.stream_state ENABLE ALWAYS TRIGGER stream_state_no_truncate;
+ALTER TABLE eventstore.deleted_events ENABLE ALWAYS TRIGGER deleted_events_no_truncate;
+COMMENT ON TRIGGER stream_state_no_truncate ON eventstore.stream_state IS
+    'Refuses TRUNCATE (ES005): the table holds the tombstones.';
+COMMENT ON TRIGGER deleted_events_no_truncate ON eventstore.deleted_events IS
+    'Refuses TRUNCATE (ES005): soft-deleted events are purged by es_tombstone_stream or es_erase_stream.';
+COMMENT ON TRIGGER lifecycle_log_no_truncate ON eventstore.lifecycle_log IS
+    'Refuses TRUNCATE (ES005): the table is the audit trail of the lifecycle functions.';
+ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_truncate;
+
+-- Issue 12: the lifecycle tables' own keys and constraints are the store's,
+-- not user additions (src/sql/86_table_additions.sql).
+-- Issue 13: a query surface (docs/queries.md).
+-- Whole streams: max_count NULL reads every event (src/sql/11_load.sql,
+-- src/sql/30_snapshots.sql); only the comments change.
+COMMENT ON FUNCTION eventstore.es_load(text, bigint, integer, boolean) IS
+    'Read a stream: forward from from_version (default 1), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream.';
+COMMENT ON FUNCTION eventstore.es_load_with_snapshot(text, text, integer) IS
+    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot.';
+
+-- Issue 13: events by id (src/sql/12_events_by_id.sql).
+CREATE FUNCTION eventstore.es_load_event(event_id uuid)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_event'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 1;
+COMMENT ON FUNCTION eventstore.es_load_event(uuid) IS
+    'The event with this id: one row, or none when no event has it.';
+REVOKE ALL ON FUNCTION eventstore.es_load_event(uuid) FROM PUBLIC;
+
+CREATE FUNCTION eventstore.es_load_events(event_ids uuid[])
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_events'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 10;
+COMMENT ON FUNCTION eventstore.es_load_events(uuid[]) IS
+    'The events with these ids (at most 100000), in position order, each once; ids that no event has are skipped.';
+REVOKE ALL ON FUNCTION eventstore.es_load_events(uuid[]) FROM PUBLIC;
+
+-- Issue 13: richer append answers (src/sql/10_append.sql).  The new field
+-- comes last, as in a fresh install; the library fills it only when the
+-- type has it, so 1.0's four fields keep working until this update.
+ALTER TYPE eventstore.append_result ADD ATTRIBUTE replayed boolean;
+COMMENT ON TYPE eventstore.append_result IS
+    'One appended event: its stream, version, global position and id; replayed is true when an idempotent retry found it stored already and wrote nothing.';
+COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
+    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id", "occurred_at"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';
+
+-- Issue 13: correlation and causation (src/sql/13_correlation.sql).  The
+-- indexes are built here, in the update's transaction: appends wait for the
+-- build (docs/releasing.md).  Then the store's own list of objects learns
+-- their names (src/sql/86_table_additions.sql, the same definition).
+CREATE INDEX events_correlation_id_idx ON eventstore.events
+    (pg_catalog.substr(metadata OPERATOR(pg_catalog.->>) 'correlation_id', 1, 200), position)
+    WHERE (metadata OPERATOR(pg_catalog.->>) 'correlation_id') IS NOT NULL;
+COMMENT ON INDEX eventstore.events_correlation_id_idx IS
+    'Events by metadata correlation_id (its first 200 characters), in position order (es_load_correlated).';
+CREATE INDEX events_causation_id_idx ON eventstore.events
+    (pg_catalog.substr(metadata OPERATOR(pg_catalog.->>) 'causation_id', 1, 200))
+    WHERE (metadata OPERATOR(pg_catalog.->>) 'causation_id') IS NOT NULL;
+COMMENT ON INDEX eventstore.events_causation_id_idx IS
+    'Events by metadata causation_id, the id of the event that caused them (es_load_effects).';
+
+CREATE FUNCTION eventstore.es_load_correlated(
+    correlation_id text,
+    after_position bigint  DEFAULT 0,
+    max_count      integer DEFAULT 1000)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_correlated'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
+COMMENT ON FUNCTION eventstore.es_load_correlated(text, bigint, integer) IS
+    'The events whose metadata correlation_id is this one, after after_position, in position order, at most max_count (NULL: all).';
+
+CREATE FUNCTION eventstore.es_load_causes(
+    event_id  uuid,
+    max_count integer DEFAULT 1000)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_causes'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 10;
+COMMENT ON FUNCTION eventstore.es_load_causes(uuid, integer) IS
+    'The chain of causes of an event: the event its metadata causation_id names, that event''s cause, and so on, in position order, at most max_count (NULL: all).';
+
+CREATE FUNCTION eventstore.es_load_effects(
+    event_id  uuid,
+    max_count integer DEFAULT 1000)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_effects'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 10;
+COMMENT ON FUNCTION eventstore.es_load_effects(uuid, integer) IS
+    'The effects of an event: the events whose metadata causation_id is its id, their effects, and so on, in position order, at most max_count (NULL: all).';
+REVOKE ALL ON FUNCTION eventstore.es_load_correlated(text, bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_load_causes(uuid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_load_effects(uuid, integer) FROM PUBLIC;
+
+-- Issue 13: time (src/sql/00_schema.sql, src/sql/14_time.sql).  The new
+-- column goes last, as in a fresh install; adding a nullable column
+-- without a default rewrites nothing.
+ALTER TABLE eventstore.events ADD COLUMN occurred_at timestamptz;
+COMMENT ON COLUMN eventstore.events.occurred_at IS 'When the event happened, as its writer says (the batch key "occurred_at"); NULL when not given. The store records its own time in created_at.';
+CREATE FUNCTION eventstore.es_load_until(
+    stream        text,
+    until         timestamptz,
+    by_occurrence boolean DEFAULT false,
+    max_count     integer DEFAULT NULL)
+RETURNS SETOF eventstore.events
+AS 'MODULE_PATHNAME', 'es_load_until'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
+COMMENT ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) IS
+    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all.';
+
+CREATE FUNCTION eventstore.es_feed_position_at(at timestamptz)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_feed_position_at'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER;
+COMMENT ON FUNCTION eventstore.es_feed_position_at(timestamptz) IS
+    'The position of the first event recorded at or after a time (the head + 1 when there is none yet): replay from it with es_load(after_position => es_feed_position_at(t) - 1). Not on a hot standby.';
+REVOKE ALL ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) FROM PUBLIC;
+CREATE FUNCTION eventstore.es_enable_time_index() RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_class c
+               WHERE c.relname = 'events_created_at_brin_idx'
+                 AND c.relnamespace = 'eventstore'::regnamespace) THEN
+        RETURN false;
+    END IF;
+    CREATE INDEX events_created_at_brin_idx ON eventstore.events USING brin (created_at);
+    COMMENT ON INDEX eventstore.events_created_at_brin_idx IS
+        'Block ranges of events by recording time (es_feed_position_at); created by es_enable_time_index.';
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_enable_time_index() IS
+    'Create the BRIN index on events.created_at that makes es_feed_position_at read only what was recorded since its time (costs about 11,000 instructions per append); false when it exists already. Superuser only.';
+REVOKE ALL ON FUNCTION eventstore.es_feed_position_at(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_enable_time_index() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
+    OUT kind text, OUT table_name text, OUT name text, OUT definition text)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH store AS (
+        SELECT c.oid, c.relname
+        FROM pg_class c
+        WHERE c.relnamespace = 'eventstore'::regnamespace
+          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND c.relname <> 'table_additions'
+    ), own(name) AS (
+        VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
+               ('events_version_check'), ('events_one_payload_check'),
+               ('events_category_position_idx'),
+               ('events_correlation_id_idx'), ('events_causation_id_idx'),
+               ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
+               ('checkpoints_pkey'), ('checkpoints_position_check'),
+               ('grants_pkey'), ('grants_kind_check'),
+               ('stream_state_pkey'), ('stream_state_last_version_check'),
+               ('stream_state_retention_check'), ('stream_state_last_position_idx'),
+               ('deleted_events_pkey')
+    )
+    SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
+    FROM store s
+    JOIN pg_index x ON x.indrelid = s.oid
+    JOIN pg_class i ON i.oid = x.indexrelid
+    WHERE i.relname NOT IN (SELECT name FROM own)
+      AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = s.oid)
+    UNION ALL
+    SELECT 'constraint', s.relname, k.conname,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', s.oid::regclass, k.conname, pg_get_constraintdef(k.oid))
+    FROM store s
+    JOIN pg_constraint k ON k.conrelid = s.oid
+    WHERE k.conname NOT IN (SELECT name FROM own)
+    UNION ALL
+    SELECT 'trigger', s.relname, t.tgname,
+           pg_get_triggerdef(t.oid)
+           || CASE t.tgenabled
+                  WHEN 'O' THEN ''
+                  ELSE format('; ALTER TABLE %s %s TRIGGER %I', s.oid::regclass,
+                              CASE t.tgenabled WHEN 'D' THEN 'DISABLE'
+                                               WHEN 'R' THEN 'ENABLE REPLICA'
+                                               ELSE 'ENABLE ALWAYS' END, t.tgname)
+              END
+    FROM store s
+    JOIN pg_trigger t ON t.tgrelid = s.oid
+    JOIN pg_proc f ON f.oid = t.tgfoid
+    WHERE NOT t.tgisinternal
+      AND f.pronamespace <> 'eventstore'::regnamespace	-- the store's own triggers
+    UNION ALL
+    SELECT 'publication', s.relname, p.pubname,
+           format('ALTER PUBLICATION %I ADD TABLE ONLY %s%s%s', p.pubname, s.oid::regclass,
+                  CASE WHEN r.prattrs IS NULL THEN ''
+                       ELSE ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                                     FROM pg_attribute a
+                                     WHERE a.attrelid = s.oid AND a.attnum = ANY (r.prattrs)) || ')'
+                  END,
+                  CASE WHEN r.prqual IS NULL THEN ''
+                       ELSE ' WHERE (' || pg_get_expr(r.prqual, s.oid) || ')'
+                  END)
+    FROM store s
+    JOIN pg_publication_rel r ON r.prrelid = s.oid
+    JOIN pg_publication p ON p.oid = r.prpubid
+$$;
+
+-- Issue 12: readers get es_stream_info, admins the lifecycle functions
+-- (src/sql/90_privileges.sql).
+-- Issue 13: the streams catalogue (src/sql/15_catalogue.sql, the same
+-- objects; its LIFECYCLE HOOKs are where deleted streams will be left out).
+CREATE TYPE eventstore.stream_info AS (
+    stream           text,
+    category         text,
+    version          bigint,
+    first_position   bigint,
+    last_position    bigint,
+    created_at       timestamptz,
+    last_appended_at timestamptz
+);
+COMMENT ON TYPE eventstore.stream_info IS
+    'A stream in the catalogue: its category, version, the positions of its first and last events, and when they were recorded.';
+
+CREATE FUNCTION eventstore.es_streams(
+    category     text    DEFAULT NULL,
+    prefix       text    DEFAULT NULL,
+    after_stream text    DEFAULT NULL,
+    max_count    integer DEFAULT 1000)
+RETURNS SETOF eventstore.stream_info
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100 AS $$
+BEGIN
+    IF es_streams.category = '' OR strpos(es_streams.category, '-') > 0 THEN
+        RAISE EXCEPTION 'invalid category: "%"', es_streams.category
+            USING ERRCODE = '22023', HINT = 'A category is the part of a stream name before its first "-"; pass NULL for all.';
+    END IF;
+    IF es_streams.prefix = '' THEN
+        RAISE EXCEPTION 'prefix must not be empty' USING ERRCODE = '22023', HINT = 'Pass NULL for every stream.';
+    END IF;
+    IF es_streams.after_stream = '' THEN
+        RAISE EXCEPTION 'after_stream must not be empty' USING ERRCODE = '22023', HINT = 'Pass NULL to start at the first stream.';
+    END IF;
+    IF es_streams.max_count IS NULL THEN
+        RAISE EXCEPTION 'max_count must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF es_streams.max_count < 1 OR es_streams.max_count > 100000 THEN
+        RAISE EXCEPTION 'max_count must be between 1 and 100000'
+            USING ERRCODE = '22023', DETAIL = format('It is %s.', es_streams.max_count);
+    END IF;
+
+    RETURN QUERY
+    WITH RECURSIVE walk(name, shown, matched) AS (
+        SELECT w.name, w.shown, w.shown::int
+        FROM (SELECT s.name,
+                     -- LIFECYCLE HOOK: AND NOT <the stream is deleted>
+                     (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
+                     AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
+              FROM (SELECT min(e.stream) AS name FROM eventstore.events e
+                    WHERE es_streams.after_stream IS NULL OR e.stream > es_streams.after_stream) s) w
+        WHERE w.name IS NOT NULL
+      UNION ALL
+        SELECT n.name, n.shown, w.matched + n.shown::int
+        FROM walk w,
+             LATERAL (SELECT s.name,
+                             -- LIFECYCLE HOOK (the same test as above)
+                             (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
+                             AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
+                      FROM (SELECT min(e.stream) AS name FROM eventstore.events e
+                            WHERE e.stream > w.name) s) n
+        WHERE n.name IS NOT NULL AND w.matched < es_streams.max_count
+    )
+    SELECT w.name, l.category, l.version, f.position, l.position, f.created_at, l.created_at
+    FROM walk w,
+         LATERAL (SELECT e.position, e.created_at FROM eventstore.events e
+                  WHERE e.stream = w.name ORDER BY e.version LIMIT 1) f,
+         LATERAL (SELECT e.position, e.created_at, e.version, e.category FROM eventstore.events e
+                  WHERE e.stream = w.name ORDER BY e.version DESC LIMIT 1) l
+    WHERE w.shown
+    ORDER BY w.name
+    LIMIT es_streams.max_count;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_streams(text, text, text, integer) IS
+    'The streams catalogue, in stream name order, paged: at most max_count streams after after_stream, optionally of one category and/or with a name prefix; each with its version, first and last positions and times. Derived from the events'' (stream, version) index on every call.';
+
+CREATE FUNCTION eventstore.es_stream_versions(streams text[])
+RETURNS TABLE (stream text, version bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 10 AS $$
+BEGIN
+    IF streams IS NULL THEN
+        RAISE EXCEPTION 'stream names must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF array_ndims(streams) > 1 THEN
+        RAISE EXCEPTION 'stream names must be a one-dimensional array' USING ERRCODE = '22023';
+    END IF;
+    IF cardinality(streams) > 100000 THEN
+        RAISE EXCEPTION 'too many stream names in one call'
+            USING ERRCODE = '54000', DETAIL = format('There are %s; the limit is 100000.', cardinality(streams));
+    END IF;
+    IF array_position(streams, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'stream names must not contain nulls' USING ERRCODE = '22004';
+    END IF;
+    IF EXISTS (SELECT FROM unnest(streams) s(name) WHERE s.name = '' OR octet_length(s.name) > 255) THEN
+        RAISE EXCEPTION 'stream names must not be empty or longer than 255 bytes' USING ERRCODE = '22023';
+    END IF;
+
+    RETURN QUERY
+    SELECT s.name,
+           -- LIFECYCLE HOOK: a deleted stream's version (0, or as documented there)
+           coalesce((SELECT e.version FROM eventstore.events e
+                     WHERE e.stream = s.name ORDER BY e.version DESC LIMIT 1), 0)
+    FROM unnest(streams) WITH ORDINALITY s(name, n)
+    ORDER BY s.n;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_stream_versions(text[]) IS
+    'Existence and version of many streams in one call: one row per name, in the order given, version 0 for a stream that does not exist.';
+
+CREATE FUNCTION eventstore.es_categories()
+RETURNS TABLE (category text, streams bigint, events bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 10 AS $$
+    WITH RECURSIVE walk(name) AS (
+        SELECT min(e.stream) FROM eventstore.events e
+      UNION ALL
+        SELECT (SELECT min(e.stream) FROM eventstore.events e WHERE e.stream > w.name)
+        FROM walk w WHERE w.name IS NOT NULL
+    )
+    SELECT split_part(w.name, '-', 1), count(*),
+           sum((SELECT e.version FROM eventstore.events e WHERE e.stream = w.name ORDER BY e.version DESC LIMIT 1)
+               - (SELECT e.version FROM eventstore.events e WHERE e.stream = w.name ORDER BY e.version LIMIT 1) + 1)::bigint
+    FROM walk w
+    WHERE w.name IS NOT NULL
+      -- LIFECYCLE HOOK: AND NOT <the stream is deleted>
+    GROUP BY 1
+    ORDER BY 1
+$$;
+COMMENT ON FUNCTION eventstore.es_categories() IS
+    'Every category with its number of streams and events (exact: a stream''s events counted as last version - first version + 1). Visits every stream (one index descent each): for monitoring, not for every request.';
+REVOKE ALL ON FUNCTION eventstore.es_streams(text, text, text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_stream_versions(text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_categories() FROM PUBLIC;
+
+-- Issue 13: es_grant_reader grants the new reads (src/sql/90_privileges.sql,
+-- the same definition); the extension's owner gets them as on a fresh install.
+CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_feed_head', 'es_wait', 'es_stream_hash',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
+                            'es_feed_holders', 'es_stream_info',
+                            'es_load_event', 'es_load_events', 'es_load_correlated',
+                            'es_load_causes', 'es_load_effects', 'es_load_until',
+                            'es_feed_position_at', 'es_streams', 'es_stream_versions',
+                            'es_categories')
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
+    END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag, eventstore.feed_holders TO %I', role_name);
+END
+$$;
+
+CREATE FUNCTION eventstore.es_grant_admin(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM eventstore.es_grant_writer(role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_stream(text, bigint, text), eventstore.es_restore_stream(text, text), eventstore.es_tombstone_stream(text, bigint, text), eventstore.es_erase_stream(text, text) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_snapshots(text, text, text), eventstore.es_reset_checkpoint(text, text, bigint, text) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text), eventstore.es_apply_retention(integer) TO %I', role_name);
+    EXECUTE format('GRANT SELECT ON eventstore.lifecycle_log TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_admin(name) IS
+    'Let a role delete, restore, tombstone and erase streams, delete snapshots and reset checkpoints and set and apply retention (the audited lifecycle functions, docs/lifecycle.md) and read the lifecycle log, besides everything a writer may do.';
+
+REVOKE ALL ON FUNCTION eventstore.es_delete_stream(text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_restore_stream(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_tombstone_stream(text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_erase_stream(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_delete_snapshots(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_reset_checkpoint(text, text, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_stream_info(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_grant_admin(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_apply_retention(integer) FROM PUBLIC;
+
+-- Issue 15: symbolic expected versions for the single-event form
+-- (src/sql/10_append.sql, src/sql/90_privileges.sql).
+CREATE FUNCTION eventstore.es_expected_version(version text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_expected_version'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION eventstore.es_expected_version(text) IS
+    'The expected_version of es_append''s single-event form for ''any'' (NULL), ''no_stream'' (0), ''stream_exists'' (-1) or a version number given as text; anything else is an error (22023).';
+REVOKE ALL ON FUNCTION eventstore.es_expected_version(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventstore.es_expected_version(text) TO PUBLIC;
+COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea) IS
+    'Append one event to a stream. expected_version: es_expected_version(''any'') (NULL), es_expected_version(''no_stream'') (0), es_expected_version(''stream_exists'') (-1), or exactly n. Returns the event''s stream, version, global position and id.';
+
+SELECT eventstore.es_grant_reader('@extowner@');
+
+-- Issue 13: read-only grants for operators, BI tools and CDC connectors
+-- (src/sql/91_monitor_grants.sql, the same objects).
+CREATE FUNCTION eventstore.es_grant_monitor(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    EXECUTE format('GRANT SELECT ON eventstore.events, eventstore.snapshots, eventstore.checkpoints,'
+                   ' eventstore.handler_lag TO %I', role_name);
+    -- handler_lag calls it with the caller's rights
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_feed_head() TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_monitor(name) IS
+    'Let a role (operators, BI tools) run plain SELECTs on the events, snapshots and checkpoints tables and the handler_lag view; such SELECTs do not follow the feed''s visibility rule.';
+
+CREATE FUNCTION eventstore.es_grant_cdc(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    EXECUTE format('GRANT SELECT ON eventstore.events TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_cdc(name) IS
+    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
+
+REVOKE ALL ON FUNCTION eventstore.es_grant_monitor(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_grant_cdc(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventstore.es_grant_monitor(name), eventstore.es_grant_cdc(name) TO @extowner@;
+
+-- The last word on the two functions that several sections above redefine
+-- (the store's own objects; what a reader gets): exactly as a fresh install
+-- defines them in src/sql/86_table_additions.sql and src/sql/90_privileges.sql.
+CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
+    OUT kind text, OUT table_name text, OUT name text, OUT definition text)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH store AS (
+        SELECT c.oid, c.relname
+        FROM pg_class c
+        WHERE c.relnamespace = 'eventstore'::regnamespace
+          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND c.relname <> 'table_additions'
+    ), own(name) AS (
+        VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
+               ('events_version_check'), ('events_one_payload_check'),
+               ('events_category_position_idx'),
+               ('events_correlation_id_idx'), ('events_causation_id_idx'),
+               ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
+               ('checkpoints_pkey'), ('checkpoints_position_check'),
+               ('grants_pkey'), ('grants_kind_check'),
+               ('stream_state_pkey'), ('stream_state_last_version_check'),
+               ('stream_state_retention_check'), ('stream_state_last_position_idx'),
+               ('deleted_events_pkey')
+    )
+    SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
+    FROM store s
+    JOIN pg_index x ON x.indrelid = s.oid
+    JOIN pg_class i ON i.oid = x.indexrelid
+    WHERE i.relname NOT IN (SELECT name FROM own)
+      AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = s.oid)
+    UNION ALL
+    SELECT 'constraint', s.relname, k.conname,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s', s.oid::regclass, k.conname, pg_get_constraintdef(k.oid))
+    FROM store s
+    JOIN pg_constraint k ON k.conrelid = s.oid
+    WHERE k.conname NOT IN (SELECT name FROM own)
+    UNION ALL
+    SELECT 'trigger', s.relname, t.tgname,
+           pg_get_triggerdef(t.oid)
+           || CASE t.tgenabled
+                  WHEN 'O' THEN ''
+                  ELSE format('; ALTER TABLE %s %s TRIGGER %I', s.oid::regclass,
+                              CASE t.tgenabled WHEN 'D' THEN 'DISABLE'
+                                               WHEN 'R' THEN 'ENABLE REPLICA'
+                                               ELSE 'ENABLE ALWAYS' END, t.tgname)
+              END
+    FROM store s
+    JOIN pg_trigger t ON t.tgrelid = s.oid
+    JOIN pg_proc f ON f.oid = t.tgfoid
+    WHERE NOT t.tgisinternal
+      AND f.pronamespace <> 'eventstore'::regnamespace	-- the store's own triggers
+    UNION ALL
+    SELECT 'publication', s.relname, p.pubname,
+           format('ALTER PUBLICATION %I ADD TABLE ONLY %s%s%s', p.pubname, s.oid::regclass,
+                  CASE WHEN r.prattrs IS NULL THEN ''
+                       ELSE ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                                     FROM pg_attribute a
+                                     WHERE a.attrelid = s.oid AND a.attnum = ANY (r.prattrs)) || ')'
+                  END,
+                  CASE WHEN r.prqual IS NULL THEN ''
+                       ELSE ' WHERE (' || pg_get_expr(r.prqual, s.oid) || ')'
+                  END)
+    FROM store s
+    JOIN pg_publication_rel r ON r.prrelid = s.oid
+    JOIN pg_publication p ON p.oid = r.prpubid
+$$;
+CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f regprocedure;
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    FOR f IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = 'eventstore'::regnamespace
+          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
+                            'es_feed_head', 'es_wait', 'es_stream_hash',
+                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
+                            'es_feed_holders', 'es_stream_info',
+                            'es_load_event', 'es_load_events', 'es_load_correlated',
+                            'es_load_causes', 'es_load_effects', 'es_load_until',
+                            'es_feed_position_at', 'es_streams', 'es_stream_versions',
+                            'es_categories')
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
+    END LOOP;
+    EXECUTE format('GRANT SELECT ON eventstore.handler_lag, eventstore.feed_holders TO %I', role_name);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_reader(name) IS
+    'Let a role read streams, the feed, snapshots and checkpoints, through the functions and the handler_lag and feed_holders views only (no table rights).';
+
 -- Issue 16: scale out by stream (src/sql/50_shard.sql).
 
 -- The shard identity: at most one row, written by es_set_shard only.  A

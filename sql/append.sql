@@ -101,3 +101,21 @@ SELECT count(DISTINCT event_id) = count(*) AS unique_ids,
 SELECT DISTINCT stream, category FROM eventstore.events
  WHERE stream IN ('order-1', 'account-2', 'blob-1') ORDER BY 1;
 SELECT a.version, e.category FROM es_append('nodash', 'T') a JOIN eventstore.events e USING (event_id);
+
+-- symbolic expected versions (KurrentDB's names), single-event and JSON forms
+SELECT version FROM es_append('sym-1', 'A', NULL, es_expected_version('no_stream'));
+SELECT version FROM es_append('sym-1', 'B', NULL, es_expected_version('stream_exists'));
+SELECT version FROM es_append('sym-1', 'C', NULL, es_expected_version('any'));
+SELECT version FROM es_append('sym-1', 'D', NULL, es_expected_version('3'));
+SELECT try_detail($$SELECT es_append('sym-1', 'E', NULL, es_expected_version('no_stream'))$$);
+SELECT try_detail($$SELECT es_append('sym-2', 'E', NULL, es_expected_version('stream_exists'))$$);
+SELECT stream, version FROM es_append('[
+    {"stream": "sym-1", "expected_version": "stream_exists", "events": [{"type": "F"}]},
+    {"stream": "sym-2", "expected_version": "no_stream", "events": [{"type": "A"}]},
+    {"stream": "sym-3", "expected_version": "any", "events": [{"type": "A"}]}]');
+-- -1 keeps the meaning 1.0 gave it: the stream must exist
+SELECT version FROM es_append('sym-2', 'B', NULL, -1);
+SELECT es_expected_version('any') IS NULL AS any_is_null, es_expected_version(NULL) IS NULL AS null_is_any,
+       es_expected_version('no_stream') AS no_stream, es_expected_version('stream_exists') AS stream_exists,
+       es_expected_version('exists') AS exists_alias, es_expected_version('-1') AS minus_one,
+       es_expected_version('42') AS exact;

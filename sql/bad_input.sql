@@ -52,7 +52,7 @@ SELECT try($$SELECT * FROM es_load('s-1', -1)$$);
 SELECT try($$SELECT * FROM es_load('s-1', 1, 0)$$);
 SELECT try($$SELECT * FROM es_load('s-1', 1, -5)$$);
 SELECT try($$SELECT * FROM es_load('s-1', 1, 100001)$$);
-SELECT try($$SELECT * FROM es_load('s-1', 1, NULL)$$);
+-- max_count NULL reads the whole stream (sql/queries.sql)
 SELECT try($$SELECT es_stream_version(NULL)$$);
 SELECT try($$SELECT es_stream_version(repeat('x', 1000))$$);
 
@@ -66,3 +66,12 @@ RESET session_replication_role;
 
 -- nothing changed
 SELECT count(*) = :before AS unchanged FROM eventstore.events;
+
+-- symbolic expected versions: anything but the documented forms is 22023
+SELECT try($$SELECT es_expected_version('maybe')$$);
+SELECT try($$SELECT es_expected_version('')$$);
+SELECT try($$SELECT es_expected_version('-2')$$);
+SELECT try($$SELECT es_expected_version('1.5')$$);
+SELECT try($$SELECT es_expected_version('NO_STREAM')$$);
+SELECT try($$SELECT es_expected_version('99999999999999999999')$$);
+SELECT try($$SELECT es_append('{"stream": "s-1", "expected_version": "-2", "events": [{"type": "T"}]}'::jsonb)$$);

@@ -1,5 +1,10 @@
 -- Checkpoints: forward only, per-stream handlers, lag, locks, bad input.
 SET search_path = eventstore, public;
+-- A checkpoint never goes beyond what exists (ES009, below): some events first.
+SELECT count(*) FROM es_append(jsonb_build_object('stream', 'cp-fill-1', 'events',
+    (SELECT jsonb_agg(jsonb_build_object('type', 'Filled')) FROM generate_series(1, 100))));
+SELECT count(*) FROM es_append(jsonb_build_object('stream', 'cp-order-1', 'events',
+    (SELECT jsonb_agg(jsonb_build_object('type', 'Placed')) FROM generate_series(1, 3))));
 
 -- unknown handler: 0
 SELECT es_handler_position('cp-proj');
@@ -35,9 +40,16 @@ SELECT advanced FROM es_advance_position('cp-lag', :head - 3);
 SELECT handler, stream, position = :head - 3 AS at_checkpoint, head = :head AS at_head, lag
 FROM handler_lag WHERE handler = 'cp-lag';
 SELECT handler, stream, position, head, lag FROM handler_lag WHERE stream = 'cp-order-1';
--- a checkpoint beyond the head shows lag 0
-SELECT advanced FROM es_advance_position('cp-ahead', :head + 100);
-SELECT lag FROM handler_lag WHERE handler = 'cp-ahead';
+-- a checkpoint beyond the head is refused (ES009): it could never move back
+SELECT try($$SELECT es_advance_position('cp-ahead', 1000000)$$);
+SELECT try_detail($$SELECT es_advance_position('cp-ahead', 9, 'cp-order-1')$$);
+SELECT try_detail($$SELECT es_advance_position('cp-ahead', 1, 'cp-no-such-stream')$$);
+SELECT count(*) FROM handler_lag WHERE handler = 'cp-ahead';
+-- the head is the highest allocated position: the caller's own appends count
+BEGIN;
+SELECT max(position) AS own FROM es_append('cp-own-1', 'Placed') \gset
+SELECT advanced FROM es_advance_position('cp-own', :own);
+ROLLBACK;
 
 -- es_lock_handler returns the checkpoint; its holder may take it again (other
 -- transactions wait or get NULL: test/specs/checkpoint_race.spec)

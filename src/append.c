@@ -32,6 +32,22 @@ init_result(FunctionCallInfo fcinfo)
 	InitMaterializedSRF(fcinfo, expected ? MAT_SRF_USE_EXPECTED_DESC : 0);
 }
 
+/*
+ * es_expected_version(text): the bigint that es_append's single-event form
+ * takes for "any" (NULL), "no_stream", "stream_exists" or a number in text,
+ * so that the symbolic names work from every driver (docs/append.md).
+ */
+PG_FUNCTION_INFO_V1(es_expected_version);
+Datum
+es_expected_version(PG_FUNCTION_ARGS)
+{
+	int64		v = es_parse_expected_version(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (v == ES_EXPECT_ANY)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(v);
+}
+
 /* es_append(stream, type, data, expected_version, metadata, event_id, data_bin) */
 PG_FUNCTION_INFO_V1(es_append_event);
 Datum
@@ -144,7 +160,7 @@ jbv_text(JsonbValue *v, const char *key)
 	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
 }
 
-/* "expected_version": null | integer | "any" | "no_stream" | "exists" */
+/* "expected_version": null | integer | "any" | "no_stream" | "stream_exists" */
 static int64
 jbv_expected(JsonbValue *v)
 {
@@ -166,20 +182,7 @@ jbv_expected(JsonbValue *v)
 		return es_check_expected_version(DatumGetInt64(d));
 	}
 	if (v->type == jbvString)
-	{
-		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
-
-		if (strcmp(s, "any") == 0)
-			return ES_EXPECT_ANY;
-		if (strcmp(s, "no_stream") == 0)
-			return ES_EXPECT_NO_STREAM;
-		if (strcmp(s, "exists") == 0)
-			return ES_EXPECT_EXISTS;
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized expected version: \"%s\"", s),
-				 errhint("Use null or \"any\", 0 or \"no_stream\", -1 or \"exists\", or the exact version.")));
-	}
+		return es_parse_expected_version(pnstrdup(v->val.string.val, v->val.string.len));
 	batch_error("expected_version must be null, a number or a string", "expected_version", v);
 	return 0;					/* keep compiler quiet */
 }
@@ -241,6 +244,14 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 																   CStringGetDatum(text_to_cstring(t))));
 			}
 		}
+		else if (strcmp(key, "occurred_at") == 0)
+		{
+			if (v.type != jbvNull)
+			{
+				ev->occurred_at = es_check_occurred_at(jbv_text(&v, key));
+				ev->has_occurred_at = true;
+			}
+		}
 		else if (strcmp(key, "id") == 0)
 		{
 			if (v.type != jbvNull)
@@ -256,7 +267,7 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized key \"%s\" in an event", key),
-					 errhint("An event has the keys type, data, data_bin, metadata and id.")));
+					 errhint("An event has the keys type, data, data_bin, metadata, id and occurred_at.")));
 	}
 	if (ev->type == NULL)
 		ereport(ERROR,
@@ -327,10 +338,16 @@ parse_stream(BatchBuilder *b, JsonbValue *sv)
 				 errmsg("stream name must not be null"),
 				 errhint("Every entry of a batch needs a \"stream\".")));
 	sa->count = b->nevents - sa->first;
-	if (!have_events || sa->count == 0)
+
+	/*
+	 * "events": [] with an expected version checks a stream that the command
+	 * read but does not write (docs/append.md); without one it says nothing.
+	 */
+	if (!have_events || (sa->count == 0 && sa->expected == ES_EXPECT_ANY))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("no events to append to stream \"%s\"", text_to_cstring(sa->stream))));
+				 errmsg("no events to append to stream \"%s\"", text_to_cstring(sa->stream)),
+				 have_events ? errhint("An entry with \"events\": [] must give an expected version to check.") : 0));
 }
 
 /* es_append(batch jsonb) */

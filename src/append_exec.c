@@ -36,10 +36,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/json.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 static SPIPlanPtr probe_plan = NULL;
+
+/* Fields of eventstore.append_result: stream, version, position, event_id, replayed. */
+#define APPEND_RESULT_FIELDS	5
 
 /*
  * Connect to SPI on first need: an append that gives no event ids needs no
@@ -120,37 +124,82 @@ check_duplicate_ids(EsNewEvent *events, int nevents)
 	pfree(ids);
 }
 
-static void
-check_expected(EsStreamAppend *sa, int64 actual)
+/*
+ * The DETAIL of a version conflict: a JSON object that a driver reads
+ * without parsing prose (docs/errors.md), e.g.
+ * {"stream": "order-1", "expected_version": 2, "actual_version": 4}.
+ * expected_version is the claim in es_append's numeric form (0 no stream,
+ * -1 an existing stream, n exactly n).
+ */
+static char *
+conflict_detail(text *stream, int64 expected, int64 actual)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"stream\": ");
+	escape_json(&buf, text_to_cstring(stream));
+	appendStringInfo(&buf, ", \"expected_version\": " INT64_FORMAT
+					 ", \"actual_version\": " INT64_FORMAT "}",
+					 expected, actual);
+	return buf.data;
+}
+
+/* Ensure a stream's version satisfies an expected-version claim (ES001). */
+void
+es_check_expected(text *stream, int64 expected, int64 actual)
 {
 	bool		ok;
-	const char *want;
 
-	switch (sa->expected)
+	switch (expected)
 	{
 		case ES_EXPECT_ANY:
 			return;
 		case ES_EXPECT_EXISTS:
 			ok = actual > 0;
-			want = "an existing stream";
 			break;
 		case ES_EXPECT_NO_STREAM:
 			ok = actual == 0;
-			want = "no stream";
 			break;
 		default:
-			ok = actual == sa->expected;
-			want = psprintf("version " INT64_FORMAT, sa->expected);
+			ok = actual == expected;
 			break;
 	}
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_WRONG_EXPECTED_VERSION),
 				 errmsg("wrong expected version for stream \"%s\"",
-						text_to_cstring(sa->stream)),
-				 errdetail("Expected %s, but the stream is at version " INT64_FORMAT ".",
-						   want, actual),
+						text_to_cstring(stream)),
+				 errdetail_internal("%s", conflict_detail(stream, expected, actual)),
 				 errhint("Load the stream again and retry the command.")));
+}
+
+/*
+ * A stream without events may have lifecycle state (stream_state.c): refuse
+ * a tombstoned one; a soft-deleted one answers version 0 to the claim and
+ * continues its version numbers (docs/lifecycle.md).  Read with the latest
+ * snapshot under the stream lock, so a delete that committed before we got
+ * the lock is seen.
+ */
+static void
+check_lifecycle_state(EsStreamAppend *sa)
+{
+	EsStreamState st;
+
+	es_read_stream_state(sa->stream, GetLatestSnapshot(), &st);
+	if (st.tombstoned)
+		ereport(ERROR,
+				(errcode(ERRCODE_ES_STREAM_TOMBSTONED),
+				 errmsg("stream \"%s\" is deleted for ever", text_to_cstring(sa->stream)),
+				 errdetail("It was hard-deleted or erased; its name cannot be written again.")));
+	if (!st.found)
+	{
+		es_check_expected(sa->stream, sa->expected, 0);
+		return;
+	}
+	es_check_expected(sa->stream, sa->expected, st.deleted ? 0 : st.last_version);
+	sa->base_version = st.last_version;
+	sa->revive = st.deleted;
 }
 
 /* Rows found by the id probe, kept while SPI is connected. */
@@ -332,6 +381,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 
 	/* A shard refuses streams that are not its own (shard.c). */
 	es_check_shard(streams, nstreams);
+
 	if (nevents > ES_MAX_BATCH)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -380,7 +430,10 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		if (sa->already_stored)
 			continue;
 		sa->base_version = es_read_stream_version(sa->stream, GetLatestSnapshot());
-		check_expected(sa, sa->base_version);
+		if (sa->base_version == 0)
+			check_lifecycle_state(sa);
+		else
+			es_check_expected(sa->stream, sa->expected, sa->base_version);
 		nnew += sa->count;
 	}
 
@@ -422,9 +475,13 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			rows[k].data = ev->data;
 			rows[k].data_bin = ev->data_bin;
 			rows[k].metadata = ev->metadata;
+			rows[k].occurred_at = ev->has_occurred_at ? &ev->occurred_at : NULL;
 			k++;
 		}
 		es_insert_events(rows, nnew, GetCurrentTransactionStartTimestamp());
+		for (i = 0; i < nstreams; i++)
+			if (streams[i].revive)
+				es_revive_stream(streams[i].stream);
 		/* A shard identity set meanwhile is seen now (shard.c). */
 		es_recheck_shard(streams, nstreams);
 	}
@@ -439,16 +496,24 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		}
 	}
 
-	/* One row per event, in the caller's order. */
+	/*
+	 * One row per event, in the caller's order.  The fifth field, replayed,
+	 * is 1.1's: under 1.0's append_result (the library serving a database
+	 * not yet updated) the rows have the first four only.
+	 */
+	if (rsinfo->setDesc->natts > APPEND_RESULT_FIELDS)
+		elog(ERROR, "eventstore.append_result has %d fields, more than this library knows",
+			 rsinfo->setDesc->natts);
 	for (i = 0; i < nevents; i++)
 	{
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		Datum		values[APPEND_RESULT_FIELDS];
+		bool		nulls[APPEND_RESULT_FIELDS] = {false, false, false, false, false};
 
 		values[0] = PointerGetDatum(streams[stream_of[i]].stream);
 		values[1] = Int64GetDatum(versions[i]);
 		values[2] = Int64GetDatum(positions[i]);
 		values[3] = UUIDPGetDatum(&events[i].id);
+		values[4] = BoolGetDatum(streams[stream_of[i]].already_stored);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 

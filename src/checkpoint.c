@@ -17,11 +17,22 @@
  * any concurrent update does; retry.)  A call that would move backward, or
  * stay, writes nothing and reports the position kept.
  *
+ * Never beyond what exists.  A feed handler cannot record a position past
+ * the highest one allocated (the feed's safe position when preloaded, else
+ * the highest stored, counting the caller's own appends), nor a per-stream
+ * handler a version past the stream's (the highest it ever had, when its
+ * events were deleted: docs/lifecycle.md): a checkpoint never moves back, so
+ * a typo there would ruin the handler for good.  The check costs nothing
+ * when the position is at or below the safe position.
+ *
  * Exactly-once projections advance the checkpoint in the transaction that
  * writes the read model: both commit or neither does.  Two instances of one
  * projection must not process the same batch; es_lock_handler gives them a
  * transaction-level lock and returns the checkpoint read after the lock was
  * granted (the latest committed value, whatever the caller's snapshot).
+ *
+ * Writing a checkpoint or taking a handler's lock needs a grant covering
+ * the handler (grants.c); reading a checkpoint does not.
  *
  * Locks: the checkpoint row (upsert); for es_lock_handler the handler's
  * lock (es_acquire_handler_lock; tags and order in eventstore.h), to the
@@ -96,6 +107,45 @@ read_position(Datum *keys, Snapshot snapshot)
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/* Ensure a checkpoint does not claim a position or version that does not exist. */
+static void
+check_not_beyond_head(text *stream, int64 position)
+{
+	int64		head;
+
+	if (VARSIZE_ANY_EXHDR(stream) == 0)
+	{
+		if (es_preloaded && position <= es_feed_safe_position())
+			return;
+		head = es_read_max_position();
+		if (position <= head)
+			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_ES_BEYOND_HEAD),
+				 errmsg("position " INT64_FORMAT " is beyond the head of the feed", position),
+				 errdetail("The highest position is " INT64_FORMAT ".", head),
+				 errhint("A checkpoint records a position the handler has processed.")));
+	}
+	head = es_read_stream_version(stream, GetLatestSnapshot());
+	if (position <= head)
+		return;
+	if (head == 0)
+	{
+		EsStreamState state;
+
+		es_read_stream_state(stream, GetLatestSnapshot(), &state);
+		head = state.last_version;
+		if (position <= head)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_ES_BEYOND_HEAD),
+			 errmsg("version " INT64_FORMAT " is beyond the version of stream \"%s\"",
+					position, text_to_cstring(stream)),
+			 errdetail("The stream is at version " INT64_FORMAT ".", head),
+			 errhint("A per-stream checkpoint records a version the handler has processed.")));
+}
+
 /* es_advance_position(handler, position, stream) -> (position kept, advanced) */
 PG_FUNCTION_INFO_V1(es_advance_position);
 Datum
@@ -126,6 +176,8 @@ es_advance_position(PG_FUNCTION_ARGS)
 				 errdetail("It is " INT64_FORMAT ".", position)));
 	values[1] = PointerGetDatum(checkpoint_stream(fcinfo, 2));
 	values[2] = Int64GetDatum(position);
+	es_check_handler_grant(DatumGetTextPP(values[0]));
+	check_not_beyond_head((text *) DatumGetPointer(values[1]), position);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -200,6 +252,7 @@ es_lock_handler(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("wait must not be null")));
 	wait = PG_GETARG_BOOL(2);
+	es_check_handler_grant(handler);
 
 	if (!es_acquire_handler_lock(handler, stream, wait))
 		PG_RETURN_NULL();

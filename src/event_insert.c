@@ -8,11 +8,11 @@
  * executor start-up and shutdown and in PostgreSQL compiling the table's
  * CHECK constraints anew for every statement.  Here one small executor
  * state per call inserts the rows the way logical replication's apply
- * worker does (ExecSimpleRelationInsert), with the constraints compiled once
- * per backend (events_rel.c).  What an INSERT would do is still done: NOT
- * NULL and CHECK constraints, unique indexes (a duplicate raises 23505),
- * the other indexes, and row triggers, BEFORE and AFTER (the AFTER ones
- * fire at the end of the call).
+ * worker does (ExecSimpleRelationInsert), with the constraints and the
+ * indexes' expressions compiled once per backend (events_rel.c).  What an
+ * INSERT would do is still done: NOT NULL and CHECK constraints, unique
+ * indexes (a duplicate raises 23505), the other indexes, and row triggers,
+ * BEFORE and AFTER (the AFTER ones fire at the end of the call).
  *
  * A BEFORE ROW trigger may not drop an event or move it: es_append has
  * already promised the caller its stream, version, position and id, so
@@ -118,6 +118,9 @@ row_value(EsEventRow *row, EsEventColumn col, Datum created_at, bool *isnull)
 		case ES_COL_METADATA:
 			*isnull = row->metadata == NULL;
 			return PointerGetDatum(row->metadata);
+		case ES_COL_OCCURRED_AT:
+			*isnull = row->occurred_at == NULL;
+			return row->occurred_at ? TimestampTzGetDatum(*row->occurred_at) : (Datum) 0;
 		case ES_COL_CREATED_AT:
 		default:
 			return created_at;
@@ -135,6 +138,16 @@ fill_slot(TupleTableSlot *slot, Relation rel, EsEventRow *row, Datum created_at)
 	{
 		AttrNumber	a = es_events_attnum(rel, (EsEventColumn) c) - 1;
 
+		if (a < 0)
+		{
+			/* A 1.0 table has no occurred_at: storing one needs the update. */
+			if (c == ES_COL_OCCURRED_AT && row->occurred_at != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("table \"eventstore.events\" has no column \"occurred_at\""),
+						 errhint("Run ALTER EXTENSION eventstore UPDATE to store occurrence times.")));
+			continue;
+		}
 		slot->tts_values[a] = row_value(row, (EsEventColumn) c, created_at,
 										   &slot->tts_isnull[a]);
 	}
@@ -226,7 +239,10 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	PG_TRY();
 	{
 		if (insert_depth == 1)
+		{
 			rri->ri_ConstraintExprs = es_events_check_exprs(rel);
+			es_events_use_compiled_indexes(rri);
+		}
 		AfterTriggerBeginQuery();
 		storing = &frame;
 		for (i = 0; i < nrows; i++)

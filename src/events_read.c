@@ -27,6 +27,31 @@
 
 static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr max_position_plan = NULL;
+static SPIPlanPtr max_position_1_0_plan = NULL;
+
+/*
+ * The first row, in `direction`, of the rows of `heap` whose index key
+ * starts with the text `key` (a stream name), as seen by `snapshot`; false
+ * when there is none.  The caller opened both relations.
+ */
+bool
+es_index_first_row(Relation heap, Relation index, text *key, Snapshot snapshot,
+				   ScanDirection direction, TupleTableSlot *slot)
+{
+	Snapshot	snap = RegisterSnapshot(snapshot);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key));
+	skey.sk_collation = index->rd_indcollation[0];
+	scan = index_beginscan(heap, index, snap, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, direction, slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	return found;
+}
 
 /*
  * The stream's version through the UNIQUE (stream, version) index: descend
@@ -41,10 +66,7 @@ read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 {
 	Relation	heap;
 	Relation	index;
-	Snapshot	snap;
-	IndexScanDesc scan;
 	TupleTableSlot *slot;
-	ScanKeyData key;
 	int64		version = 0;
 
 	*done = false;
@@ -56,22 +78,15 @@ read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 		return 0;
 	}
 
-	snap = RegisterSnapshot(snapshot);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(stream));
-	key.sk_collation = index->rd_indcollation[0];
 	slot = table_slot_create(heap, NULL);
-	scan = index_beginscan(heap, index, snap, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	if (es_index_first_row(heap, index, stream, snapshot, BackwardScanDirection, slot))
 	{
 		bool		isnull;
 
 		version = DatumGetInt64(slot_getattr(slot, es_events_attnum(heap, ES_COL_VERSION),
 											 &isnull));
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snap);
 	relation_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 	*done = true;
@@ -112,7 +127,11 @@ es_read_stream_version(text *stream, Snapshot snapshot)
 }
 
 /*
- * max(position) of the events table (0 when empty), read with the latest
+ * The highest position ever handed out, as far as the tables tell: max(position)
+ * of the events table and the highest position of any deleted event
+ * (stream_state.last_position, docs/lifecycle.md), 0 when both are empty;
+ * so that positions of deleted events are never handed out again, also
+ * after a restart or a restore.  Read with the latest
  * snapshot so that rows committed after our transaction snapshot count too.
  * Not read-only: the command counter is advanced first, so rows this
  * transaction inserted earlier in the current command count as well (the
@@ -125,12 +144,20 @@ es_read_max_position(void)
 	bool		isnull;
 	Datum		d;
 	int64		maxpos;
+	SPIPlanPtr	plan;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	es_kept_plan(&max_position_plan,
-				 "SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
-	if (SPI_execute_snapshot(max_position_plan, NULL, NULL, GetLatestSnapshot(),
+	if (es_stream_state_exists())
+		plan = es_kept_plan(&max_position_plan,
+							"SELECT GREATEST("
+							" (SELECT pg_catalog.max(position) FROM eventstore.events),"
+							" (SELECT pg_catalog.max(last_position) FROM eventstore.stream_state))",
+							0, NULL);
+	else						/* a database still on 1.0's SQL */
+		plan = es_kept_plan(&max_position_1_0_plan,
+							"SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
+	if (SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
 							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the highest position");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

@@ -2,19 +2,26 @@
  *
  * events_rel.c
  *	  What a backend keeps about eventstore.events between calls: its OID,
- *	  the OID of its (stream, version) index, where each column is, and its
- *	  CHECK constraints compiled once.
+ *	  the OID of its (stream, version) index, where each column is, its
+ *	  CHECK constraints compiled once, and the expressions and predicates of
+ *	  its indexes compiled once.
  *
  * Why cache: the profile of a single-event append (docs/benchmarks.md)
  * showed per-call catalog name lookups, and PostgreSQL re-reading and
  * compiling the table's CHECK constraints for every statement, about a
- * tenth of the append's instructions.
+ * tenth of the append's instructions; the expression indexes of
+ * correlation and causation ids (src/sql/13_correlation.sql) cost another
+ * 11,000 instructions per append in compiling their expressions anew.
  *
  * Staleness: the OIDs and the column map are dropped by a relcache
  * invalidation of the table (DDL, DROP EXTENSION, a VACUUM's statistics);
  * the compiled constraints are checked against the relcache entry's
  * constraint texts on every use and also dropped when any function changes
- * (a constraint may call one whose definition was inlined).
+ * (a constraint may call one whose definition was inlined).  The compiled
+ * index expressions are dropped by the same function changes and by a
+ * relcache invalidation of the table (an index created or dropped) or of
+ * one of the indexes, and are used only for the same indexes, in the same
+ * order, as they were compiled for.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,7 +59,18 @@ static const struct
 	{"data_bin", BYTEAOID},
 	{"metadata", JSONBOID},
 	{"created_at", TIMESTAMPTZOID},
+	{"occurred_at", TIMESTAMPTZOID},
 };
+
+/*
+ * Columns that a table of an earlier release lacks: the library serves a
+ * database whose extension is not updated yet (docs/releasing.md).
+ */
+static inline bool
+column_is_optional(EsEventColumn col)
+{
+	return col == ES_COL_OCCURRED_AT;
+}
 
 static bool callbacks_registered = false;
 
@@ -71,21 +89,41 @@ static char **checks_src = NULL;
 static int	nchecks = 0;
 static bool checks_stale = false;
 
+/* The compiled expressions and predicate of one index of the table. */
+typedef struct CompiledIndex
+{
+	Oid			indexoid;
+	List	   *exprs;			/* ExprStates, NIL without expressions */
+	ExprState  *pred;			/* NULL when not partial */
+} CompiledIndex;
+
+static MemoryContext indexes_cxt = NULL;
+static CompiledIndex *indexes = NULL;
+static int	nindexes = 0;
+static bool indexes_stale = false;
+
 static void
 events_rel_invalidate(Datum arg, Oid changed)
 {
+	int			i;
+
 	if (changed == InvalidOid || changed == relid || changed == mapped_relid)
 	{
 		relid = InvalidOid;
 		mapped_relid = InvalidOid;
 		checks_stale = true;
+		indexes_stale = true;
 	}
+	for (i = 0; i < nindexes; i++)
+		if (changed == indexes[i].indexoid)
+			indexes_stale = true;
 }
 
 static void
 functions_changed(Datum arg, int cacheid, uint32 hashvalue)
 {
 	checks_stale = true;
+	indexes_stale = true;
 }
 
 static void
@@ -130,6 +168,9 @@ map_columns(Relation rel)
 		attnums[c] = att->attnum;
 		known++;
 	}
+	for (c = 0; c < ES_NCOLUMNS; c++)
+		if (attnums[c] == InvalidAttrNumber && column_is_optional((EsEventColumn) c))
+			known++;
 	if (known != ES_NCOLUMNS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -192,7 +233,10 @@ es_events_open_version_index(Relation rel)
 	return index;
 }
 
-/* Attribute number of a column of rel (which is open, so invalidations are in). */
+/*
+ * Attribute number of a column of rel (which is open, so invalidations are
+ * in); InvalidAttrNumber for an optional column the table lacks.
+ */
 AttrNumber
 es_events_attnum(Relation rel, EsEventColumn col)
 {
@@ -218,6 +262,54 @@ checks_current(Relation rel)
 }
 
 /*
+ * Run build(arg) in cxt, a new context, and return cxt; on an error cxt is
+ * deleted, so a cache is published only when it is complete.
+ */
+static MemoryContext
+build_in_context(MemoryContext cxt, void (*build) (void *), void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	PG_TRY();
+	{
+		build(arg);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	return cxt;
+}
+
+typedef struct ChecksBuild
+{
+	TupleConstr *constr;
+	ExprState **exprs;
+	char	  **src;
+} ChecksBuild;
+
+static void
+build_checks(void *arg)
+{
+	ChecksBuild *b = (ChecksBuild *) arg;
+	int			i;
+
+	b->exprs = palloc(sizeof(ExprState *) * b->constr->num_check);
+	b->src = palloc(sizeof(char *) * b->constr->num_check);
+	for (i = 0; i < b->constr->num_check; i++)
+	{
+		Expr	   *e = stringToNode(b->constr->check[i].ccbin);
+
+		b->exprs[i] = ExecInitExpr(expression_planner(e), NULL);
+		b->src[i] = pstrdup(b->constr->check[i].ccbin);
+	}
+}
+
+/*
  * rel's CHECK constraints, compiled, in the order of its relcache entry (the
  * order ExecConstraints evaluates them in); NULL when it has none.  Valid
  * until the next call.  Compiled without an executor state: they are
@@ -226,9 +318,7 @@ checks_current(Relation rel)
 ExprState **
 es_events_check_exprs(Relation rel)
 {
-	TupleConstr *constr = RelationGetDescr(rel)->constr;
-	MemoryContext old;
-	int			i;
+	ChecksBuild b;
 
 	register_callbacks();
 	if (checks_current(rel))
@@ -241,42 +331,113 @@ es_events_check_exprs(Relation rel)
 	checks_src = NULL;
 	nchecks = 0;
 	checks_stale = false;
-	if (constr == NULL || constr->num_check == 0)
+	b.constr = RelationGetDescr(rel)->constr;
+	if (b.constr == NULL || b.constr->num_check == 0)
 		return NULL;
 
-	/* Build in a fresh context; publish it only when complete. */
-	{
-		MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext,
-												  "eventstore CHECK constraints",
-												  ALLOCSET_SMALL_SIZES);
-		ExprState **exprs;
-		char	  **src;
-
-		old = MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			exprs = palloc(sizeof(ExprState *) * constr->num_check);
-			src = palloc(sizeof(char *) * constr->num_check);
-			for (i = 0; i < constr->num_check; i++)
-			{
-				Expr	   *e = stringToNode(constr->check[i].ccbin);
-
-				exprs[i] = ExecInitExpr(expression_planner(e), NULL);
-				src[i] = pstrdup(constr->check[i].ccbin);
-			}
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(old);
-			MemoryContextDelete(cxt);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(old);
-		checks_cxt = cxt;
-		checks = exprs;
-		checks_src = src;
-		nchecks = constr->num_check;
-	}
+	checks_cxt = build_in_context(AllocSetContextCreate(CacheMemoryContext,
+														"eventstore CHECK constraints",
+														ALLOCSET_SMALL_SIZES),
+								  build_checks, &b);
+	checks = b.exprs;
+	checks_src = b.src;
+	nchecks = b.constr->num_check;
 	return checks;
+}
+
+/* Were the compiled index expressions compiled for rri's indexes? */
+static bool
+indexes_current(ResultRelInfo *rri)
+{
+	int			i;
+
+	if (indexes_stale || indexes_cxt == NULL || rri->ri_NumIndices != nindexes)
+		return false;
+	for (i = 0; i < nindexes; i++)
+		if (RelationGetRelid(rri->ri_IndexRelationDescs[i]) != indexes[i].indexoid)
+			return false;
+	return true;
+}
+
+typedef struct IndexesBuild
+{
+	ResultRelInfo *rri;
+	CompiledIndex *compiled;
+} IndexesBuild;
+
+static void
+build_indexes(void *arg)
+{
+	IndexesBuild *b = (IndexesBuild *) arg;
+	ResultRelInfo *rri = b->rri;
+	int			i;
+
+	b->compiled = palloc0(sizeof(CompiledIndex) * Max(rri->ri_NumIndices, 1));
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+		CompiledIndex *c = &b->compiled[i];
+		ListCell   *lc;
+
+		c->indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
+		foreach(lc, ii->ii_Expressions)
+		{
+			Expr	   *e = expression_planner((Expr *) copyObject(lfirst(lc)));
+
+			c->exprs = lappend(c->exprs, ExecInitExpr(e, NULL));
+		}
+		if (ii->ii_Predicate != NIL)
+		{
+			Node	   *q = (Node *) expression_planner((Expr *) copyObject(ii->ii_Predicate));
+
+			c->pred = ExecInitQual((List *) q, NULL);
+		}
+	}
+}
+
+/* Compile the expressions and predicates of rri's indexes into a new cache. */
+static void
+compile_indexes(ResultRelInfo *rri)
+{
+	IndexesBuild b;
+
+	if (indexes_cxt != NULL)
+		MemoryContextDelete(indexes_cxt);
+	indexes_cxt = NULL;
+	indexes = NULL;
+	nindexes = 0;
+	indexes_stale = false;
+
+	b.rri = rri;
+	indexes_cxt = build_in_context(AllocSetContextCreate(CacheMemoryContext,
+														 "eventstore index expressions",
+														 ALLOCSET_SMALL_SIZES),
+								   build_indexes, &b);
+	indexes = b.compiled;
+	nindexes = rri->ri_NumIndices;
+}
+
+/*
+ * Give the IndexInfos of rri (opened by ExecOpenIndices) the backend's
+ * compiled expressions and predicates, compiling them when they are missing
+ * or stale, so that inserting index entries does not compile them anew.
+ * Valid until the next call.
+ */
+void
+es_events_use_compiled_indexes(ResultRelInfo *rri)
+{
+	int			i;
+
+	register_callbacks();
+	if (!indexes_current(rri))
+		compile_indexes(rri);
+	for (i = 0; i < nindexes; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (ii->ii_Expressions != NIL)
+			ii->ii_ExpressionsState = indexes[i].exprs;
+		if (ii->ii_Predicate != NIL)
+			ii->ii_PredicateState = indexes[i].pred;
+	}
 }

@@ -17,6 +17,9 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* Settings first: the size of the shared memory depends on them. */
+	es_define_settings();
+
 	/*
 	 * Shared memory for the global feed can only be had when the library is
 	 * preloaded; otherwise the store runs in serialized mode (position.c).
@@ -24,5 +27,4 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		es_position_shmem_request();
 	es_position_init();
-	es_define_settings();
 }

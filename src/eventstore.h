@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "access/sdir.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "storage/condition_variable.h"
@@ -41,6 +42,10 @@
 #define ERRCODE_ES_EVENT_ID_REUSED			MAKE_SQLSTATE('E','S','0','0','2')
 #define ERRCODE_ES_IMMUTABLE				MAKE_SQLSTATE('E','S','0','0','3')
 #define ERRCODE_ES_STORE_PROTECTED			MAKE_SQLSTATE('E','S','0','0','5')
+#define ERRCODE_ES_STREAM_TOMBSTONED		MAKE_SQLSTATE('E','S','0','0','6')
+#define ERRCODE_ES_NOT_FOUND				MAKE_SQLSTATE('E','S','0','0','7')
+#define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
+#define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
 #define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
 
@@ -48,6 +53,7 @@
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
 #define ES_MAX_BATCH			10000	/* events in one es_append call */
 #define ES_MAX_COUNT			100000	/* rows in one es_load page */
+#define ES_COUNT_ALL			(-1)	/* max_count NULL: the whole stream */
 
 /*
  * Expected-version claims.  At the SQL level: NULL = any, 0 = the stream must
@@ -98,6 +104,8 @@ typedef struct EsNewEvent
 	Jsonb	   *data;			/* NULL when absent */
 	bytea	   *data_bin;		/* NULL when absent */
 	Jsonb	   *metadata;		/* NULL when absent */
+	bool		has_occurred_at;
+	TimestampTz occurred_at;	/* the writer's occurrence time, if given */
 } EsNewEvent;
 
 /* The events of one call that go to one stream. */
@@ -110,6 +118,7 @@ typedef struct EsStreamAppend
 	int			count;
 	int64		base_version;	/* version before the append (filled in) */
 	bool		already_stored; /* idempotent retry: nothing to write */
+	bool		revive;			/* appending to a soft-deleted stream */
 } EsStreamAppend;
 
 /* Columns of eventstore.events that es_append writes (src/events_rel.c). */
@@ -125,6 +134,7 @@ typedef enum EsEventColumn
 	ES_COL_DATA_BIN,
 	ES_COL_METADATA,
 	ES_COL_CREATED_AT,
+	ES_COL_OCCURRED_AT,			/* 1.1: absent from a 1.0 table */
 	ES_NCOLUMNS
 } EsEventColumn;
 
@@ -140,25 +150,38 @@ typedef struct EsEventRow
 	Jsonb	   *data;
 	bytea	   *data_bin;
 	Jsonb	   *metadata;
+	TimestampTz *occurred_at;
 } EsEventRow;
 
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
 extern text *es_check_stream_name(text *stream);
 extern int64 es_check_expected_version(int64 v);
+extern int64 es_parse_expected_version(const char *s);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
+extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
+extern void es_limit_param(FunctionCallInfo fcinfo, int argno, Datum *value, bool *isnull);
+extern TimestampTz es_check_occurred_at(text *t);
+extern Datum es_check_event_id(FunctionCallInfo fcinfo, int argno);
+extern TimestampTz es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern text *es_category_of(text *stream);
 
 /* src/stream_lock.c */
 extern EsStreamAppend *es_order_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_streams(EsStreamAppend *streams, int nstreams);
 extern void es_lock_stream_shared(text *stream);
+extern void es_lock_stream_delete(text *stream);
+extern bool es_try_lock_stream_delete(text *stream);
 extern void es_lock_feed(void);
 extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
 extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
 extern void es_lock_events_against_appends(void);
+
+/* src/grants.c */
+extern void es_check_handler_grant(text *handler);
+extern void es_check_category_grant(text *stream);
 
 /* src/position.c */
 extern bool es_preloaded;
@@ -166,6 +189,7 @@ extern void es_position_shmem_request(void);
 extern void es_position_init(void);
 extern int64 es_allocate_positions(int count);
 extern int64 es_feed_safe_position(void);
+extern int64 es_feed_safe_position_ext(TimestampTz *next_deadline);
 extern void es_invalidate_position_counter(void);
 extern void es_note_direct_insert(void);
 extern ConditionVariable *es_feed_condition_variable(void);
@@ -177,6 +201,8 @@ extern Oid	es_events_relid(void);
 extern AttrNumber es_events_attnum(struct RelationData *rel, EsEventColumn col);
 extern struct RelationData *es_events_open_version_index(struct RelationData *rel);
 extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
+struct ResultRelInfo;
+extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
@@ -195,11 +221,56 @@ extern struct _SPI_plan *es_kept_plan(struct _SPI_plan **slot, const char *sql,
 /* src/srf_result.c */
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
+extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot,
+								const char *sql, int nargs, Oid *types,
+								Datum *values, bool *nulls);
 
 /* src/events_read.c */
 struct SnapshotData;
 extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
 extern int64 es_read_max_position(void);
+struct RelationData;
+struct TupleTableSlot;
+extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
+							   text *key, struct SnapshotData *snapshot,
+							   ScanDirection direction, struct TupleTableSlot *slot);
+
+/* src/stream_state.c: a stream's lifecycle state (docs/lifecycle.md) */
+typedef struct EsStreamState
+{
+	bool		found;			/* the stream has a row in stream_state */
+	int64		last_version;
+	bool		deleted;		/* soft-deleted */
+	bool		tombstoned;
+} EsStreamState;
+extern void es_read_stream_state(text *stream, struct SnapshotData *snapshot,
+								 EsStreamState *state);
+extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot,
+									   EsStreamState *state);
+extern void es_revive_stream(text *stream);
+extern bool es_stream_state_exists(void);
+
+/* src/lifecycle.c: what a stream-level lifecycle call found under the stream's lock */
+typedef struct EsLifecycleTarget
+{
+	text	   *stream;
+	int64		version;		/* version read from the events */
+	EsStreamState state;		/* its stream_state row, if any */
+} EsLifecycleTarget;
+extern bool es_take_delete_permit(void);
+extern void es_refuse_lifecycle_in_recovery(void);
+extern void es_begin_stream_change(text *stream, EsLifecycleTarget *t);
+extern void es_error_tombstoned(text *stream);
+extern void es_error_unknown_stream(text *stream);
+extern void es_require_live_stream(EsLifecycleTarget *t, const char *hint);
+extern text *es_reason_arg(FunctionCallInfo fcinfo, int argno, bool required);
+extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
+									  Datum *max_position);
+extern void es_lifecycle_audit(const char *action, text *stream, text *handler,
+							   text *kind, const char *detail, text *reason);
+
+/* src/append_exec.c */
+extern void es_check_expected(text *stream, int64 expected, int64 actual);
 
 /* src/feed.c */
 extern uint64 es_name_hash(text *name);
@@ -212,6 +283,8 @@ extern void es_recheck_shard(EsStreamAppend *streams, int nstreams);
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;
 extern bool es_allow_destroy;
+extern int	es_max_append_hold;
+extern int	es_max_databases;
 extern int	es_max_streams_per_call;
 extern void es_define_settings(void);
 

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * feed.c
- *	  The global feed: es_load(after_position, ...), es_feed_head, es_wait,
- *	  and the consumer-group hash es_stream_hash.
+ *	  The global feed: es_load(after_position, ...), es_feed_head,
+ *	  es_feed_position_at, es_wait, and the consumer-group hash
+ *	  es_stream_hash.
  *
  * docs/global-feed.md is the design note.  The rule that keeps a reader from
  * skipping: first ask position.c for the safe position (every position at or
@@ -43,7 +44,8 @@
 #define FEED_TYPES		2
 #define FEED_GROUP		4
 #define FEED_NO_PAYLOAD	8
-static SPIPlanPtr feed_plans[16];
+#define FEED_OCCURRED_AT 16		/* no payload, and the table is 1.1's */
+static SPIPlanPtr feed_plans[32];
 static SPIPlanPtr probe_plan = NULL;
 
 /*
@@ -54,6 +56,26 @@ static SPIPlanPtr probe_plan = NULL;
 #define FEED_NARGS		7
 static Oid	feed_types[FEED_NARGS] = {INT8OID, INT8OID, INT8OID, TEXTOID,
 	TEXTARRAYOID, INT8OID, INT8OID};
+
+/*
+ * Does the result row type (that of eventstore.events) have occurred_at?  A
+ * 1.0 table has not: the library then serves 1.0's SQL (docs/releasing.md).
+ */
+static bool
+result_has_occurred_at(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc = ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc;
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), "occurred_at") == 0)
+			return true;
+	}
+	return false;
+}
 
 /* The plan for a filter combination; only the filters in use appear in it. */
 static SPIPlanPtr
@@ -67,8 +89,10 @@ feed_plan(int filters)
 	appendStringInfoString(&sql, (filters & FEED_NO_PAYLOAD)
 						   ? "SELECT position, stream, version, event_id, type, category,"
 						   " NULL::jsonb, NULL::bytea, NULL::jsonb, created_at"
-						   " FROM eventstore.events WHERE "
-						   : "SELECT * FROM eventstore.events WHERE ");
+						   : "SELECT *");
+	appendStringInfoString(&sql, (filters & FEED_OCCURRED_AT)
+						   ? ", occurred_at FROM eventstore.events WHERE "
+						   : " FROM eventstore.events WHERE ");
 	/*
 	 * A category page must walk the (category, position) index: it reads
 	 * only that category's rows.  A generic plan cannot tell a rare category
@@ -130,26 +154,6 @@ check_not_standby(void)
 				 errmsg("cannot read the global feed on a hot standby"),
 				 errdetail("A standby cannot see which positions are still being appended on the primary, so it cannot read the feed without skipping events."),
 				 errhint("Read the global feed on the primary; stream reads work on standbys.")));
-}
-
-static int64
-check_after_position(FunctionCallInfo fcinfo, int argno)
-{
-	int64		after;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("after_position must not be null"),
-				 errhint("Use 0 to read from the beginning of the feed.")));
-	after = PG_GETARG_INT64(argno);
-	if (after < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("after_position must not be negative"),
-				 errdetail("It is " INT64_FORMAT ".", after),
-				 errhint("Use 0 to read from the beginning of the feed.")));
-	return after;
 }
 
 /* Ensure a category filter is a possible category: non-empty, no "-". */
@@ -244,7 +248,7 @@ es_load_feed(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	after = check_after_position(fcinfo, 0);
+	after = es_check_after_position(fcinfo, 0);
 	max_count = es_check_max_count(fcinfo, 1, INT8OID);
 	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < 0)
 		ereport(ERROR,
@@ -257,7 +261,8 @@ es_load_feed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("with_payload must not be null")));
 	if (!PG_GETARG_BOOL(3))
-		filters |= FEED_NO_PAYLOAD;
+		filters |= result_has_occurred_at(fcinfo)
+			? FEED_NO_PAYLOAD | FEED_OCCURRED_AT : FEED_NO_PAYLOAD;
 	if (!PG_ARGISNULL(4))
 	{
 		values[3] = PointerGetDatum(check_category(PG_GETARG_TEXT_PP(4)));
@@ -300,12 +305,13 @@ es_load_feed(PG_FUNCTION_ARGS)
 
 /*
  * The highest position a reader may read now.  In serialized mode every
- * visible row is safe, so it is the highest visible position.
+ * visible row is safe, so it is the highest visible position.  Sets
+ * *next_deadline as es_feed_safe_position_ext does.
  */
 static int64
-feed_head(void)
+feed_head(TimestampTz *next_deadline)
 {
-	int64		safe = es_feed_safe_position();
+	int64		safe = es_feed_safe_position_ext(next_deadline);
 
 	return safe != PG_INT64_MAX ? safe : es_read_max_position();
 }
@@ -316,7 +322,60 @@ Datum
 es_feed_head(PG_FUNCTION_ARGS)
 {
 	check_not_standby();
-	PG_RETURN_INT64(feed_head());
+	PG_RETURN_INT64(feed_head(NULL));
+}
+
+/*
+ * es_feed_position_at(at): the position of the first event recorded
+ * (created_at) at or after at, or the next position (the head + 1) when the
+ * feed has none yet; es_load(after_position => result - 1) replays from
+ * there.  Only positions at or below the safe position are looked at, read
+ * with a snapshot taken after it (the file header's rule): an event that
+ * is still being appended with a lower position than the answer would
+ * otherwise be skipped by the caller.  Every event recorded at or after at
+ * has a position at or above the answer, since a transaction's events get
+ * their positions after it started.  With the opt-in BRIN index on
+ * created_at (es_enable_time_index) the scan reads the block ranges
+ * recorded since about that time, without it the whole table.
+ */
+PG_FUNCTION_INFO_V1(es_feed_position_at);
+Datum
+es_feed_position_at(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, INT8OID};
+	Datum		values[2];
+	int64		head;
+	int64		pos;
+	bool		isnull;
+	SPIPlanPtr	plan;
+
+	values[0] = TimestampTzGetDatum(es_check_time_arg(fcinfo, 0, "at"));
+	check_not_standby();
+
+	head = feed_head(NULL);
+	values[1] = Int64GetDatum(head);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/*
+	 * Planned for the actual time, not kept, so that the planner weighs the
+	 * BRIN ranges since that time against a scan.  The subquery fence keeps
+	 * it from walking the position index for min(): it would expect an
+	 * early match where created_at, correlated with the position, puts
+	 * every match at the far end (measured: 0.4 s instead of milliseconds
+	 * in a store of 1,000,000 events).
+	 */
+	plan = SPI_prepare("SELECT pg_catalog.min(s.position) FROM"
+					   " (SELECT position FROM eventstore.events"
+					   "  WHERE created_at OPERATOR(pg_catalog.>=) $1"
+					   "  AND position OPERATOR(pg_catalog.<=) $2 OFFSET 0) s", 2, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the feed position at a time");
+	pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT64(isnull ? head + 1 : pos);
 }
 
 /*
@@ -358,7 +417,10 @@ feed_has_event_after(int64 after, int64 safe)
  * position (cheap) and probes the table only when it moved past
  * after_position and changed since the last probe.  Serialized mode has no
  * shared memory and polls every ES_WAIT_POLL_MS.  Both sleeps return on
- * interrupts, and we check for them on every round.
+ * interrupts, and we check for them on every round.  A holder of the feed
+ * with an eventstore.max_append_hold deadline broadcasts nothing when the
+ * deadline passes, so the sleep ends at the deadline too: the next round
+ * ends that holder (position.c), whose abort then wakes us.
  */
 PG_FUNCTION_INFO_V1(es_wait);
 Datum
@@ -371,7 +433,7 @@ es_wait(PG_FUNCTION_ARGS)
 	int64		probed_safe = -1;
 	bool		found = false;
 
-	after = check_after_position(fcinfo, 0);
+	after = es_check_after_position(fcinfo, 0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -399,9 +461,10 @@ es_wait(PG_FUNCTION_ARGS)
 	{
 		int64		safe;
 		long		remaining;
+		TimestampTz deadline;
 
 		CHECK_FOR_INTERRUPTS();
-		safe = feed_head();
+		safe = feed_head(&deadline);
 		/* Serialized mode probes every time; concurrent when safe moved. */
 		if (safe > after && (cv == NULL || safe != probed_safe))
 		{
@@ -416,6 +479,9 @@ es_wait(PG_FUNCTION_ARGS)
 			TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (remaining <= 0)
 			break;
+		if (deadline != 0)
+			remaining = Min(remaining,
+							TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) + 1);
 		if (cv != NULL)
 			(void) ConditionVariableTimedSleep(cv, remaining, PG_WAIT_EXTENSION);
 		else

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * load.c
- *	  Reading streams: es_load (stream form) and es_stream_version.
+ *	  Reading streams: es_load (stream form), es_load_until and
+ *	  es_stream_version.
  *
  * Reads use the caller's snapshot, so a load inside a transaction is
  * consistent with the rest of it, and work on a hot standby.  Rows are
@@ -16,6 +17,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 /*
  * Every column, in the table's order: the scan then hands its stored tuples
@@ -27,8 +29,13 @@
 
 static SPIPlanPtr forward_plan = NULL;
 static SPIPlanPtr backward_plan = NULL;
+static SPIPlanPtr until_recorded_plan = NULL;
+static SPIPlanPtr until_occurred_plan = NULL;
 
-/* es_load(stream, from_version, max_count, backward) */
+/*
+ * es_load(stream, from_version, max_count, backward).  max_count NULL reads
+ * to the end of the stream (or to its start, backward) in one call.
+ */
 PG_FUNCTION_INFO_V1(es_load_stream);
 Datum
 es_load_stream(PG_FUNCTION_ARGS)
@@ -36,7 +43,6 @@ es_load_stream(PG_FUNCTION_ARGS)
 	text	   *stream;
 	bool		backward;
 	int64		from;
-	int32		max_count;
 	Oid			types[3] = {TEXTOID, INT8OID, INT4OID};
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
@@ -45,7 +51,7 @@ es_load_stream(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
-	max_count = (int32) es_check_max_count(fcinfo, 2, INT4OID);
+	es_limit_param(fcinfo, 2, &values[2], &nulls[2]);
 	backward = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
 	if (PG_ARGISNULL(1))
 		from = backward ? PG_INT64_MAX : 1;
@@ -70,22 +76,54 @@ es_load_stream(PG_FUNCTION_ARGS)
 					   3, types);
 	values[0] = PointerGetDatum(stream);
 	values[1] = Int64GetDatum(from);
-	values[2] = Int32GetDatum(max_count);
 	es_run_into_result(fcinfo, plan, 3, types, values, nulls);
 	SPI_finish();
 	return (Datum) 0;
 }
 
 /*
- * es_stream_version(stream): the stream's version, 0 if it has no events,
- * in the caller's snapshot.
+ * es_load_until(stream, until, by_occurrence, max_count): the stream's
+ * events recorded (created_at) at or before until, or with by_occurrence
+ * those whose occurrence time (occurred_at, else created_at) is, in version
+ * order; max_count NULL (the default) reads them all.
+ */
+PG_FUNCTION_INFO_V1(es_load_until);
+Datum
+es_load_until(PG_FUNCTION_ARGS)
+{
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	bool		by_occurrence;
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = PointerGetDatum(es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0)));
+	values[1] = TimestampTzGetDatum(es_check_time_arg(fcinfo, 1, "until"));
+	by_occurrence = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	es_limit_param(fcinfo, 3, &values[2], &nulls[2]);
+
+	if (by_occurrence)
+		es_read_into_result(fcinfo, &until_occurred_plan, LOAD_COLUMNS
+							" AND COALESCE(occurred_at, created_at) OPERATOR(pg_catalog.<=) $2"
+							" ORDER BY version LIMIT $3", 3, types, values, nulls);
+	else
+		es_read_into_result(fcinfo, &until_recorded_plan, LOAD_COLUMNS
+							" AND created_at OPERATOR(pg_catalog.<=) $2"
+							" ORDER BY version LIMIT $3", 3, types, values, nulls);
+	return (Datum) 0;
+}
+
+/*
+ * es_stream_version(stream): the stream's version, 0 if it has no events
+ * (or is deleted: docs/lifecycle.md), in the caller's snapshot.
  */
 PG_FUNCTION_INFO_V1(es_stream_version);
 Datum
 es_stream_version(PG_FUNCTION_ARGS)
 {
 	text	   *stream;
+	EsStreamState state;
 
 	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
-	PG_RETURN_INT64(es_read_stream_version(stream, GetActiveSnapshot()));
+	PG_RETURN_INT64(es_stream_current_version(stream, GetActiveSnapshot(), &state));
 }

@@ -33,6 +33,13 @@
  * synchronously (so a position a reader saw cannot vanish in a crash and be
  * handed out again), and PREPARE TRANSACTION after an append is refused.
  *
+ * eventstore.max_append_hold bounds how long one appending transaction may
+ * hold the feed (concurrent mode): each slot records when it was taken and
+ * the appender's limit, and a feed reader that finds a slot past its
+ * deadline ends that backend (terminate_overdue_holders).  The reader keeps
+ * honouring the slot until the abort clears it.  The counters live in an
+ * array of eventstore.max_databases entries, sized at server start.
+ *
  * Locks: the LWLock of the shared state, held for a few instructions only;
  * the feed lock (serialized mode) and the counter lock (initialisation),
  * taken through stream_lock.c, which with eventstore.h owns every tag and
@@ -42,8 +49,11 @@
  */
 #include "eventstore.h"
 
+#include <signal.h>
+
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
@@ -53,8 +63,7 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-
-#define ES_MAX_DATABASES		256
+#include "utils/timestamp.h"
 
 typedef struct EsDbCounter
 {
@@ -63,20 +72,37 @@ typedef struct EsDbCounter
 	int64		last_pos;		/* highest position handed out (0: none) */
 } EsDbCounter;
 
+/*
+ * One per backend.  min_pos > 0 while the backend's transaction has
+ * appended and not yet ended: the slot then holds the feed of dboid below
+ * min_pos.  The other fields serve eventstore.max_append_hold and the
+ * feed_holders view.
+ */
 typedef struct EsSlot
 {
 	Oid			dboid;
 	int64		min_pos;		/* 0: no append in flight */
+	int64		max_pos;		/* last position taken so far */
+	TimestampTz since;			/* when min_pos was taken */
+	int			hold_limit_ms;	/* the appender's max_append_hold; 0: none */
+	int			pid;
+	bool		terminating;	/* a reader has sent it SIGTERM */
 } EsSlot;
 
+/*
+ * The shared state: the slots (one per backend), then the counters (one
+ * per database, eventstore.max_databases of them), in one segment.
+ */
 typedef struct EsShared
 {
 	LWLock	   *lock;
 	ConditionVariable feed_cv;	/* broadcast when an appender ends */
-	EsDbCounter dbs[ES_MAX_DATABASES];
+	int			ndbs;
 	int			nslots;
 	EsSlot		slots[FLEXIBLE_ARRAY_MEMBER];
 } EsShared;
+
+#define SHARED_DBS()	((EsDbCounter *) &shared_state->slots[shared_state->nslots])
 
 bool		es_preloaded = false;
 static EsShared *shared_state = NULL;
@@ -94,8 +120,9 @@ static bool xact_direct_insert = false;	/* rows came by another path */
 static Size
 shmem_size(void)
 {
-	return add_size(offsetof(EsShared, slots),
-					mul_size(sizeof(EsSlot), MaxBackends));
+	return add_size(add_size(offsetof(EsShared, slots),
+							 mul_size(sizeof(EsSlot), MaxBackends)),
+					mul_size(sizeof(EsDbCounter), es_max_databases));
 }
 
 static void
@@ -124,6 +151,7 @@ startup_shmem(void)
 		shared_state->lock = &(GetNamedLWLockTranche("eventstore"))->lock;
 		ConditionVariableInit(&shared_state->feed_cv);
 		shared_state->nslots = MaxBackends;
+		shared_state->ndbs = es_max_databases;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -161,8 +189,7 @@ xact_callback(XactEvent event, void *arg)
 			if (xact_registered && shared_state != NULL)
 			{
 				LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
-				shared_state->slots[ES_MY_BACKEND_INDEX].min_pos = 0;
-				shared_state->slots[ES_MY_BACKEND_INDEX].dboid = InvalidOid;
+				memset(&shared_state->slots[ES_MY_BACKEND_INDEX], 0, sizeof(EsSlot));
 				LWLockRelease(shared_state->lock);
 				ConditionVariableBroadcast(&shared_state->feed_cv);
 			}
@@ -198,9 +225,9 @@ find_db_counter(bool create)
 	EsDbCounter *free_entry = NULL;
 	int			i;
 
-	for (i = 0; i < ES_MAX_DATABASES; i++)
+	for (i = 0; i < shared_state->ndbs; i++)
 	{
-		EsDbCounter *e = &shared_state->dbs[i];
+		EsDbCounter *e = &SHARED_DBS()[i];
 
 		if (e->dboid == MyDatabaseId)
 			return e;
@@ -219,7 +246,7 @@ find_db_counter(bool create)
  * Free the counter entries of databases that no longer exist.  Entries are
  * never released otherwise, so without this a server on which databases
  * come and go (test suites, a database per tenant or per CI run) would
- * refuse appends once ES_MAX_DATABASES databases had ever appended.  A
+ * refuse appends once eventstore.max_databases databases had ever appended.  A
  * dropped database has no backends, hence no appender in flight; should a
  * new database ever get the same OID, it starts from a fresh entry and
  * rereads its counter.  The catalog is read without holding the LWLock.
@@ -227,14 +254,14 @@ find_db_counter(bool create)
 static void
 forget_dropped_databases(void)
 {
-	Oid			oids[ES_MAX_DATABASES];
+	Oid		   *oids = palloc(sizeof(Oid) * shared_state->ndbs);
 	int			n = 0;
 	int			i;
 
 	LWLockAcquire(shared_state->lock, LW_SHARED);
-	for (i = 0; i < ES_MAX_DATABASES; i++)
+	for (i = 0; i < shared_state->ndbs; i++)
 	{
-		Oid			dboid = shared_state->dbs[i].dboid;
+		Oid			dboid = SHARED_DBS()[i].dboid;
 
 		if (dboid != InvalidOid && dboid != MyDatabaseId)
 			oids[n++] = dboid;
@@ -248,9 +275,9 @@ forget_dropped_databases(void)
 		if (SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(oids[i])))
 			continue;
 		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
-		for (j = 0; j < ES_MAX_DATABASES; j++)
+		for (j = 0; j < shared_state->ndbs; j++)
 		{
-			EsDbCounter *e = &shared_state->dbs[j];
+			EsDbCounter *e = &SHARED_DBS()[j];
 
 			if (e->dboid == oids[i])
 			{
@@ -261,6 +288,7 @@ forget_dropped_databases(void)
 		}
 		LWLockRelease(shared_state->lock);
 	}
+	pfree(oids);
 }
 
 /*
@@ -291,8 +319,9 @@ ensure_counter(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many databases use eventstore"),
-				 errdetail("One server can track at most %d databases with eventstore.",
-						   ES_MAX_DATABASES)));
+				 errdetail("This server tracks at most %d databases that append events (eventstore.max_databases).",
+						   shared_state->ndbs),
+				 errhint("Raise eventstore.max_databases and restart the server, or drop databases that no longer need eventstore.")));
 	if (valid)
 		return;
 
@@ -341,6 +370,7 @@ int64
 es_allocate_positions(int count)
 {
 	int64		first;
+	TimestampTz now = 0;
 
 	Assert(count > 0);
 
@@ -364,9 +394,14 @@ es_allocate_positions(int count)
 
 	ensure_counter();
 
+	/* The start of the transaction's hold on the feed (max_append_hold). */
+	if (!xact_registered)
+		now = GetCurrentTimestamp();
 	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 	{
 		EsDbCounter *e = find_db_counter(false);
+
+		EsSlot	   *slot = &shared_state->slots[ES_MY_BACKEND_INDEX];
 
 		if (e->last_pos > PG_INT64_MAX - count)
 		{
@@ -379,9 +414,14 @@ es_allocate_positions(int count)
 		e->last_pos += count;
 		if (!xact_registered)
 		{
-			shared_state->slots[ES_MY_BACKEND_INDEX].dboid = MyDatabaseId;
-			shared_state->slots[ES_MY_BACKEND_INDEX].min_pos = first;
+			slot->dboid = MyDatabaseId;
+			slot->min_pos = first;
+			slot->since = now;
+			slot->hold_limit_ms = es_max_append_hold;
+			slot->pid = MyProcPid;
+			slot->terminating = false;
 		}
+		slot->max_pos = first + count - 1;
 	}
 	LWLockRelease(shared_state->lock);
 	xact_registered = true;
@@ -389,15 +429,80 @@ es_allocate_positions(int count)
 }
 
 /*
+ * Whether a busy slot is subject to eventstore.max_append_hold in a reader's
+ * eyes: it has a limit, it has not been signalled yet, and it is not the
+ * reader itself (a transaction that appended and then reads the feed is
+ * bounded by its own first position; ending it would only surprise it).
+ */
+static inline bool
+slot_has_deadline(EsSlot *s)
+{
+	return s->hold_limit_ms > 0 && !s->terminating && s->pid != MyProcPid;
+}
+
+/*
+ * End the appenders of our database that have held the feed longer than
+ * their eventstore.max_append_hold, as pg_terminate_backend would: their
+ * transactions abort, their positions become gaps, and their abort clears
+ * their slots and wakes the waiters.  Until then the slots still bound the
+ * safe position: a signalled holder is not assumed dead, so the feed never
+ * moves past a position that may still commit (docs/global-feed.md, 3.1).
+ *
+ * Locks: the LWLock in exclusive mode, around the signals.  While it is
+ * held no slot can be cleared, so the pid of a busy slot is the backend
+ * whose transaction took the slot (a backend clears its slot before it can
+ * start another transaction or exit): a signal never reaches a later,
+ * innocent transaction of the same backend or a recycled pid.
+ */
+static void
+terminate_overdue_holders(TimestampTz now)
+{
+	int		   *pids = palloc(sizeof(int) * shared_state->nslots);
+	int			n = 0;
+	int			i;
+
+	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+	for (i = 0; i < shared_state->nslots; i++)
+	{
+		EsSlot	   *s = &shared_state->slots[i];
+
+		if (s->min_pos > 0 && s->dboid == MyDatabaseId && slot_has_deadline(s) &&
+			now >= TimestampTzPlusMilliseconds(s->since, s->hold_limit_ms))
+		{
+			s->terminating = true;
+			if (kill(s->pid, SIGTERM) == 0)
+				pids[n++] = s->pid;
+		}
+	}
+	LWLockRelease(shared_state->lock);
+	for (i = 0; i < n; i++)
+		ereport(LOG,
+				(errmsg("terminating backend %d: its appending transaction held the global feed longer than eventstore.max_append_hold",
+						pids[i]),
+				 errhint("Keep transactions that call es_append short.")));
+	pfree(pids);
+}
+
+/*
  * The highest position a feed reader may return now: every position at or
  * below it belongs to a transaction that has ended.  The reader must take
  * its snapshot after this call.
+ *
+ * On the way it enforces eventstore.max_append_hold: a holder of our
+ * database past its deadline is signalled (terminate_overdue_holders), and
+ * *next_deadline (when not NULL; 0 when there is none) is set to the
+ * earliest deadline still to come, so that a waiter can wake up for it.
  */
 int64
-es_feed_safe_position(void)
+es_feed_safe_position_ext(TimestampTz *next_deadline)
 {
 	int64		safe;
+	TimestampTz now = 0;
+	bool		overdue = false;
 	int			i;
+
+	if (next_deadline != NULL)
+		*next_deadline = 0;
 
 	/*
 	 * Serialized mode: every visible row is safe, except that a transaction
@@ -414,12 +519,81 @@ es_feed_safe_position(void)
 	for (i = 0; i < shared_state->nslots; i++)
 	{
 		EsSlot	   *s = &shared_state->slots[i];
+		TimestampTz deadline;
 
-		if (s->min_pos > 0 && s->dboid == MyDatabaseId && s->min_pos - 1 < safe)
+		if (s->min_pos <= 0 || s->dboid != MyDatabaseId)
+			continue;
+		if (s->min_pos - 1 < safe)
 			safe = s->min_pos - 1;
+		if (!slot_has_deadline(s))
+			continue;
+		deadline = TimestampTzPlusMilliseconds(s->since, s->hold_limit_ms);
+		if (now == 0)
+			now = GetCurrentTimestamp();
+		if (now >= deadline)
+			overdue = true;
+		else if (next_deadline != NULL &&
+				 (*next_deadline == 0 || deadline < *next_deadline))
+			*next_deadline = deadline;
 	}
 	LWLockRelease(shared_state->lock);
+	if (overdue)
+		terminate_overdue_holders(now);
 	return safe;
+}
+
+int64
+es_feed_safe_position(void)
+{
+	return es_feed_safe_position_ext(NULL);
+}
+
+/*
+ * es_feed_holders(): the appending transactions in flight, in every
+ * database of the server (concurrent mode; none in serialized mode, where
+ * the holder of the feed lock shows in pg_locks instead).
+ */
+PG_FUNCTION_INFO_V1(es_feed_holders);
+Datum
+es_feed_holders(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	EsSlot	   *copy;
+	int			n = 0;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!es_preloaded || shared_state == NULL)
+		return (Datum) 0;
+
+	/* Copy under the lock, build the rows after it. */
+	copy = palloc(sizeof(EsSlot) * shared_state->nslots);
+	LWLockAcquire(shared_state->lock, LW_SHARED);
+	for (i = 0; i < shared_state->nslots; i++)
+		if (shared_state->slots[i].min_pos > 0)
+			copy[n++] = shared_state->slots[i];
+	LWLockRelease(shared_state->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
+
+		values[0] = Int32GetDatum(copy[i].pid);
+		values[1] = ObjectIdGetDatum(copy[i].dboid);
+		values[2] = Int64GetDatum(copy[i].min_pos);
+		values[3] = Int64GetDatum(copy[i].max_pos);
+		values[4] = TimestampTzGetDatum(copy[i].since);
+		if (copy[i].hold_limit_ms > 0)
+			values[5] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(copy[i].since,
+																		copy[i].hold_limit_ms));
+		else
+			nulls[5] = true;
+		values[6] = BoolGetDatum(copy[i].terminating);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(copy);
+	return (Datum) 0;
 }
 
 /*

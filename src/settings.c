@@ -13,6 +13,7 @@
  */
 #include "eventstore.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 /* eventstore.max_snapshot_size, in kB (snapshot.c) */
@@ -20,6 +21,12 @@ int			es_max_snapshot_size = 64 * 1024;
 
 /* eventstore.allow_destroy: a superuser says destroying the store is intended (ddl_guard.c) */
 bool		es_allow_destroy = false;
+
+/* eventstore.max_append_hold, in ms, 0 = no limit: how long an appender may hold the feed (position.c) */
+int			es_max_append_hold = 0;
+
+/* eventstore.max_databases: counters in shared memory, one per database (position.c) */
+int			es_max_databases = 256;
 
 /* eventstore.max_streams_per_call (append_exec.c) */
 int			es_max_streams_per_call = 1000;
@@ -44,6 +51,31 @@ es_define_settings(void)
 							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("eventstore.max_append_hold",
+							"Longest time an appending transaction may hold back the global feed.",
+							"A transaction that called es_append holds back the feed of its database "
+							"until it ends. Past this time, a feed reader ends its backend, as "
+							"pg_terminate_backend does. The value in effect when the transaction first "
+							"appends counts. 0 means no limit. Only superusers can change it.",
+							&es_max_append_hold,
+							0, 0, PG_INT32_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
+	 * Sizes shared memory, which only a preloaded library has; PostgreSQL
+	 * refuses (FATAL) to define a PGC_POSTMASTER setting after startup.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("eventstore.max_databases",
+								"Number of databases whose position counters fit in shared memory.",
+								"Each database that appends events in concurrent mode takes one entry "
+								"(16 bytes) until it is dropped. Takes effect at server start.",
+								&es_max_databases,
+								256, 1, 1024 * 1024,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 
 	/*
 	 * Every stream of a call holds a lock until the end of the transaction,

@@ -20,6 +20,9 @@
  *	   savers of one (stream, kind) are serialised by the row lock, and the
  *	   newer version wins in either order.  When the stored one is newer the
  *	   call writes nothing and reports the version kept.
+ *	3. Saving needs a grant covering the stream's category (grants.c);
+ *	   loading does not.
+ *
  * Locks: AccessShareLock on the stream's lock (es_lock_stream_shared; tags
  * and order in eventstore.h), held to the end of the transaction.  It never waits for appenders (they take
  * ExclusiveLock) and never delays them; a stream deletion that takes
@@ -122,6 +125,7 @@ es_snapshot(PG_FUNCTION_ARGS)
 				 errdetail("It is " INT64_FORMAT ".", version)));
 	kind = check_kind(fcinfo, 3);
 	check_state(fcinfo, 2, 4);
+	es_check_category_grant(stream);
 
 	/* Ensure no stream deletion runs while we save (see the header comment). */
 	es_lock_stream_shared(stream);
@@ -233,9 +237,10 @@ es_load_snapshot(PG_FUNCTION_ARGS)
 
 /*
  * es_load_with_snapshot(stream, kind, max_count): the snapshot row (if any),
- * then up to max_count events after its version.  One statement, so both
- * come from one database snapshot.  The snapshot's version is below every
- * event's, so ordering by version puts it first.
+ * then up to max_count events after its version (every one when max_count
+ * is NULL).  One statement, so both come from one database snapshot.  The
+ * snapshot's version is below every event's, so ordering by version puts it
+ * first.
  */
 PG_FUNCTION_INFO_V1(es_load_with_snapshot);
 Datum
@@ -249,7 +254,7 @@ es_load_with_snapshot(PG_FUNCTION_ARGS)
 	values[0] = PointerGetDatum(es_check_stream_name(PG_ARGISNULL(0) ? NULL :
 													 PG_GETARG_TEXT_PP(0)));
 	values[1] = PointerGetDatum(check_kind(fcinfo, 1));
-	values[2] = Int32GetDatum((int32) es_check_max_count(fcinfo, 2, INT4OID));
+	es_limit_param(fcinfo, 2, &values[2], &nulls[2]);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

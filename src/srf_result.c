@@ -55,3 +55,18 @@ es_run_into_result(FunctionCallInfo fcinfo, SPIPlanPtr plan, int nargs,
 		elog(ERROR, "could not read events");
 	dest->rDestroy(dest);
 }
+
+/*
+ * The whole of a simple read: connect to SPI, prepare the statement once per
+ * backend (kept in *slot), run it into the SRF's result, disconnect.
+ */
+void
+es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot, const char *sql,
+					int nargs, Oid *types, Datum *values, bool *nulls)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	es_kept_plan(slot, sql, nargs, types);
+	es_run_into_result(fcinfo, *slot, nargs, types, values, nulls);
+	SPI_finish();
+}

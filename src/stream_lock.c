@@ -11,7 +11,10 @@
  *
  * Locks:
  *	- stream: ExclusiveLock for an appender (es_lock_streams), AccessShareLock
- *	  for a snapshot saver (es_lock_stream_shared); transaction-level.  Two
+ *	  for a snapshot saver (es_lock_stream_shared), AccessExclusiveLock for a
+ *	  lifecycle function that deletes or restores the stream's events
+ *	  (es_lock_stream_delete; es_try_lock_stream_delete for the retention
+ *	  cleanup, which never waits); transaction-level.  Two
  *	  names that hash alike share a lock: that costs concurrency, never
  *	  safety.
  *	- feed: ExclusiveLock per database, owned by the top transaction
@@ -119,6 +122,37 @@ es_lock_stream_shared(text *stream)
 
 	set_tag(&tag, stream_lock_key(stream), ES_LOCKTAG_STREAM);
 	(void) LockAcquire(&tag, AccessShareLock, false, false);
+}
+
+/*
+ * Lock one stream for deleting or restoring its events (lifecycle.c):
+ * AccessExclusiveLock waits for every appender (ExclusiveLock) and snapshot
+ * saver (AccessShareLock) of the stream, and keeps new ones out until the
+ * transaction ends.  A lifecycle function takes one stream lock and, for a
+ * restore, the feed's locks after it, as an append does.
+ */
+void
+es_lock_stream_delete(text *stream)
+{
+	LOCKTAG		tag;
+
+	set_tag(&tag, stream_lock_key(stream), ES_LOCKTAG_STREAM);
+	(void) LockAcquire(&tag, AccessExclusiveLock, false, false);
+}
+
+/*
+ * The same without waiting, for the retention cleanup (retention.c), which
+ * takes the locks of many streams in one transaction in no particular
+ * order: never waiting, it can never be part of a deadlock.  Returns false
+ * when an appender, snapshot saver or lifecycle call holds the stream.
+ */
+bool
+es_try_lock_stream_delete(text *stream)
+{
+	LOCKTAG		tag;
+
+	set_tag(&tag, stream_lock_key(stream), ES_LOCKTAG_STREAM);
+	return LockAcquire(&tag, AccessExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 /*

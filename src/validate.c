@@ -10,6 +10,7 @@
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 /*
  * Names: stream names, event types, categories, handler names, snapshot
@@ -146,6 +147,13 @@ es_check_stream_name(text *stream)
 	return stream;
 }
 
+/*
+ * The documented forms of an expected version, in every error about one.
+ * The symbolic names are KurrentDB's; -1 keeps the meaning 1.0 gave it.
+ */
+#define EXPECTED_VERSION_HINT \
+	"Use \"any\" (or NULL), \"no_stream\" (or 0), \"stream_exists\" (or -1), or the exact version."
+
 /* Ensure an expected version is one of the documented forms. */
 int64
 es_check_expected_version(int64 v)
@@ -154,8 +162,35 @@ es_check_expected_version(int64 v)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid expected version: " INT64_FORMAT, v),
-				 errhint("Use NULL for any version, 0 for a new stream, -1 for an existing stream, or the exact version.")));
+				 errhint(EXPECTED_VERSION_HINT)));
 	return v;
+}
+
+/*
+ * Ensure an expected version given as text is a symbolic name or a whole
+ * number of a documented form; returns ES_EXPECT_* or the exact version.
+ * "exists" is the name 1.0's JSON form accepted, kept as an alias.
+ */
+int64
+es_parse_expected_version(const char *s)
+{
+	char	   *end;
+	int64		v;
+
+	if (strcmp(s, "any") == 0)
+		return ES_EXPECT_ANY;
+	if (strcmp(s, "no_stream") == 0)
+		return ES_EXPECT_NO_STREAM;
+	if (strcmp(s, "stream_exists") == 0 || strcmp(s, "exists") == 0)
+		return ES_EXPECT_EXISTS;
+	errno = 0;
+	v = strtoi64(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized expected version: \"%s\"", s),
+				 errhint(EXPECTED_VERSION_HINT)));
+	return es_check_expected_version(v);
 }
 
 /* Ensure an event carries at most one payload. */
@@ -182,6 +217,8 @@ es_category_of(text *stream)
 	return cstring_to_text_with_len(s, dash - s);
 }
 
+static int64 es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype);
+
 /*
  * Ensure a page size (argument argno, of SQL type argtype: INT4OID or
  * INT8OID) is present and within 1..ES_MAX_COUNT.
@@ -189,12 +226,25 @@ es_category_of(text *stream)
 int64
 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype)
 {
-	int64		n;
-
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("max_count must not be null")));
+	return es_check_max_count_or_all(fcinfo, argno, argtype);
+}
+
+/*
+ * The same for the reads of one stream, where NULL means the whole stream
+ * (returned as ES_COUNT_ALL): a stream is bounded by what its writers put
+ * into it, and the result tuplestore spills to disk beyond work_mem.
+ */
+static int64
+es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype)
+{
+	int64		n;
+
+	if (PG_ARGISNULL(argno))
+		return ES_COUNT_ALL;
 	n = argtype == INT8OID ? PG_GETARG_INT64(argno) : PG_GETARG_INT32(argno);
 	if (n < 1 || n > ES_MAX_COUNT)
 		ereport(ERROR,
@@ -202,4 +252,88 @@ es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype)
 				 errmsg("max_count must be between 1 and %d", ES_MAX_COUNT),
 				 errdetail("It is " INT64_FORMAT ".", n)));
 	return n;
+}
+
+/*
+ * The LIMIT parameter of a read from its max_count argument (argno, an
+ * integer): the checked count, or NULL (no limit) when max_count is NULL.
+ */
+void
+es_limit_param(FunctionCallInfo fcinfo, int argno, Datum *value, bool *isnull)
+{
+	int64		n = es_check_max_count_or_all(fcinfo, argno, INT4OID);
+
+	*isnull = n == ES_COUNT_ALL;
+	*value = Int32GetDatum(*isnull ? 0 : (int32) n);
+}
+
+/* Ensure an after_position (argument argno) is present and not negative. */
+int64
+es_check_after_position(FunctionCallInfo fcinfo, int argno)
+{
+	int64		after;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("after_position must not be null"),
+				 errhint("Use 0 to read from the beginning of the feed.")));
+	after = PG_GETARG_INT64(argno);
+	if (after < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("after_position must not be negative"),
+				 errdetail("It is " INT64_FORMAT ".", after),
+				 errhint("Use 0 to read from the beginning of the feed.")));
+	return after;
+}
+
+/*
+ * Ensure a writer's occurrence time (ISO 8601 text, as in JSON) is a finite
+ * timestamp; malformed text is 22007 from the timestamptz parser.
+ */
+TimestampTz
+es_check_occurred_at(text *t)
+{
+	TimestampTz ts;
+
+	ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												 CStringGetDatum(text_to_cstring(t)),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1)));
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("occurred_at must be a finite time"),
+				 errdetail("It is \"%s\".", text_to_cstring(t))));
+	return ts;
+}
+
+/* Ensure a time argument (argument argno, timestamptz) is present and finite. */
+TimestampTz
+es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	TimestampTz ts;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+	ts = PG_GETARG_TIMESTAMPTZ(argno);
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be a finite time", what)));
+	return ts;
+}
+
+/* Ensure an event id argument (argument argno, uuid) is present. */
+Datum
+es_check_event_id(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event id must not be null")));
+	return PG_GETARG_DATUM(argno);
 }

@@ -3,7 +3,16 @@
 # need, when they are missing.  Safe to run again.
 set -e
 cd "$(dirname "$0")/.."
-pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-plproxy postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2 make gcc gnuplot-nox"
+pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron postgresql-15-plproxy libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2 make gcc gnuplot-nox"
+# The client programs of test/suites/70_clients.sh, built offline from
+# Debian's packaged drivers: Go (pgx v4), Java (JDBC), Rust (tokio-postgres
+# and the crates its test uses).
+pkgs="$pkgs golang-go golang-github-jackc-pgx-v4-dev default-jdk-headless libpostgresql-jdbc-java"
+pkgs="$pkgs cargo librust-tokio-postgres-dev librust-tokio-dev librust-serde-json-dev librust-uuid-dev"
+# The pooler suite (test/suites/75_pgbouncer.sh).
+pkgs="$pkgs pgbouncer"
+# The Debian package (make package-test): pg_buildext and dpkg-buildpackage.
+pkgs="$pkgs debhelper postgresql-server-dev-all dpkg-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -7,10 +7,11 @@ CREATE TYPE eventstore.append_result AS (
     stream     text,
     version    bigint,
     "position" bigint,
-    event_id   uuid
+    event_id   uuid,
+    replayed   boolean
 );
 COMMENT ON TYPE eventstore.append_result IS
-    'One appended event: its stream, version, global position and id.';
+    'One appended event: its stream, version, global position and id; replayed is true when an idempotent retry found it stored already and wrote nothing.';
 
 CREATE FUNCTION eventstore.es_append(
     stream           text,
@@ -25,7 +26,19 @@ AS 'MODULE_PATHNAME', 'es_append_event'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 1;
 
 COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea) IS
-    'Append one event to a stream. expected_version: NULL any, 0 no stream, -1 existing stream, n exactly n. Returns the event''s stream, version, global position and id.';
+    'Append one event to a stream. expected_version: es_expected_version(''any'') (NULL), es_expected_version(''no_stream'') (0), es_expected_version(''stream_exists'') (-1), or exactly n. Returns the event''s stream, version, global position and id.';
+
+-- The symbolic expected versions (KurrentDB's names) for the single-event
+-- form, whose parameter stays bigint: a text overload of es_append would
+-- change the parameter types that drivers preparing statements (pgx,
+-- tokio-postgres) infer for calls written for 1.0, and make untyped calls
+-- resolve differently.  Executable by everyone: it reads nothing.
+CREATE FUNCTION eventstore.es_expected_version(version text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_expected_version'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION eventstore.es_expected_version(text) IS
+    'The expected_version of es_append''s single-event form for ''any'' (NULL), ''no_stream'' (0), ''stream_exists'' (-1) or a version number given as text; anything else is an error (22023).';
 
 CREATE FUNCTION eventstore.es_append(batch jsonb)
 RETURNS SETOF eventstore.append_result
@@ -33,4 +46,4 @@ AS 'MODULE_PATHNAME', 'es_append_batch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 10;
 
 COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
-    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id"}]} for one stream, or an array of such objects for several streams, all or nothing. Returns one row per event.';
+    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id", "occurred_at"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';

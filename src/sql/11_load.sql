@@ -14,7 +14,7 @@ AS 'MODULE_PATHNAME', 'es_load_stream'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 
 COMMENT ON FUNCTION eventstore.es_load(text, bigint, integer, boolean) IS
-    'Read a stream: forward from from_version (default 1), or backward from from_version (default: the end), at most max_count events.';
+    'Read a stream: forward from from_version (default 1), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream.';
 
 CREATE FUNCTION eventstore.es_stream_version(stream text)
 RETURNS bigint

@@ -14,6 +14,22 @@ CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON eventstore.checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
 ALTER TABLE eventstore.snapshots ENABLE ALWAYS TRIGGER snapshots_no_truncate;
 ALTER TABLE eventstore.checkpoints ENABLE ALWAYS TRIGGER checkpoints_no_truncate;
+-- The lifecycle tables (50_lifecycle.sql): tombstones and the audit trail.
+CREATE TRIGGER stream_state_no_truncate BEFORE TRUNCATE ON eventstore.stream_state
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER deleted_events_no_truncate BEFORE TRUNCATE ON eventstore.deleted_events
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+CREATE TRIGGER lifecycle_log_no_truncate BEFORE TRUNCATE ON eventstore.lifecycle_log
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_truncate();
+ALTER TABLE eventstore.stream_state ENABLE ALWAYS TRIGGER stream_state_no_truncate;
+ALTER TABLE eventstore.deleted_events ENABLE ALWAYS TRIGGER deleted_events_no_truncate;
+COMMENT ON TRIGGER stream_state_no_truncate ON eventstore.stream_state IS
+    'Refuses TRUNCATE (ES005): the table holds the tombstones.';
+COMMENT ON TRIGGER deleted_events_no_truncate ON eventstore.deleted_events IS
+    'Refuses TRUNCATE (ES005): soft-deleted events are purged by es_tombstone_stream or es_erase_stream.';
+COMMENT ON TRIGGER lifecycle_log_no_truncate ON eventstore.lifecycle_log IS
+    'Refuses TRUNCATE (ES005): the table is the audit trail of the lifecycle functions.';
+ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_truncate;
 
 -- DROP EXTENSION eventstore, DROP SCHEMA eventstore, DROP TABLE of a store
 -- table and DROP OWNED BY the store's owner are refused while the store

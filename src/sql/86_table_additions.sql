@@ -53,8 +53,13 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
                ('events_version_check'), ('events_one_payload_check'),
                ('events_category_position_idx'),
+               ('events_correlation_id_idx'), ('events_causation_id_idx'),
                ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
-               ('checkpoints_pkey'), ('checkpoints_position_check')
+               ('checkpoints_pkey'), ('checkpoints_position_check'),
+               ('grants_pkey'), ('grants_kind_check'),
+               ('stream_state_pkey'), ('stream_state_last_version_check'),
+               ('stream_state_retention_check'), ('stream_state_last_position_idx'),
+               ('deleted_events_pkey')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s

@@ -1,12 +1,15 @@
 // eventstore from Node with node-postgres, which sends every parameter
 // untyped (type OID 0): the server must resolve es_append / es_load without
 // "function is not unique" errors.  Buffers travel as binary parameters.
-// Connects with the PG* environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
-// Exits non-zero on the first failed check.
+// An untyped first argument of es_load reads a stream, so the feed is read
+// with named notation (after_position => $1).  Connects with the PG*
+// environment (PGHOST, PGPORT, PGUSER, PGDATABASE); ES_RESTART_CMD restarts
+// the server between two calls.  Exits non-zero on the first failed check.
 'use strict';
 const assert = require('assert');
 const crypto = require('crypto');
-const { Client } = require('pg');
+const { execSync } = require('child_process');
+const { Client, DatabaseError } = require('pg');
 
 const run = crypto.randomUUID().slice(0, 8);   // fresh stream names per run
 const s = (name) => `${name}-${run}`;
@@ -26,9 +29,18 @@ async function expectCode(client, code, sql, params, what) {
   assert.fail(`${what}: no error, expected ${code}`);
 }
 
+// A client whose connection may die under it: node-postgres reports that as
+// an 'error' event, which would end the process if nobody listened.
+async function connect() {
+  const c = new Client();
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
 async function main() {
-  const client = new Client();
-  await client.connect();
+  let client = await connect();
+  const head0 = (await client.query('SELECT eventstore.es_feed_head() AS h')).rows[0].h;
   const allBytes = Buffer.from([...Array(256).keys()]);          // 0x00 .. 0xff
   const json = { total: 12.5, items: ['a', 'ü', '✓'], nested: { n: null, t: true }, quote: 'x"y\\z' };
 
@@ -99,6 +111,83 @@ async function main() {
   ok(r.rows[0].data_bin.equals(allBytes), 'batch binary byte-exact');
   r = await client.query('SELECT * FROM eventstore.es_load($1, $2)', [s('blob'), 1]);
   ok(r.rows[0].data_bin.equals(allBytes) && r.rows[1].data.k === 1, 'blob stream');
+
+  // Symbolic expected versions as string parameters.
+  r = await client.query('SELECT * FROM eventstore.es_append($1, $2, $3, eventstore.es_expected_version($4))',
+    [s('sym'), 'Opened', {}, 'no_stream']);
+  ok(r.rows[0].version === '1', 'no_stream by name');
+  await expectCode(client, 'ES001', 'SELECT * FROM eventstore.es_append($1, $2, $3, eventstore.es_expected_version($4))',
+    [s('sym'), 'Opened', {}, 'no_stream'], 'no_stream on an existing stream');
+  await expectCode(client, '22023', 'SELECT * FROM eventstore.es_append($1, $2, $3, eventstore.es_expected_version($4))',
+    [s('sym'), 'Opened', {}, -2], 'an undocumented negative version');
+
+  // A conflict handled by its SQLSTATE: reload the version and retry.
+  let expected = 1;
+  for (;;) {
+    try {
+      r = await client.query('SELECT * FROM eventstore.es_append($1, $2, $3, $4)',
+        [s('order'), 'OrderNoted', { note: 1 }, expected]);
+      break;
+    } catch (err) {
+      assert.strictEqual(err.code, 'ES001', err.message);
+      expected = Number((await client.query('SELECT eventstore.es_stream_version($1) AS v', [s('order')])).rows[0].v);
+    }
+  }
+  ok(expected === 3 && r.rows[0].version === '4', 'retry after a conflict');
+
+  // Page the feed three events at a time from where this run began; an
+  // untyped first argument would read a stream, so the position goes by name.
+  const mine = { [s('order')]: 4, [s('sym')]: 1, [s('blob')]: 2, [s('cart')]: 3, [s('account-1')]: 1, [s('account-2')]: 1 };
+  let last = head0;
+  let seen = 0;
+  for (;;) {
+    r = await client.query('SELECT position, stream FROM eventstore.es_load(after_position => $1, max_count => $2)',
+      [last, 3]);
+    if (r.rows.length === 0) break;
+    for (const row of r.rows) {
+      ok(BigInt(row.position) > BigInt(last), 'feed positions increase');
+      last = row.position;
+      if (row.stream in mine) seen++;
+    }
+  }
+  ok(seen === Object.values(mine).reduce((a, b) => a + b), `the feed shows each of this run's events once (${seen})`);
+
+  // es_wait on a second connection wakes when this one appends.
+  const waiter = await connect();
+  const woke = waiter.query('SELECT eventstore.es_wait($1, $2) AS moved', [last, 60000]);
+  await client.query('SELECT * FROM eventstore.es_append($1, $2)', [s('wake'), 'Wake']);
+  ok((await woke).rows[0].moved === true, 'es_wait returns true once the feed moved');
+  await waiter.end();
+
+  // The server restarts between two calls: the next call fails, the client
+  // reconnects and retries with the same event id (safe to repeat).
+  execSync(process.env.ES_RESTART_CMD, { stdio: 'inherit' });
+  const shippedId = crypto.randomUUID();
+  const shipped = ['SELECT * FROM eventstore.es_append($1, $2, $3, $4, event_id => $5)',
+    [s('order'), 'OrderShipped', { ok: true }, 4, shippedId]];
+  let reconnects = 0;
+  for (;;) {
+    try {
+      r = await client.query(...shipped);
+      break;
+    } catch (err) {
+      // A server error says why (57P01: the server shut down); a dead socket
+      // is a system error (EPIPE, ECONNRESET) or "Connection terminated".
+      assert.ok(!(err instanceof DatabaseError) || /^(08|57P)/.test(err.code), `after the restart: ${err.message}`);
+      assert.ok(++reconnects <= 150, `could not reconnect: ${err.message}`);
+      client.end().catch(() => {});
+      await new Promise((res) => setTimeout(res, 200));
+      try { client = await connect(); } catch (e) { /* the server is not back yet */ }
+    }
+  }
+  // Behind a transaction-mode pooler (ES_POOLED) the restart may not reach
+  // the client at all: the pooler opens a fresh server connection.
+  ok((reconnects > 0 || process.env.ES_POOLED) && r.rows[0].version === '5',
+    'the call after the restart failed, the retry appended version 5');
+  r = await client.query(...shipped);
+  ok(r.rows[0].version === '5', 'a repeated retry returns the stored version');
+  r = await client.query('SELECT eventstore.es_stream_version($1) AS v', [s('order')]);
+  ok(r.rows[0].v === '5', 'a repeated retry writes nothing');
 
   await client.end();
   console.log(`node client: ${checks} checks passed`);

@@ -1,8 +1,13 @@
 """eventstore from Python with psycopg2, which sends parameters as typed
 literals (integers as int4, bytes as '...'::bytea).  Run with /usr/bin/python3
-(Debian's python3-psycopg2).  Connects with the PG* environment.  Exits
-non-zero on the first failed check."""
+(Debian's python3-psycopg2).  Connects with the PG* environment;
+ES_RESTART_CMD restarts the server between two calls.  Exits non-zero on the
+first failed check."""
+import os
+import subprocess
 import sys
+import threading
+import time
 import uuid
 
 import psycopg2
@@ -43,6 +48,8 @@ def main():
     conn = psycopg2.connect("")
     conn.autocommit = True
     cur = conn.cursor()
+    cur.execute("SELECT eventstore.es_feed_head()")
+    head0 = cur.fetchone()[0]
     all_bytes = bytes(range(256))
     payload = {"total": 12.5, "items": ["a", "\u00fc", "\u2713"], "nested": {"n": None, "t": True},
                "quote": 'x"y\\z'}
@@ -110,6 +117,81 @@ def main():
     cur.execute("SELECT version, data, data_bin FROM eventstore.es_load(%s, from_version => %s)", (s("blob"), 1))
     rows = cur.fetchall()
     ok(bytes(rows[0][2]) == all_bytes and rows[1][1] == {"k": 1}, "blob stream")
+
+    # A conflict handled by its SQLSTATE: reload the version and retry.
+    expected = 1
+    while True:
+        try:
+            cur.execute("SELECT version FROM eventstore.es_append(%s, %s, %s, %s)",
+                        (s("order"), "OrderNoted", Json({"note": 1}), expected))
+            break
+        except psycopg2.Error as e:
+            if e.pgcode != "ES001":
+                raise
+            cur.execute("SELECT eventstore.es_stream_version(%s)", (s("order"),))
+            expected = cur.fetchone()[0]
+    ok(expected == 3 and cur.fetchone()[0] == 4, "retry after a conflict")
+
+    # Page the feed three events at a time from where this run began.
+    mine = {s("order"): 4, s("blob"): 2, s("cart"): 3, s("account-1"): 1, s("account-2"): 1}
+    last, seen = head0, 0
+    while True:
+        cur.execute("SELECT position, stream FROM eventstore.es_load(after_position => %s, max_count => %s)",
+                    (last, 3))
+        page = cur.fetchall()
+        if not page:
+            break
+        for position, stream in page:
+            ok(position > last, "feed positions increase")
+            last = position
+            seen += stream in mine
+    ok(seen == sum(mine.values()), "the feed shows each of this run's events once (%d)" % seen)
+
+    # es_wait on a second connection wakes when this one appends.
+    result = {}
+
+    def wait():
+        with psycopg2.connect("") as w:
+            wc = w.cursor()
+            wc.execute("SELECT eventstore.es_wait(%s, %s)", (last, 60000))
+            result["moved"] = wc.fetchone()[0]
+        w.close()
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    cur.execute("SELECT * FROM eventstore.es_append(%s, %s)", (s("wake"), "Wake"))
+    waiter.join()
+    ok(result.get("moved") is True, "es_wait returns true once the feed moved")
+
+    # The server restarts between two calls: the next call fails, the client
+    # reconnects and retries with the same event id (safe to repeat).
+    subprocess.run(os.environ["ES_RESTART_CMD"], shell=True, check=True)
+    shipped = ("SELECT version FROM eventstore.es_append(%s, %s, %s, %s, event_id => %s)",
+               (s("order"), "OrderShipped", Json({"ok": True}), 4, str(uuid.uuid4())))
+    reconnects = 0
+    while True:
+        try:
+            cur.execute(*shipped)
+            break
+        except psycopg2.OperationalError as e:  # the connection is gone (57P01, 08006, ...)
+            reconnects += 1
+            if reconnects > 150:
+                raise
+            conn.close()
+            time.sleep(0.2)
+            try:
+                conn = psycopg2.connect("")
+                conn.autocommit = True
+                cur = conn.cursor()
+            except psycopg2.OperationalError:
+                pass
+    # Behind a transaction-mode pooler (ES_POOLED) the restart may not reach
+    # the client at all: the pooler opens a fresh server connection.
+    ok((reconnects > 0 or os.environ.get("ES_POOLED")) and cur.fetchone()[0] == 5,
+       "the call after the restart failed, the retry appended version 5")
+    cur.execute(*shipped)
+    ok(cur.fetchone()[0] == 5, "a repeated retry returns the stored version")
+    cur.execute("SELECT eventstore.es_stream_version(%s)", (s("order"),))
+    ok(cur.fetchone()[0] == 5, "a repeated retry writes nothing")
 
     conn.close()
     print("python client: %d checks passed" % checks)

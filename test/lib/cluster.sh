@@ -40,6 +40,8 @@ PGXS_DIR=$(cd "$(dirname "$($PG_CONFIG --pgxs)")/../.." && pwd)
 PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
 PG_ISOLATION_REGRESS=$PGXS_DIR/src/test/isolation/pg_isolation_regress
 export PGUSER=postgres
+# Debian's JDBC driver (libpostgresql-jdbc-java), for the Java client.
+ES_JDBC_JAR=/usr/share/java/postgresql.jar
 
 # Servers refuse to run as root: when we are root, run them as "postgres",
 # from the work directory when postgres cannot enter the clone (the server

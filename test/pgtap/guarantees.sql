@@ -88,7 +88,7 @@ SELECT lives_ok($$SELECT es_append('win-1', 'First', NULL, 1)$$, 'winner: the fi
 SELECT throws_ok($$SELECT es_append('win-1', 'Second', NULL, 1)$$,
     'ES001', 'wrong expected version for stream "win-1"', 'winner: the second claim of version 1 gets ES001');
 SELECT alike(pg_temp.error_of($$SELECT es_append('win-1', 'Second', NULL, 1)$$),
-    'ES001: % / Expected version 1, but the stream is at version 2.',
+    'ES001: % / {"stream": "win-1", "expected_version": 1, "actual_version": 2}',
     'winner: the conflict says the expected and the actual version');
 SELECT throws_ok($$SELECT es_append('win-1', 'Again', NULL, 0)$$,
     'ES001', NULL, 'winner: "no stream" on an existing stream gets ES001');
@@ -132,12 +132,13 @@ SELECT lives_ok($$SELECT es_append(jsonb_build_object('stream', 'retry-1', 'expe
             pg_temp.ev('R1', 'aaaaaaaa-0000-4000-8000-000000000001', '{"n": 1}'),
             pg_temp.ev('R2', 'aaaaaaaa-0000-4000-8000-000000000002', '{"n": 2}'))))$$,
     'retry: the same append again succeeds');
-SELECT results_eq($$SELECT * FROM es_append(jsonb_build_object('stream', 'retry-1', 'expected_version', 0,
+SELECT results_eq($$SELECT stream, version, position, event_id, NOT replayed
+        FROM es_append(jsonb_build_object('stream', 'retry-1', 'expected_version', 0,
         'events', jsonb_build_array(
             pg_temp.ev('R1', 'aaaaaaaa-0000-4000-8000-000000000001', '{"n": 1}'),
             pg_temp.ev('R2', 'aaaaaaaa-0000-4000-8000-000000000002', '{"n": 2}'))))$$,
-    $$SELECT * FROM first_reply$$,
-    'retry: a retry returns the same streams, versions, positions and ids');
+    $$SELECT stream, version, position, event_id, replayed FROM first_reply$$,
+    'retry: a retry returns the same streams, versions, positions and ids, and says it replayed');
 SELECT is((SELECT count(*) FROM eventstore.events WHERE stream = 'retry-1'), 2::bigint,
     'retry: retries wrote nothing');
 SELECT lives_ok($$SELECT es_append('retry-2', 'S', '{"n": 1}', 0, event_id => 'aaaaaaaa-0000-4000-8000-000000000003')$$,
@@ -216,15 +217,15 @@ SELECT results_eq($$SELECT count(*), max(position) FROM eventstore.events$$,
 -- Returned positions increase
 ------------------------------------------------------------------------------
 CREATE TEMP TABLE replies (n serial, stream text, version bigint, "position" bigint, event_id uuid);
-INSERT INTO replies (stream, version, "position", event_id) SELECT * FROM es_append('pos-1', 'P1');
+INSERT INTO replies (stream, version, "position", event_id) SELECT stream, version, position, event_id FROM es_append('pos-1', 'P1');
 INSERT INTO replies (stream, version, "position", event_id)
-    SELECT * FROM es_append(jsonb_build_object('stream', 'pos-1', 'events',
+    SELECT stream, version, position, event_id FROM es_append(jsonb_build_object('stream', 'pos-1', 'events',
         jsonb_build_array(pg_temp.ev('P2'), pg_temp.ev('P3'), pg_temp.ev('P4'))));
 INSERT INTO replies (stream, version, "position", event_id)
-    SELECT * FROM es_append(jsonb_build_array(
+    SELECT stream, version, position, event_id FROM es_append(jsonb_build_array(
         jsonb_build_object('stream', 'pos-3', 'events', jsonb_build_array(pg_temp.ev('Q1'))),
         jsonb_build_object('stream', 'pos-2', 'events', jsonb_build_array(pg_temp.ev('Q2'), pg_temp.ev('Q3')))));
-INSERT INTO replies (stream, version, "position", event_id) SELECT * FROM es_append('pos-1', 'P5');
+INSERT INTO replies (stream, version, "position", event_id) SELECT stream, version, position, event_id FROM es_append('pos-1', 'P5');
 SELECT is((SELECT count(*) FROM (SELECT "position" <= lag("position") OVER (ORDER BY n) AS down FROM replies) s
            WHERE down), 0::bigint, 'positions: every returned position is above the previous one');
 SELECT results_eq($$SELECT stream, version FROM replies ORDER BY n$$,

@@ -10,6 +10,12 @@ drained, every committed event must have been seen exactly once by each
 reader, in increasing position order, and the group members together must
 have seen each event exactly once, each stream by one member only.
 
+Deletes are mixed in (docs/lifecycle.md, "The feed rule"): a deleter
+soft-deletes or tombstones streams that the appenders also write to.  An
+event deleted after a reader passed it may have been seen; but a page that
+started after a delete committed never returns an event of that delete,
+and every event that still exists at the end was seen by every reader.
+
 Usage: feed_stress.py DSN [seconds]   (the database has the extension)
 """
 import random
@@ -28,6 +34,11 @@ GROUP = 3
 
 errors = []
 done = threading.Event()
+# (monotonic time the delete's COMMIT returned, positions it deleted)
+deletes = []
+deleted_positions = set()
+# (reader, monotonic time its page started, a position the page returned)
+page_starts = []
 
 
 def connect():
@@ -52,6 +63,12 @@ def appender(n):
                 # is deadlock-free); the victim rolls back, like an abort.
                 cur.execute("ROLLBACK")
                 continue
+            except psycopg2.Error as e:
+                if e.pgcode != "ES006":
+                    raise
+                # A tombstoned stream refuses every append.
+                cur.execute("ROLLBACK")
+                continue
             time.sleep(rnd.random() * 0.02)
             cur.execute("ROLLBACK" if rnd.random() < 0.2 else "COMMIT")
     except Exception as e:  # noqa: BLE001 - reported below
@@ -64,6 +81,8 @@ def append_some(cur, rnd):
     """One to three es_append calls, some of them multi-stream."""
     for _ in range(rnd.randint(1, 3)):
         stream = "s%d-%d" % (rnd.randint(0, 3), rnd.randint(0, 20))
+        if rnd.random() < 0.2:
+            stream = "d-%d" % rnd.randint(0, 9)
         if rnd.random() < 0.3:
             cur.execute(
                 "SELECT count(*) FROM eventstore.es_append(jsonb_build_array("
@@ -76,6 +95,46 @@ def append_some(cur, rnd):
             cur.execute("SELECT count(*) FROM eventstore.es_append(%s, 'E')", (stream,))
 
 
+def deleter():
+    """Soft-delete (sometimes tombstone) the d-* streams while they are written."""
+    rnd = random.Random(99)
+    conn = connect()
+    cur = conn.cursor()
+    try:
+        end = time.monotonic() + DURATION
+        while time.monotonic() < end:
+            stream = "d-%d" % rnd.randint(0, 9)
+            cur.execute("BEGIN")
+            cur.execute("SELECT state FROM eventstore.es_stream_info(%s)", (stream,))
+            state = cur.fetchone()[0]
+            if state != "active":
+                cur.execute("ROLLBACK")
+                time.sleep(0.005)
+                continue
+            # The soft delete takes the stream's lock (it waited for every
+            # appender of the stream); its events are then kept aside, where
+            # this transaction reads their positions.  A tombstone of the
+            # soft-deleted stream in the same transaction removes them.
+            cur.execute("SELECT eventstore.es_delete_stream(%s)", (stream,))
+            cur.execute("SELECT position FROM eventstore.deleted_events WHERE stream = %s",
+                        (stream,))
+            positions = {r[0] for r in cur.fetchall()}
+            cur.execute("SELECT count(*) FROM eventstore.events WHERE stream = %s", (stream,))
+            if cur.fetchone()[0] != 0:
+                errors.append("deleter: %s half-deleted" % stream)
+            if rnd.random() < 0.1:
+                cur.execute("SELECT eventstore.es_tombstone_stream(%s)", (stream,))
+            time.sleep(rnd.random() * 0.01)
+            cur.execute("COMMIT")
+            deletes.append((time.monotonic(), positions))
+            deleted_positions.update(positions)
+            time.sleep(rnd.random() * 0.02)
+    except Exception as e:  # noqa: BLE001
+        errors.append("deleter: %r" % e)
+    finally:
+        conn.close()
+
+
 def reader(name, seen, group_member=None):
     conn = connect()
     cur = conn.cursor()
@@ -84,6 +143,7 @@ def reader(name, seen, group_member=None):
         while True:
             # Was the run over before this page?  Then an empty page means drained.
             finished = done.is_set()
+            started = time.monotonic()
             if group_member is None:
                 cur.execute("SELECT position, stream FROM eventstore.es_load("
                             "after_position => %s, max_count => 7)", (pos,))
@@ -96,6 +156,7 @@ def reader(name, seen, group_member=None):
                 if position <= pos:
                     errors.append("%s: position %d after %d" % (name, position, pos))
                 seen.append((position, stream))
+                page_starts.append((name, started, position))
                 pos = position
             if not rows:
                 if finished:
@@ -121,6 +182,7 @@ def main():
                 for i in range(READERS)]
     rthreads += [threading.Thread(target=reader, args=("member %d" % i, group_seen[i], i))
                  for i in range(GROUP)]
+    threads.append(threading.Thread(target=deleter))
     for t in threads + rthreads:
         t.start()
     for t in threads:
@@ -132,15 +194,28 @@ def main():
     cur.execute("SELECT position, stream FROM eventstore.events ORDER BY position")
     stored = cur.fetchall()
     cur.execute("SELECT count(DISTINCT position) FROM eventstore.events")
-    print("stored %d events" % len(stored))
+    print("stored %d events, %d deleted in %d deletes"
+          % (len(stored), len(deleted_positions), len(deletes)))
     if len(stored) < 50:
         errors.append("too few events were appended: %d" % len(stored))
+    if not deletes:
+        errors.append("no stream was deleted")
+    stored_set = set(stored)
     for i, seen in enumerate(readers_seen):
-        if seen != stored:
-            missing = sorted(set(stored) - set(seen))[:5]
-            errors.append("reader %d saw %d events, %d stored; missing e.g. %r"
-                          % (i, len(seen), len(stored), missing))
-    union = sorted(e for seen in group_seen for e in seen)
+        # Seen: every event still stored, plus events deleted after they were read.
+        kept = [e for e in seen if e in stored_set]
+        extra = [e for e in seen if e not in stored_set and e[0] not in deleted_positions]
+        if kept != stored or extra:
+            missing = sorted(stored_set - set(seen))[:5]
+            errors.append("reader %d saw %d events, %d stored; missing e.g. %r; unknown %r"
+                          % (i, len(seen), len(stored), missing, extra[:5]))
+    # No page that started after a delete committed returned one of its events.
+    for committed, positions in deletes:
+        for name, started, position in page_starts:
+            if started > committed and position in positions:
+                errors.append("%s: position %d returned after its delete committed"
+                              % (name, position))
+    union = sorted(e for seen in group_seen for e in seen if e in stored_set)
     if union != stored:
         errors.append("the group saw %d events, %d stored" % (len(union), len(stored)))
     owner = {}

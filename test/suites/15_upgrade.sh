@@ -37,17 +37,19 @@ out=$TMP_CHECK/upgrade_out
 rm -rf "$out"; mkdir -p "$out"
 [ "$(id -u)" = 0 ] && chown postgres "$out"
 
+# 1.0's columns of events (1.1 adds occurred_at, NULL in every old row).
+EVENT_COLUMNS_1_0="position, stream, version, event_id, type, category, data, data_bin, metadata, created_at"
 # Every row of the store's tables, in a fixed order, as one checksum.
 store_rows() {
     psql_q "$1" \
-        -c "COPY (SELECT * FROM eventstore.events ORDER BY position) TO STDOUT" \
+        -c "COPY (SELECT $EVENT_COLUMNS_1_0 FROM eventstore.events ORDER BY position) TO STDOUT" \
         -c "COPY (SELECT * FROM eventstore.snapshots ORDER BY stream, kind) TO STDOUT" \
         -c "COPY (SELECT * FROM eventstore.checkpoints ORDER BY handler, stream) TO STDOUT" | md5sum
 }
 # The same rows, but only those V wrote (the regression suite adds its own).
 old_rows() {
     psql_q "$1" \
-        -c "COPY (SELECT * FROM eventstore.events WHERE position <= $2 ORDER BY position) TO STDOUT" \
+        -c "COPY (SELECT $EVENT_COLUMNS_1_0 FROM eventstore.events WHERE position <= $2 ORDER BY position) TO STDOUT" \
         -c "COPY (SELECT * FROM eventstore.snapshots WHERE stream LIKE 'v10%' ORDER BY stream, kind) TO STDOUT" \
         -c "COPY (SELECT * FROM eventstore.checkpoints WHERE handler LIKE 'v10-%' ORDER BY handler, stream) TO STDOUT" | md5sum
 }
@@ -79,6 +81,10 @@ for v in $released; do
     else
         not_ok "$v: test/upgrade/sql/api_$v.sql is missing"
     fi
+    # Roles granted V's way (issue 11: they keep what they could do).
+    psql_q "$db" -c "DROP ROLE IF EXISTS es_up_writer" -c "DROP ROLE IF EXISTS es_up_reader" \
+        -c "CREATE ROLE es_up_writer LOGIN" -c "CREATE ROLE es_up_reader LOGIN" \
+        -c "SELECT eventstore.es_grant_writer('es_up_writer'), eventstore.es_grant_reader('es_up_reader')" >/dev/null
     before=$(store_rows "$db")
     old_max=$(psql_q "$db" -c "SELECT max(position) FROM eventstore.events")
 
@@ -89,12 +95,19 @@ for v in $released; do
     check "$v: every event, snapshot and checkpoint intact after the update" "$(store_rows "$db")" "$before"
     check "$v: versions continue after the update" \
         "$(psql_q "$db" -c "SELECT version FROM eventstore.es_append('v10order-1', 'Reopened', expected_version => 4)")" 5
+    check "$v: a writer granted $v's way still advances any handler and saves any snapshot" \
+        "$(psql_q "$db" -U es_up_writer -c "SELECT advanced FROM eventstore.es_advance_position('v10-up-any', 1)" \
+            -c "SELECT saved FROM eventstore.es_snapshot('v10order-1', 1, '{}', 'up-check')")" "$(printf 't\nt')"
+    check "$v: a reader granted $v's way reads feed_holders" \
+        "$(psql_q "$db" -U es_up_reader -c "SELECT count(*) >= 0 FROM eventstore.feed_holders")" t
+    psql_q "$db" -c "DELETE FROM eventstore.checkpoints WHERE handler = 'v10-up-any'" \
+        -c "DELETE FROM eventstore.snapshots WHERE kind = 'up-check'" 2>/dev/null
     check "$v: the DDL guard holds on the upgraded store" \
         "$(sqlstate "$db" "DROP EXTENSION eventstore CASCADE")" ES005
     old_after=$(old_rows "$db" "$old_max")
 
     # 3. The whole regression suite against the upgraded database.
-    tests=$(ls sql/*.sql | sed -E 's#sql/(.*)\.sql#\1#' | sort)
+    tests=$(make -s print-regress)
     if "$PG_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
         --inputdir=. --outputdir="$out" --use-existing --dbname="$db" $tests >"$out/regress.log" 2>&1
     then ok "$v: the regression suite passes on the upgraded database"

@@ -40,7 +40,30 @@ BEGIN;
 SELECT es_append('gap-1', 'Lost', '{}');
 ROLLBACK;
 SELECT es_append('stream-many', 'Tick', pg_catalog.jsonb_build_object('i', i)) FROM generate_series(1, 50) i;
+-- handler and category grants (issue 11) are the store's data too
+DO $$ BEGIN CREATE ROLE es_dump_svc; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+SELECT es_grant_handler('es_dump_svc', 'svc.'), es_grant_category('es_dump_svc', 'order');
 SQL
+
+# Lifecycle state (docs/lifecycle.md): a soft-deleted stream (its events
+# kept aside), a tombstone, an erasure, and their audit trail.
+psql_q "$src" <<'SQL' >/dev/null || { echo "could not add lifecycle state"; exit 1; }
+SET search_path = eventstore, public;
+SELECT es_append('life-soft', 'A', '{"n": 1}');
+SELECT es_append('life-soft', 'B', '{"n": 2}');
+SELECT es_delete_stream('life-soft', 2, 'dump test');
+SELECT es_append('life-hard', 'A', '{}');
+SELECT es_tombstone_stream('life-hard');
+SELECT es_append('life-person', 'A', '{"email": "x@example.org"}');
+SELECT es_erase_stream('life-person', 'erasure request');
+SELECT es_append('life-kept', 'A', pg_catalog.jsonb_build_object('i', i)) FROM generate_series(1, 5) i;
+SELECT es_set_retention('life-kept', truncate_before => 2, max_count => 3, max_age => '30 days');
+SQL
+life_sql="SELECT concat_ws(E'\n',
+    (SELECT string_agg(concat_ws('|', stream, last_version, deleted_at, tombstoned_at, truncate_before, max_count, max_age, updated_at), ',' ORDER BY stream) FROM eventstore.stream_state),
+    (SELECT string_agg(concat_ws('|', position, stream, version, event_id, type, data, created_at, deleted_at), ',' ORDER BY stream, version) FROM eventstore.deleted_events),
+    (SELECT string_agg(concat_ws('|', logged_at, action, stream, handler, kind, detail, reason, session_role, calling_role), ',' ORDER BY logged_at) FROM eventstore.lifecycle_log))"
+src_life=$(psql_q "$src" -c "$life_sql")
 
 # An ordered dump of every column of every event, as text.
 rows_sql="COPY (SELECT position, stream, version, event_id, type, category, data, data_bin, metadata, created_at
@@ -70,6 +93,9 @@ check "es_load backward" \
 check "binary payload byte-exact" \
     "$(psql_q "$dst" -c "SELECT md5(data_bin) FROM eventstore.es_load('blob-1', 2, 1)")" \
     "$(psql_q "$src" -c "SELECT md5(data_bin) FROM eventstore.es_load('blob-1', 2, 1)")"
+check "handler and category grants restored" \
+    "$(psql_q "$dst" -c "SELECT string_agg(grantee || ':' || kind || ':' || name, ',' ORDER BY kind) FROM eventstore.grants")" \
+    "es_dump_svc:category:order,es_dump_svc:handler:svc."
 check "stream version restored" "$(psql_q "$dst" -c "SELECT eventstore.es_stream_version('account-1')")" 2
 check "extension registered at the same version" \
     "$(psql_q "$dst" -c "SELECT extversion FROM pg_extension WHERE extname = 'eventstore'")" \
@@ -101,12 +127,24 @@ check "reusing a restored event id elsewhere is ES002" \
 check "retrying a restored event is idempotent" \
     "$(psql_q "$dst" -c "SELECT version FROM eventstore.es_append('order-1', 'OrderPlaced', '{\"total\": 10, \"items\": [\"a\", \"b\"]}', 0, '{\"correlation_id\": \"c-1\"}', '$restored_id')")" 1
 
+# Tombstones, deleted events, retention settings and the audit trail survive.
+check "lifecycle state and audit trail identical" "$(psql_q "$dst" -c "$life_sql")" "$src_life"
+check "a restored tombstone refuses appends" "$(sqlstate "$dst" "SELECT eventstore.es_append('life-hard', 'X', '{}')")" ES006
+check "a restored erasure refuses appends" "$(sqlstate "$dst" "SELECT eventstore.es_append('life-person', 'X', '{}', 0)")" ES006
+check "a restored soft-deleted stream can be restored" \
+    "$(psql_q "$dst" -c "SELECT eventstore.es_restore_stream('life-soft')" -c "SELECT string_agg(type, ',' ORDER BY version) FROM eventstore.es_load('life-soft')")" "2
+A,B"
+
 # Immutability survives the restore.
 check "UPDATE refused after restore" "$(sqlstate "$dst" "UPDATE eventstore.events SET type = 'x'")" ES003
 check "DELETE refused after restore" "$(sqlstate "$dst" "DELETE FROM eventstore.events")" ES003
 check "TRUNCATE refused after restore" "$(sqlstate "$dst" "TRUNCATE eventstore.events")" ES003
 check "restored rows untouched" \
     "$(psql_q "$dst" -c "$rows_sql" | head -n "$src_count" | md5sum)" "$src_rows"
+
+# (After the checks above: retention removes restored events.)
+check "retention settings are restored and still enforced" \
+    "$(psql_q "$dst" -c "SELECT eventstore.es_append('life-kept', 'B')" -c "SELECT count(*) FROM eventstore.es_apply_retention()" -c "SELECT string_agg(version::text, ',' ORDER BY version) FROM eventstore.es_load('life-kept')" | tail -1)" "4,5,6"
 
 # A data-only restore into a fresh install: the shared position counter of
 # that database is already cached (a rolled-back append took position 1),

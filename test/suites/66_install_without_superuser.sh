@@ -53,6 +53,12 @@ check "the owner cannot drop a store that holds data" "$(sqlstate es_dbo es_owne
 check "the owner cannot say destroying is intended" "$(sqlstate es_dbo es_owned "SET eventstore.allow_destroy = on")" 42501
 check "the owner cannot reset the position counter" \
     "$(sqlstate es_dbo es_owned "SELECT eventstore.es_reset_position_counter()")" 42501
+check "the owner cannot delete streams" \
+    "$(sqlstate es_dbo es_owned "SELECT eventstore.es_delete_stream('own-1')")" 42501
+check "the owner cannot make itself an admin" \
+    "$(sqlstate es_dbo es_owned "SELECT eventstore.es_grant_admin('es_dbo')")" 42501
+check "a superuser makes a role an admin, who may then delete" \
+    "$("$PGBIN/psql" -X -q -At -d es_owned -c "SELECT eventstore.es_grant_admin('es_app')" >/dev/null && as_role es_app es_owned -c "SELECT eventstore.es_delete_stream('own-1')")" 2
 
 # The owner installs 1.0 (which gave the owner no rights), a superuser
 # appends, the owner updates: the 1.0 store is the owner's to use.

@@ -107,7 +107,7 @@ two_appenders es_ser_contrast nowait
     mkdir -p "$rdir"
     cp -r sql expected "$rdir/"
     sed -i 's/^ concurrent$/ serialized/' "$rdir/expected/00_setup.out"
-    tests=$(ls sql/*.sql | sed -E 's#sql/(.*)\.sql#\1#' | sort)
+    tests=$(make -s print-regress)
     if "$PG_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
         --inputdir="$rdir" --outputdir="$rdir" --dbname=es_ser_regress --load-extension=eventstore \
         $tests >"$rdir/log" 2>&1; then

@@ -1,7 +1,8 @@
 # Crash recovery and streaming replication.
 #  - after an immediate shutdown (a crash), committed events are all there and
 #    new appends get positions above every stored one, versions continue;
-#  - a hot standby serves stream reads; appends there are refused (25006).
+#  - a hot standby serves stream reads; appends there are refused (25006);
+#    so are lifecycle functions, while es_stream_info works.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -55,6 +56,16 @@ is($standby->safe_psql('postgres', q{SELECT eventstore.es_stream_version('crash-
 my ($ret, $out, $err) = $standby->psql('postgres',
     q{SELECT * FROM eventstore.es_append('replica-1', 'R', NULL, 1)}, extra_params => ['-v', 'VERBOSITY=verbose']);
 like($err, qr/25006/, 'appending on the standby is refused with 25006');
+
+# Lifecycle (docs/lifecycle.md): a delete replays to the standby, where the
+# stream's state can be read and lifecycle functions are refused.
+$primary->safe_psql('postgres', q{SELECT eventstore.es_delete_stream('replica-1')});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', q{SELECT state || '/' || version || '/' || last_version FROM eventstore.es_stream_info('replica-1')}),
+    'deleted/0/1', 'es_stream_info works on the standby and shows the replayed delete');
+($ret, $out, $err) = $standby->psql('postgres',
+    q{SELECT eventstore.es_restore_stream('replica-1')}, extra_params => ['-v', 'VERBOSITY=verbose']);
+like($err, qr/25006/, 'lifecycle functions are refused on the standby with 25006');
 
 $standby->stop;
 $primary->stop;

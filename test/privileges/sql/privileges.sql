@@ -6,15 +6,27 @@ SET client_min_messages = warning;
 DROP ROLE IF EXISTS es_priv_app;
 DROP ROLE IF EXISTS es_priv_reader;
 DROP ROLE IF EXISTS es_priv_nobody;
+DROP ROLE IF EXISTS es_priv_monitor;
+DROP ROLE IF EXISTS es_priv_cdc;
 RESET client_min_messages;
 CREATE ROLE es_priv_app LOGIN;
 CREATE ROLE es_priv_reader LOGIN;
 CREATE ROLE es_priv_nobody LOGIN;
+CREATE ROLE es_priv_monitor LOGIN;
+CREATE ROLE es_priv_cdc LOGIN;
 SELECT eventstore.es_grant_writer('es_priv_app');
 SELECT eventstore.es_grant_reader('es_priv_reader');
+SELECT eventstore.es_grant_monitor('es_priv_monitor');
+SELECT eventstore.es_grant_cdc('es_priv_cdc');
 -- the attacker below may create a schema in this database
 SELECT format('GRANT CREATE ON DATABASE %I TO es_priv_app', current_database()) \gexec
-SELECT version FROM eventstore.es_append('order-1', 'OrderPlaced', '{"total": 1}', 0);
+SELECT version FROM eventstore.es_append('order-1', 'OrderPlaced', '{"total": 1}', 0,
+    event_id => '00000000-0000-4000-8000-00000000e001');
+-- exactly these functions are a reader's
+SELECT p.oid::regprocedure AS reader_may_execute FROM pg_proc p
+WHERE p.pronamespace = 'eventstore'::regnamespace
+  AND has_function_privilege('es_priv_reader', p.oid, 'EXECUTE')
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- The writer: appends and reads through the functions only.
 \c - es_priv_app
@@ -41,9 +53,45 @@ CREATE TABLE eventstore.mine (i int);
 SELECT version, type FROM eventstore.es_load('order-1');
 SELECT eventstore.es_stream_version('order-1');
 SELECT eventstore.es_feed_mode() IN ('concurrent', 'serialized') AS mode_ok;
+SELECT stream, version FROM eventstore.es_load_event('00000000-0000-4000-8000-00000000e001');
+SELECT stream, version FROM eventstore.es_load_events('{00000000-0000-4000-8000-00000000e001}');
+SELECT count(*) FROM eventstore.es_load('order-1', max_count => NULL);
+SELECT count(*) FROM eventstore.es_load_correlated('c-1');
+SELECT count(*) FROM eventstore.es_load_causes('00000000-0000-4000-8000-00000000e001');
+SELECT count(*) FROM eventstore.es_load_effects('00000000-0000-4000-8000-00000000e001');
+SELECT count(*) FROM eventstore.es_load_until('order-1', now());
+SELECT eventstore.es_feed_position_at('2000-01-01') > 0 AS position_ok;
+SELECT stream, version FROM eventstore.es_streams(prefix => 'order-');
+SELECT * FROM eventstore.es_stream_versions(ARRAY['order-1', 'order-9']);
+SELECT category, streams FROM eventstore.es_categories() WHERE category = 'order';
 SELECT eventstore.es_append('order-1', 'X', '{}');
 SELECT eventstore.es_append('{"stream": "order-1", "events": [{"type": "X"}]}');
 SELECT count(*) FROM eventstore.events;
+
+-- The monitor (operators, BI): plain SELECTs on the tables and the view,
+-- nothing else; no function of the store.
+\c - es_priv_monitor
+SELECT count(*) > 0 AS sees_events FROM eventstore.events;
+SELECT count(*) >= 0 AS sees_snapshots FROM eventstore.snapshots;
+SELECT count(*) >= 0 AS sees_checkpoints FROM eventstore.checkpoints;
+SELECT count(*) >= 0 AS sees_lag FROM eventstore.handler_lag;
+INSERT INTO eventstore.events VALUES (1000, 'x-1', 1, gen_random_uuid(), 't', 'x', NULL, NULL, NULL, now());
+UPDATE eventstore.checkpoints SET position = 0;
+SELECT count(*) FROM eventstore.es_load('order-1');
+SELECT eventstore.es_append('order-1', 'X', '{}');
+SELECT count(*) FROM eventstore.table_additions;
+
+-- The CDC connector: SELECT on events (its initial snapshot), nothing else.
+\c - es_priv_cdc
+SELECT count(*) > 0 AS sees_events FROM eventstore.events;
+SELECT count(*) FROM eventstore.snapshots;
+SELECT count(*) FROM eventstore.es_load('order-1');
+DELETE FROM eventstore.events;
+
+-- Only the extension's owner hands these grants out.
+\c - es_priv_app
+SELECT eventstore.es_grant_monitor('es_priv_nobody');
+SELECT eventstore.es_grant_cdc('es_priv_nobody');
 
 -- A role without grants: nothing.
 \c - es_priv_nobody
@@ -51,6 +99,13 @@ SELECT eventstore.es_append('order-1', 'X', '{}');
 SELECT eventstore.es_append('{"stream": "order-1", "events": [{"type": "X"}]}');
 SELECT count(*) FROM eventstore.es_load('order-1');
 SELECT eventstore.es_stream_version('order-1');
+SELECT count(*) FROM eventstore.es_load_event('00000000-0000-4000-8000-00000000e001');
+SELECT count(*) FROM eventstore.es_load_events('{00000000-0000-4000-8000-00000000e001}');
+SELECT count(*) FROM eventstore.es_load_correlated('c-1');
+SELECT count(*) FROM eventstore.es_load_until('order-1', now());
+SELECT eventstore.es_feed_position_at('2000-01-01');
+SELECT count(*) FROM eventstore.es_streams();
+SELECT count(*) FROM eventstore.es_categories();
 SELECT count(*) FROM eventstore.events;
 
 -- search_path attack.  The writer builds objects that shadow everything the
@@ -117,7 +172,9 @@ SELECT count(*) AS evil_calls FROM evil.calls;
 \c - postgres
 SET client_min_messages = warning;
 DROP SCHEMA evil CASCADE;
-DROP OWNED BY es_priv_app, es_priv_reader, es_priv_nobody;
+DROP OWNED BY es_priv_app, es_priv_reader, es_priv_nobody, es_priv_monitor, es_priv_cdc;
 DROP ROLE es_priv_app;
 DROP ROLE es_priv_reader;
 DROP ROLE es_priv_nobody;
+DROP ROLE es_priv_monitor;
+DROP ROLE es_priv_cdc;

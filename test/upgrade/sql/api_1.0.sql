@@ -22,20 +22,30 @@ SELECT stream, version, position FROM es_append('v10order-2', 'Placed', '{"total
 -- idempotent retry of the same event id
 SELECT stream, version, position FROM es_append('v10order-2', 'Placed', '{"total": 5}',
     event_id => '00000000-0000-4000-8000-000000000001');
+-- 1.0's append_result has four fields: the new library fills only those
+SELECT * FROM es_append('v10order-2', 'Placed', '{"total": 5}',
+    event_id => '00000000-0000-4000-8000-000000000001');
 -- es_append: batches, one stream and several
 SELECT stream, version, position FROM es_append('{"stream": "v10cart-1", "expected_version": 0, "events": [
     {"type": "Added", "data": {"sku": "a"}}, {"type": "Added", "data": {"sku": "b"}, "metadata": {"u": 1}}]}');
 SELECT stream, version, position FROM es_append('[
     {"stream": "v10account-1", "expected_version": 0, "events": [{"type": "Opened"}]},
     {"stream": "v10account-2", "expected_version": 0, "events": [{"type": "Opened"}]}]');
+-- a batch entry that only checks a stream (1.1's behaviour, through 1.0's SQL)
+SELECT stream, version FROM es_append('[
+    {"stream": "v10order-1", "expected_version": 3, "events": []},
+    {"stream": "v10account-3", "expected_version": 0, "events": [{"type": "Opened"}]}]');
 -- the store's errors
 SELECT try_v10($$SELECT es_append('v10order-1', 'X', '{}', 1)$$) AS conflict;
 SELECT try_v10($$SELECT es_append('v10order-9', 'X', '{}', event_id => '00000000-0000-4000-8000-000000000001')$$) AS id_reused;
 SELECT try_v10($$SELECT es_append('', 'X')$$) AS empty_stream;
 SELECT try_v10($$UPDATE eventstore.events SET type = 'x'$$) AS immutable;
+-- an occurrence time needs 1.1's column: a clear error until the update
+SELECT try_v10($$SELECT es_append('{"stream": "v10time-1", "events": [{"type": "T", "occurred_at": "2026-01-01T10:00:00Z"}]}')$$) AS occurred_at_needs_update;
 -- es_load: stream forward and backward, the feed with filters
 SELECT stream, version, type, data FROM es_load('v10order-1');
 SELECT version FROM es_load('v10order-1', NULL, 2, true);
+SELECT count(*) FROM es_load('v10order-1', max_count => NULL);
 SELECT position, stream, version FROM es_load(after_position => 0, max_count => 100);
 SELECT position, stream FROM es_load(after_position => 0, category => 'v10account');
 SELECT count(*) FROM es_load(after_position => 0, types => ARRAY['Placed']);

@@ -1,0 +1,139 @@
+-- The streams catalogue (docs/queries.md): which streams exist, their
+-- versions and positions, categories with their counts.  Derived from the
+-- events table's (stream, version) index on every call rather than kept in
+-- a table that every append would have to update (the append budget,
+-- docs/benchmarks.md): distinct stream names are found by a skip scan, one
+-- index descent per stream, and a stream's first and last events by one
+-- descent each.
+--
+-- LIFECYCLE HOOK: stream deletion (soft delete, tombstones) adds a
+-- per-stream lifecycle state that the catalogue must honour.  Every
+-- function below decides which streams to show in one place, the CASE
+-- marked "LIFECYCLE HOOK"; a deleted stream is filtered out there.
+
+CREATE TYPE eventstore.stream_info AS (
+    stream           text,
+    category         text,
+    version          bigint,
+    first_position   bigint,
+    last_position    bigint,
+    created_at       timestamptz,
+    last_appended_at timestamptz
+);
+COMMENT ON TYPE eventstore.stream_info IS
+    'A stream in the catalogue: its category, version, the positions of its first and last events, and when they were recorded.';
+
+CREATE FUNCTION eventstore.es_streams(
+    category     text    DEFAULT NULL,
+    prefix       text    DEFAULT NULL,
+    after_stream text    DEFAULT NULL,
+    max_count    integer DEFAULT 1000)
+RETURNS SETOF eventstore.stream_info
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100 AS $$
+BEGIN
+    IF es_streams.category = '' OR strpos(es_streams.category, '-') > 0 THEN
+        RAISE EXCEPTION 'invalid category: "%"', es_streams.category
+            USING ERRCODE = '22023', HINT = 'A category is the part of a stream name before its first "-"; pass NULL for all.';
+    END IF;
+    IF es_streams.prefix = '' THEN
+        RAISE EXCEPTION 'prefix must not be empty' USING ERRCODE = '22023', HINT = 'Pass NULL for every stream.';
+    END IF;
+    IF es_streams.after_stream = '' THEN
+        RAISE EXCEPTION 'after_stream must not be empty' USING ERRCODE = '22023', HINT = 'Pass NULL to start at the first stream.';
+    END IF;
+    IF es_streams.max_count IS NULL THEN
+        RAISE EXCEPTION 'max_count must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF es_streams.max_count < 1 OR es_streams.max_count > 100000 THEN
+        RAISE EXCEPTION 'max_count must be between 1 and 100000'
+            USING ERRCODE = '22023', DETAIL = format('It is %s.', es_streams.max_count);
+    END IF;
+
+    RETURN QUERY
+    WITH RECURSIVE walk(name, shown, matched) AS (
+        SELECT w.name, w.shown, w.shown::int
+        FROM (SELECT s.name,
+                     -- LIFECYCLE HOOK: AND NOT <the stream is deleted>
+                     (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
+                     AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
+              FROM (SELECT min(e.stream) AS name FROM eventstore.events e
+                    WHERE es_streams.after_stream IS NULL OR e.stream > es_streams.after_stream) s) w
+        WHERE w.name IS NOT NULL
+      UNION ALL
+        SELECT n.name, n.shown, w.matched + n.shown::int
+        FROM walk w,
+             LATERAL (SELECT s.name,
+                             -- LIFECYCLE HOOK (the same test as above)
+                             (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
+                             AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
+                      FROM (SELECT min(e.stream) AS name FROM eventstore.events e
+                            WHERE e.stream > w.name) s) n
+        WHERE n.name IS NOT NULL AND w.matched < es_streams.max_count
+    )
+    SELECT w.name, l.category, l.version, f.position, l.position, f.created_at, l.created_at
+    FROM walk w,
+         LATERAL (SELECT e.position, e.created_at FROM eventstore.events e
+                  WHERE e.stream = w.name ORDER BY e.version LIMIT 1) f,
+         LATERAL (SELECT e.position, e.created_at, e.version, e.category FROM eventstore.events e
+                  WHERE e.stream = w.name ORDER BY e.version DESC LIMIT 1) l
+    WHERE w.shown
+    ORDER BY w.name
+    LIMIT es_streams.max_count;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_streams(text, text, text, integer) IS
+    'The streams catalogue, in stream name order, paged: at most max_count streams after after_stream, optionally of one category and/or with a name prefix; each with its version, first and last positions and times. Derived from the events'' (stream, version) index on every call.';
+
+CREATE FUNCTION eventstore.es_stream_versions(streams text[])
+RETURNS TABLE (stream text, version bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 10 AS $$
+BEGIN
+    IF streams IS NULL THEN
+        RAISE EXCEPTION 'stream names must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF array_ndims(streams) > 1 THEN
+        RAISE EXCEPTION 'stream names must be a one-dimensional array' USING ERRCODE = '22023';
+    END IF;
+    IF cardinality(streams) > 100000 THEN
+        RAISE EXCEPTION 'too many stream names in one call'
+            USING ERRCODE = '54000', DETAIL = format('There are %s; the limit is 100000.', cardinality(streams));
+    END IF;
+    IF array_position(streams, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'stream names must not contain nulls' USING ERRCODE = '22004';
+    END IF;
+    IF EXISTS (SELECT FROM unnest(streams) s(name) WHERE s.name = '' OR octet_length(s.name) > 255) THEN
+        RAISE EXCEPTION 'stream names must not be empty or longer than 255 bytes' USING ERRCODE = '22023';
+    END IF;
+
+    RETURN QUERY
+    SELECT s.name,
+           -- LIFECYCLE HOOK: a deleted stream's version (0, or as documented there)
+           coalesce((SELECT e.version FROM eventstore.events e
+                     WHERE e.stream = s.name ORDER BY e.version DESC LIMIT 1), 0)
+    FROM unnest(streams) WITH ORDINALITY s(name, n)
+    ORDER BY s.n;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_stream_versions(text[]) IS
+    'Existence and version of many streams in one call: one row per name, in the order given, version 0 for a stream that does not exist.';
+
+CREATE FUNCTION eventstore.es_categories()
+RETURNS TABLE (category text, streams bigint, events bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 10 AS $$
+    WITH RECURSIVE walk(name) AS (
+        SELECT min(e.stream) FROM eventstore.events e
+      UNION ALL
+        SELECT (SELECT min(e.stream) FROM eventstore.events e WHERE e.stream > w.name)
+        FROM walk w WHERE w.name IS NOT NULL
+    )
+    SELECT split_part(w.name, '-', 1), count(*),
+           sum((SELECT e.version FROM eventstore.events e WHERE e.stream = w.name ORDER BY e.version DESC LIMIT 1)
+               - (SELECT e.version FROM eventstore.events e WHERE e.stream = w.name ORDER BY e.version LIMIT 1) + 1)::bigint
+    FROM walk w
+    WHERE w.name IS NOT NULL
+      -- LIFECYCLE HOOK: AND NOT <the stream is deleted>
+    GROUP BY 1
+    ORDER BY 1
+$$;
+COMMENT ON FUNCTION eventstore.es_categories() IS
+    'Every category with its number of streams and events (exact: a stream''s events counted as last version - first version + 1). Visits every stream (one index descent each): for monitoring, not for every request.';
