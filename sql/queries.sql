@@ -62,10 +62,18 @@ SELECT stream, version, replayed FROM es_append('q-pay-1', 'Paid', '{"n": 1}', 0
     event_id => '00000000-0000-4000-8000-0000000000b1');
 SELECT stream, version, replayed FROM es_append('q-pay-1', 'Paid', '{"n": 1}', 0,
     event_id => '00000000-0000-4000-8000-0000000000b1');
+-- a multi-stream call and its retry: the retry must be the whole call
+-- (a retry that finds some entries stored and others not is ES002)
 SELECT stream, version, replayed FROM es_append('[
-    {"stream": "q-pay-1", "expected_version": 0, "events": [
-        {"type": "Paid", "id": "00000000-0000-4000-8000-0000000000b1", "data": {"n": 1}}]},
-    {"stream": "q-pay-2", "events": [{"type": "Paid"}]}]');
+    {"stream": "q-pay-2", "expected_version": 0, "events": [
+        {"type": "Paid", "id": "00000000-0000-4000-8000-0000000000b2"}]},
+    {"stream": "q-pay-5", "expected_version": 0, "events": [
+        {"type": "Paid", "id": "00000000-0000-4000-8000-0000000000b5"}]}]');
+SELECT stream, version, replayed FROM es_append('[
+    {"stream": "q-pay-2", "expected_version": 0, "events": [
+        {"type": "Paid", "id": "00000000-0000-4000-8000-0000000000b2"}]},
+    {"stream": "q-pay-5", "expected_version": 0, "events": [
+        {"type": "Paid", "id": "00000000-0000-4000-8000-0000000000b5"}]}]');
 -- the conflict's DETAIL is a JSON object with stream, claim and actual version
 CREATE FUNCTION pg_temp.conflict_of(stmt text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
