@@ -24,14 +24,15 @@ DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
 # list, not by sort order.  test/suites/10_regress.sh and 20_isolation.sh
 # run the same lists in `make test` and fail if a file is missing from them.
 REGRESS      = 00_setup append append_edge_cases bad_input checkpoints ddl_guard \
-               feed insert_path lifecycle load names position_limit queries read_only \
+               feed insert_path lifecycle load names position_limit queries read_only shard \
                snapshots stream_limit
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # Isolation specs (test/specs/*.spec, expected output in test/expected/).
 ISOLATION      = checkpoint_race delete_append_race direct_insert_counter \
                  expected_version_race feed_no_skip idempotent_retry_race \
-                 multi_stream_deadlock read_check_race retention_race snapshot_append_race
+                 multi_stream_deadlock read_check_race retention_race shard_identity_race \
+                 snapshot_append_race
 ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 # Perl TAP tests (PostgreSQL::Test::Cluster) live in test/t/, not PGXS's

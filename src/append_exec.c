@@ -379,6 +379,9 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	int			i,
 				j;
 
+	/* A shard refuses streams that are not its own (shard.c). */
+	es_check_shard(streams, nstreams);
+
 	if (nevents > ES_MAX_BATCH)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -479,6 +482,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		for (i = 0; i < nstreams; i++)
 			if (streams[i].revive)
 				es_revive_stream(streams[i].stream);
+		/* A shard identity set meanwhile is seen now (shard.c). */
+		es_recheck_shard(streams, nstreams);
 	}
 	else
 	{

@@ -46,6 +46,8 @@
 #define ERRCODE_ES_NOT_FOUND				MAKE_SQLSTATE('E','S','0','0','7')
 #define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
 #define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
+#define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
+#define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -80,7 +82,9 @@
  * counter lock; then the shared-memory LWLock of position.c, held for a few
  * instructions and never while waiting for any other lock.  A handler lock
  * is taken by es_lock_handler at the start of a projection's transaction,
- * before its appends.  Across several calls in one transaction the order is
+ * before its appends.  es_set_shard takes an ExclusiveLock on the events
+ * table itself (not advisory) and no stream lock; appenders' inserts wait
+ * for it.  Across several calls in one transaction the order is
  * the caller's: see es_lock_feed for what that means in serialized mode.
  */
 #define ES_LOCKTAG_STREAM		0x4553	/* "ES" */
@@ -173,6 +177,7 @@ extern void es_lock_feed(void);
 extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
 extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
+extern void es_lock_events_against_appends(void);
 
 /* src/grants.c */
 extern void es_check_handler_grant(text *handler);
@@ -266,6 +271,14 @@ extern void es_lifecycle_audit(const char *action, text *stream, text *handler,
 
 /* src/append_exec.c */
 extern void es_check_expected(text *stream, int64 expected, int64 actual);
+
+/* src/feed.c */
+extern uint64 es_name_hash(text *name);
+
+/* src/shard.c */
+extern int	es_shard_number(text *stream, int count, bool category);
+extern void es_check_shard(EsStreamAppend *streams, int nstreams);
+extern void es_recheck_shard(EsStreamAppend *streams, int nstreams);
 
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;

@@ -498,15 +498,13 @@ es_wait(PG_FUNCTION_ARGS)
 }
 
 /*
- * es_stream_hash(stream): FNV-1a 64 over the UTF-8 bytes of the name, top
- * bit cleared.  Written out (not hashtext) so that consumer-group shares are
- * the same on every platform and version.
+ * FNV-1a 64 over the UTF-8 bytes of a name.  Written out (not hashtext) so
+ * that it is the same on every platform and PostgreSQL version: consumer
+ * groups (es_stream_hash) and shard routing (shard.c) depend on it.
  */
-PG_FUNCTION_INFO_V1(es_stream_hash);
-Datum
-es_stream_hash(PG_FUNCTION_ARGS)
+uint64
+es_name_hash(text *name)
 {
-	text	   *name = PG_GETARG_TEXT_PP(0);
 	int			len = VARSIZE_ANY_EXHDR(name);
 	const char *src = VARDATA_ANY(name);
 	const unsigned char *bytes;
@@ -522,5 +520,15 @@ es_stream_hash(PG_FUNCTION_ARGS)
 		h ^= bytes[i];
 		h *= UINT64CONST(0x100000001b3);
 	}
+	return h;
+}
+
+/* es_stream_hash(stream): es_name_hash with the top bit cleared. */
+PG_FUNCTION_INFO_V1(es_stream_hash);
+Datum
+es_stream_hash(PG_FUNCTION_ARGS)
+{
+	uint64		h = es_name_hash(PG_GETARG_TEXT_PP(0));
+
 	PG_RETURN_INT64((int64) (h & UINT64CONST(0x7FFFFFFFFFFFFFFF)));
 }

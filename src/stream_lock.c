@@ -24,6 +24,9 @@
  *	  (es_unlock_counter_init).
  *	- handler: ExclusiveLock per (handler, stream), transaction-level
  *	  (es_acquire_handler_lock).
+ *	- the events table: ExclusiveLock, transaction-level, for es_set_shard
+ *	  (es_lock_events_against_appends).  Not advisory: it must conflict
+ *	  with the RowExclusiveLock every appender takes to insert.
  *
  * Deadlock freedom of a single es_append call rests on es_order_streams:
  * every call locks its streams in ascending (lock key, name) order, so two
@@ -36,6 +39,7 @@
 #include "catalog/pg_collation.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -217,4 +221,15 @@ es_acquire_handler_lock(text *handler, text *stream, bool wait)
 							  VARSIZE_ANY_EXHDR(stream), key);
 	set_tag(&tag, key, ES_LOCKTAG_HANDLER);
 	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * Keep appends out of eventstore.events until the end of the transaction;
+ * readers go on.  es_set_shard judges the stored streams under it, and an
+ * appender that waited for it sees the new shard identity (shard.c).
+ */
+void
+es_lock_events_against_appends(void)
+{
+	LockRelationOid(es_events_relid(), ExclusiveLock);
 }

@@ -3,7 +3,7 @@
 # need, when they are missing.  Safe to run again.
 set -e
 cd "$(dirname "$0")/.."
-pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2 make gcc gnuplot-nox"
+pkgs="postgresql-15 postgresql-server-dev-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron postgresql-15-plproxy libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2 make gcc gnuplot-nox"
 # The client programs of test/suites/70_clients.sh, built offline from
 # Debian's packaged drivers: Go (pgx v4), Java (JDBC), Rust (tokio-postgres
 # and the crates its test uses).
