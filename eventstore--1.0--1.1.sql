@@ -554,8 +554,6 @@ GRANT EXECUTE ON FUNCTION eventstore.es_grant_handler(name, text), eventstore.es
     eventstore.es_revoke_handler(name, text), eventstore.es_revoke_category(name, text) TO @extowner@;
 GRANT SELECT ON TABLE eventstore.grants TO @extowner@;
 
--- Issue 11: the grants table's own constraints are the store's, not a
--- user's addition (src/sql/86_table_additions.sql).
 -- Issue 12: stream lifecycle (src/sql/50_lifecycle.sql, docs/lifecycle.md):
 -- soft delete, restore, tombstone, erasure, deleting snapshots, resetting
 -- checkpoints, the per-stream state and the audit trail.
@@ -779,8 +777,6 @@ COMMENT ON TRIGGER lifecycle_log_no_truncate ON eventstore.lifecycle_log IS
     'Refuses TRUNCATE (ES005): the table is the audit trail of the lifecycle functions.';
 ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_truncate;
 
--- Issue 12: the lifecycle tables' own keys and constraints are the store's,
--- not user additions (src/sql/86_table_additions.sql).
 -- Issue 13: a query surface (docs/queries.md).
 -- Whole streams: max_count NULL reads every event (src/sql/11_load.sql,
 -- src/sql/30_snapshots.sql); only the comments change.
@@ -903,73 +899,7 @@ COMMENT ON FUNCTION eventstore.es_enable_time_index() IS
 REVOKE ALL ON FUNCTION eventstore.es_feed_position_at(timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_enable_time_index() FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
-    OUT kind text, OUT table_name text, OUT name text, OUT definition text)
-RETURNS SETOF record
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH store AS (
-        SELECT c.oid, c.relname
-        FROM pg_class c
-        WHERE c.relnamespace = 'eventstore'::regnamespace
-          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-          AND c.relname <> 'table_additions'
-    ), own(name) AS (
-        VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
-               ('events_version_check'), ('events_one_payload_check'),
-               ('events_category_position_idx'),
-               ('events_correlation_id_idx'), ('events_causation_id_idx'),
-               ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
-               ('checkpoints_pkey'), ('checkpoints_position_check'),
-               ('grants_pkey'), ('grants_kind_check'),
-               ('stream_state_pkey'), ('stream_state_last_version_check'),
-               ('stream_state_retention_check'), ('stream_state_last_position_idx'),
-               ('deleted_events_pkey')
-    )
-    SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
-    FROM store s
-    JOIN pg_index x ON x.indrelid = s.oid
-    JOIN pg_class i ON i.oid = x.indexrelid
-    WHERE i.relname NOT IN (SELECT name FROM own)
-      AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = s.oid)
-    UNION ALL
-    SELECT 'constraint', s.relname, k.conname,
-           format('ALTER TABLE %s ADD CONSTRAINT %I %s', s.oid::regclass, k.conname, pg_get_constraintdef(k.oid))
-    FROM store s
-    JOIN pg_constraint k ON k.conrelid = s.oid
-    WHERE k.conname NOT IN (SELECT name FROM own)
-    UNION ALL
-    SELECT 'trigger', s.relname, t.tgname,
-           pg_get_triggerdef(t.oid)
-           || CASE t.tgenabled
-                  WHEN 'O' THEN ''
-                  ELSE format('; ALTER TABLE %s %s TRIGGER %I', s.oid::regclass,
-                              CASE t.tgenabled WHEN 'D' THEN 'DISABLE'
-                                               WHEN 'R' THEN 'ENABLE REPLICA'
-                                               ELSE 'ENABLE ALWAYS' END, t.tgname)
-              END
-    FROM store s
-    JOIN pg_trigger t ON t.tgrelid = s.oid
-    JOIN pg_proc f ON f.oid = t.tgfoid
-    WHERE NOT t.tgisinternal
-      AND f.pronamespace <> 'eventstore'::regnamespace	-- the store's own triggers
-    UNION ALL
-    SELECT 'publication', s.relname, p.pubname,
-           format('ALTER PUBLICATION %I ADD TABLE ONLY %s%s%s', p.pubname, s.oid::regclass,
-                  CASE WHEN r.prattrs IS NULL THEN ''
-                       ELSE ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
-                                     FROM pg_attribute a
-                                     WHERE a.attrelid = s.oid AND a.attnum = ANY (r.prattrs)) || ')'
-                  END,
-                  CASE WHEN r.prqual IS NULL THEN ''
-                       ELSE ' WHERE (' || pg_get_expr(r.prqual, s.oid) || ')'
-                  END)
-    FROM store s
-    JOIN pg_publication_rel r ON r.prrelid = s.oid
-    JOIN pg_publication p ON p.oid = r.prpubid
-$$;
 
--- Issue 12: readers get es_stream_info, admins the lifecycle functions
--- (src/sql/90_privileges.sql).
 -- Issue 13: the streams catalogue (src/sql/15_catalogue.sql, the same
 -- objects).
 CREATE TYPE eventstore.stream_info AS (
@@ -1099,32 +1029,7 @@ REVOKE ALL ON FUNCTION eventstore.es_streams(text, text, text, integer) FROM PUB
 REVOKE ALL ON FUNCTION eventstore.es_stream_versions(text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_categories() FROM PUBLIC;
 
--- Issue 13: es_grant_reader grants the new reads (src/sql/90_privileges.sql,
--- the same definition); the extension's owner gets them as on a fresh install.
-CREATE OR REPLACE FUNCTION eventstore.es_grant_reader(role_name name) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    f regprocedure;
-BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
-    FOR f IN
-        SELECT p.oid::regprocedure FROM pg_proc p
-        WHERE p.pronamespace = 'eventstore'::regnamespace
-          AND p.proname IN ('es_load', 'es_stream_version', 'es_feed_mode',
-                            'es_feed_head', 'es_wait', 'es_stream_hash',
-                            'es_load_snapshot', 'es_load_with_snapshot', 'es_handler_position',
-                            'es_feed_holders', 'es_stream_info',
-                            'es_load_event', 'es_load_events', 'es_load_correlated',
-                            'es_load_causes', 'es_load_effects', 'es_load_until',
-                            'es_feed_position_at', 'es_streams', 'es_stream_versions',
-                            'es_categories')
-    LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
-    END LOOP;
-    EXECUTE format('GRANT SELECT ON eventstore.handler_lag, eventstore.feed_holders TO %I', role_name);
-END
-$$;
-
+-- Issue 12: admins get the lifecycle functions (src/sql/90_privileges.sql).
 CREATE FUNCTION eventstore.es_grant_admin(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -1160,8 +1065,6 @@ REVOKE ALL ON FUNCTION eventstore.es_expected_version(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION eventstore.es_expected_version(text) TO PUBLIC;
 COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea) IS
     'Append one event to a stream. expected_version: es_expected_version(''any'') (NULL), es_expected_version(''no_stream'') (0), es_expected_version(''stream_exists'') (-1), or exactly n. Returns the event''s stream, version, global position and id.';
-
-SELECT eventstore.es_grant_reader('@extowner@');
 
 -- Issue 13: read-only grants for operators, BI tools and CDC connectors
 -- (src/sql/91_monitor_grants.sql, the same objects).
@@ -1297,7 +1200,7 @@ REVOKE ALL ON FUNCTION eventstore.es_set_shard(integer, integer, text) FROM PUBL
 REVOKE ALL ON FUNCTION eventstore.es_unset_shard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_shard_info() FROM PUBLIC;
 
--- The last word on the two functions that several sections above redefine
+-- The two functions that several issues of 1.1 extended, defined once, last
 -- (the store's own objects; what a reader gets): exactly as a fresh install
 -- defines them in src/sql/86_table_additions.sql and src/sql/90_privileges.sql.
 CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
