@@ -64,7 +64,7 @@ check-frozen:
 	    echo "a released install or upgrade script differs from the release (releases.sha256):" \
 	         "released scripts are frozen; put changes into the next upgrade script" >&2; exit 1; }
 
-.PHONY: test demo bench deps check-frozen print-regress print-isolation package-test dist
+.PHONY: test demo bench bench-correlation deps check-frozen print-regress print-isolation package-test dist
 # The test lists, for the suites of `make test` (one home for each list).
 print-regress:
 	@echo $(REGRESS)
@@ -95,3 +95,7 @@ demo:
 
 bench:
 	bench/run.sh $(BENCH_ARGS)
+
+# Reads of one correlation id in a store of 10,000,000 events (docs/benchmarks.md).
+bench-correlation:
+	bench/correlation.sh $(BENCH_ARGS)
