@@ -34,6 +34,7 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/execPartition.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -209,28 +210,103 @@ insert_one(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot, EsEventRow 
 	list_free(recheck);
 }
 
+/* The result relation of eventstore.event_ids, for a partitioned store. */
+static ResultRelInfo *
+open_event_ids(EState *estate, TupleTableSlot **slot)
+{
+	Oid			relid = es_event_ids_relid();
+	Relation	rel;
+	ResultRelInfo *rri;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"eventstore.event_ids\" does not exist"),
+				 errhint("A partitioned store needs it; reinstall the extension.")));
+	rel = table_open(relid, RowExclusiveLock);
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	*slot = table_slot_create(rel, &estate->es_tupleTable);
+	return rri;
+}
+
+/*
+ * Record an event's id and position in event_ids.  Its primary key keeps
+ * ids unique across partitions: a second writer of the same id waits for
+ * the first to end and then fails with 23505, as the unique index of the
+ * plain layout does.
+ */
+static void
+insert_event_id(ResultRelInfo *ids, EState *estate, TupleTableSlot *slot, EsEventRow *row)
+{
+	List	   *recheck;
+
+	ExecClearTuple(slot);
+	slot->tts_values[0] = UUIDPGetDatum(row->event_id);
+	slot->tts_isnull[0] = false;
+	slot->tts_values[1] = Int64GetDatum(row->position);
+	slot->tts_isnull[1] = false;
+	ExecStoreVirtualTuple(slot);
+	simple_table_tuple_insert(ids->ri_RelationDesc, slot);
+	recheck = es_insert_index_tuples(ids, slot, estate);
+	list_free(recheck);
+}
+
 void
 es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 {
-	Relation	rel = table_open(es_events_relid(), RowExclusiveLock);
+	Relation	rel;
+	bool		partitioned;
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
+	ModifyTableState *volatile mtstate = NULL;
+	PartitionTupleRouting *volatile proute = NULL;
+	ResultRelInfo *volatile ids = NULL;
+	TupleTableSlot *volatile ids_slot = NULL;
 	EsInsertFrame frame;
+	int64		last = 0;
 	int			i;
 
-	/* A partition would need tuple routing, generated columns are unknown columns. */
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition)
+	/* Partitions for the rows first: ATTACH needs the table closed here. */
+	for (i = 0; i < nrows; i++)
+		last = Max(last, rows[i].position);
+	es_ensure_partitions(last);
+	rel = table_open(es_events_relid(), RowExclusiveLock);
+	partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+
+	/* A partition of another table, or generated columns, are not supported. */
+	if (!partitioned &&
+		(rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"eventstore.events\" is not a plain table")));
+				 errmsg("\"eventstore.events\" is not a plain or partitioned table")));
 	estate = CreateExecutorState();
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
 	es_register_result_rel(estate, rri);
 	estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(rri, false);
 	slot = table_slot_create(rel, &estate->es_tupleTable);
+	if (partitioned)
+	{
+		/* Tuple routing as logical replication's apply worker sets it up. */
+		mtstate = makeNode(ModifyTableState);
+		mtstate->ps.plan = NULL;
+		mtstate->ps.state = estate;
+		mtstate->operation = CMD_INSERT;
+		mtstate->resultRelInfo = rri;
+		mtstate->rootResultRelInfo = rri;
+		proute = ExecSetupPartitionTupleRouting(estate, rel);
+		{
+			TupleTableSlot *s;
+
+			ids = open_event_ids(estate, &s);
+			ids_slot = s;
+		}
+	}
+	else
+		ExecOpenIndices(rri, false);
 
 	frame.rows = rows;
 	frame.nrows = nrows;
@@ -238,7 +314,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	insert_depth++;
 	PG_TRY();
 	{
-		if (insert_depth == 1)
+		if (insert_depth == 1 && !partitioned)
 		{
 			rri->ri_ConstraintExprs = es_events_check_exprs(rel);
 			es_events_use_compiled_indexes(rri);
@@ -248,7 +324,20 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 		for (i = 0; i < nrows; i++)
 		{
 			fill_slot(slot, rel, &rows[i], TimestampTzGetDatum(created_at));
-			insert_one(rri, estate, slot, &rows[i]);
+			if (partitioned)
+			{
+				ResultRelInfo *leaf = ExecFindPartition(mtstate, rri, proute, slot, estate);
+				TupleConversionMap *map = leaf->ri_RootToPartitionMap;
+				TupleTableSlot *leaf_slot = slot;
+
+				if (map != NULL)
+					leaf_slot = execute_attr_map_slot(map->attrMap, slot,
+													  leaf->ri_PartitionTupleSlot);
+				insert_event_id(ids, estate, ids_slot, &rows[i]);
+				insert_one(leaf, estate, leaf_slot, &rows[i]);
+			}
+			else
+				insert_one(rri, estate, slot, &rows[i]);
 			ResetPerTupleExprContext(estate);
 		}
 		storing = frame.outer;
@@ -261,7 +350,14 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	}
 	PG_END_TRY();
 
-	ExecCloseIndices(rri);
+	if (partitioned)
+	{
+		ExecCleanupTupleRouting(mtstate, proute);
+		ExecCloseIndices(ids);
+		table_close(ids->ri_RelationDesc, NoLock);
+	}
+	else
+		ExecCloseIndices(rri);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);

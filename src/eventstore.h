@@ -76,11 +76,15 @@
  *				   ES_FEED_KEY_COUNTER: initialising the position counter
  *	handler  "EH"  hash of the handler, then of the stream
  *				   (seed ES_HANDLER_HASH_SEED)
+ *	partitions "EP" 0: making partitions of the partitioned layout
  *
  * The order, within one es_append call: its stream locks, in ascending key
  * order (es_order_streams); then the feed lock (serialized mode) or the
  * counter lock; then the shared-memory LWLock of position.c, held for a few
- * instructions and never while waiting for any other lock.  A handler lock
+ * instructions and never while waiting for any other lock; then, in the
+ * partitioned layout and only when positions near the last partition's
+ * bound, the partitions lock (es_lock_partitions), then the events table's
+ * SHARE UPDATE EXCLUSIVE lock that ATTACH PARTITION takes.  A handler lock
  * is taken by es_lock_handler at the start of a projection's transaction,
  * before its appends.  es_set_shard takes an ExclusiveLock on the events
  * table itself (not advisory) and no stream lock; appenders' inserts wait
@@ -90,6 +94,7 @@
 #define ES_LOCKTAG_STREAM		0x4553	/* "ES" */
 #define ES_LOCKTAG_FEED			0x4546	/* "EF" */
 #define ES_LOCKTAG_HANDLER		0x4548	/* "EH" */
+#define ES_LOCKTAG_PARTITIONS	0x4550	/* "EP" */
 #define ES_FEED_KEY_APPEND		UINT64CONST(0)
 #define ES_FEED_KEY_COUNTER		UINT64CONST(1)
 #define ES_STREAM_HASH_SEED		UINT64CONST(0x45535354)
@@ -178,6 +183,7 @@ extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
 extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
 extern void es_lock_events_against_appends(void);
+extern bool es_lock_partitions(bool wait);
 
 /* src/grants.c */
 extern void es_check_handler_grant(text *handler);
@@ -206,6 +212,10 @@ extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
+
+/* src/partitions.c */
+extern void es_ensure_partitions(int64 last_position);
+extern Oid	es_event_ids_relid(void);
 extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/append_exec.c */

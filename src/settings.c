@@ -28,6 +28,9 @@ int			es_max_append_hold = 0;
 /* eventstore.max_databases: counters in shared memory, one per database (position.c) */
 int			es_max_databases = 256;
 
+/* eventstore.partition_size (src/sql/05_layout.sql) */
+static int	es_partition_size = 0;
+
 /* eventstore.max_streams_per_call (append_exec.c) */
 int			es_max_streams_per_call = 1000;
 
@@ -92,6 +95,20 @@ es_define_settings(void)
 							&es_max_streams_per_call,
 							1000, 1, ES_MAX_BATCH,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * Read only by the install script (src/sql/05_layout.sql): the layout of
+	 * a store is chosen when it is created, and kept in its own tables.
+	 */
+	DefineCustomIntVariable("eventstore.partition_size",
+							"Positions per partition of the events table of a store created now.",
+							"When set above 0 before CREATE EXTENSION eventstore, the store's events "
+							"table is partitioned by position, this many positions per partition. "
+							"0 (the default) creates the one plain table. Has no effect on existing stores.",
+							&es_partition_size,
+							0, 0, PG_INT32_MAX,
+							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("eventstore");

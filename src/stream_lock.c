@@ -24,6 +24,9 @@
  *	  (es_unlock_counter_init).
  *	- handler: ExclusiveLock per (handler, stream), transaction-level
  *	  (es_acquire_handler_lock).
+ *	- partitions: ExclusiveLock per database, transaction-level, around
+ *	  making partitions of the partitioned layout (es_lock_partitions);
+ *	  taken without waiting when a partition is made ahead of need.
  *	- the events table: ExclusiveLock, transaction-level, for es_set_shard
  *	  (es_lock_events_against_appends).  Not advisory: it must conflict
  *	  with the RowExclusiveLock every appender takes to insert.
@@ -232,4 +235,19 @@ void
 es_lock_events_against_appends(void)
 {
 	LockRelationOid(es_events_relid(), ExclusiveLock);
+}
+
+/*
+ * Lock the making of partitions until the end of the transaction: the
+ * partitions it makes are seen by others only when it commits, so a second
+ * maker must wait for that, not make the same partition.  Returns false,
+ * without waiting, when wait is false and another transaction holds it.
+ */
+bool
+es_lock_partitions(bool wait)
+{
+	LOCKTAG		tag;
+
+	set_tag(&tag, 0, ES_LOCKTAG_PARTITIONS);
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
 }

@@ -1,0 +1,99 @@
+-- The partitioned layout (docs/partitioning.md), chosen when the store is
+-- created: SET eventstore.partition_size = N before CREATE EXTENSION makes
+-- eventstore.events a table partitioned by RANGE (position), N positions
+-- per partition.  Without the setting (the default) nothing here happens
+-- and the store keeps the one plain table of 00_schema.sql.
+--
+-- Why at creation: the functions declared after this file return rows of
+-- eventstore.events, and a plain table cannot become a partitioned one in
+-- place; a store that holds events converts by dump and restore
+-- (docs/partitioning.md, "Converting a store").
+--
+-- What the partitioned layout is made of:
+--   events            the parent: columns and CHECK constraints, no index
+--                     (an index on the parent would be re-created by every
+--                     ATTACH of a restore and clash with the dumped copy);
+--   events_template   the plain table of 00_schema.sql, renamed, never
+--                     holding rows: the store's indexes and constraints,
+--                     copied into every partition (CREATE TABLE ... LIKE);
+--   event_ids         event id -> position, one row per stored event: ids
+--                     stay unique across partitions (a unique index on a
+--                     partitioned table must hold the partition key);
+--   partitioning      the partition size.
+-- Partitions are made by the store as positions reach them (es_append,
+-- src/partitions.c) and are not members of the extension, so pg_dump
+-- dumps them as ordinary tables and DROP EXTENSION cannot drop them unseen.
+DO $layout$
+DECLARE
+    size bigint := nullif(current_setting('eventstore.partition_size', true), '')::bigint;
+BEGIN
+    IF coalesce(size, 0) <= 0 THEN
+        RETURN;
+    END IF;
+    ALTER TABLE eventstore.events RENAME TO events_template;
+    ALTER TABLE eventstore.events_template RENAME CONSTRAINT events_pkey TO events_template_pkey;
+    ALTER TABLE eventstore.events_template RENAME CONSTRAINT events_stream_version_key TO events_template_stream_version_key;
+    ALTER TABLE eventstore.events_template RENAME CONSTRAINT events_event_id_key TO events_template_event_id_key;
+    ALTER INDEX eventstore.events_category_position_idx RENAME TO events_template_category_position_idx;
+    COMMENT ON TABLE eventstore.events_template IS
+        'Partitioned layout: the indexes and constraints every partition of eventstore.events is created with. Holds no rows.';
+
+    CREATE TABLE eventstore.events (
+        LIKE eventstore.events_template INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS
+    ) PARTITION BY RANGE (position);
+    COMMENT ON TABLE eventstore.events IS
+        'Every event of the store, in global position order; append with es_append, read with es_load. Immutable. Partitioned by position.';
+    REVOKE ALL ON TABLE eventstore.events FROM PUBLIC;
+
+    CREATE TABLE eventstore.event_ids (
+        event_id uuid   NOT NULL,
+        position bigint NOT NULL,
+        CONSTRAINT event_ids_pkey PRIMARY KEY (event_id)
+    );
+    COMMENT ON TABLE eventstore.event_ids IS
+        'Partitioned layout: the position of every stored event id, so that an id is unique across partitions.';
+    PERFORM pg_catalog.pg_extension_config_dump('eventstore.event_ids', '');
+    REVOKE ALL ON TABLE eventstore.event_ids FROM PUBLIC;
+
+    -- Rows that leave the events table (a lifecycle delete, retention) free
+    -- their ids, as in the plain layout; rows that come in by another path
+    -- than es_append (a data-only restore into the parent, a conversion)
+    -- record theirs.  es_append records its own (src/event_insert.c) and
+    -- fires no statement trigger; a restore of a partitioned store's dump
+    -- writes the partitions and event_ids directly and fires neither.
+    CREATE FUNCTION eventstore.es_event_ids_forget() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+    BEGIN
+        DELETE FROM eventstore.event_ids i USING gone g WHERE i.event_id = g.event_id;
+        RETURN NULL;
+    END
+    $f$;
+    CREATE FUNCTION eventstore.es_event_ids_record() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+    BEGIN
+        INSERT INTO eventstore.event_ids (event_id, position)
+        SELECT n.event_id, n.position FROM came n;
+        RETURN NULL;
+    END
+    $f$;
+    REVOKE ALL ON FUNCTION eventstore.es_event_ids_forget() FROM PUBLIC;
+    REVOKE ALL ON FUNCTION eventstore.es_event_ids_record() FROM PUBLIC;
+    CREATE TRIGGER events_forget_ids AFTER DELETE ON eventstore.events
+        REFERENCING OLD TABLE AS gone
+        FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_event_ids_forget();
+    CREATE TRIGGER events_record_ids AFTER INSERT ON eventstore.events
+        REFERENCING NEW TABLE AS came
+        FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_event_ids_record();
+    ALTER TABLE eventstore.events ENABLE ALWAYS TRIGGER events_forget_ids;
+    ALTER TABLE eventstore.events ENABLE ALWAYS TRIGGER events_record_ids;
+
+    CREATE TABLE eventstore.partitioning (
+        partition_size bigint NOT NULL CHECK (partition_size > 0),
+        one_row        boolean NOT NULL DEFAULT true PRIMARY KEY CHECK (one_row)
+    );
+    COMMENT ON TABLE eventstore.partitioning IS
+        'Partitioned layout: positions per partition of eventstore.events (from eventstore.partition_size at CREATE EXTENSION).';
+    INSERT INTO eventstore.partitioning (partition_size) VALUES (size);
+    REVOKE ALL ON TABLE eventstore.partitioning FROM PUBLIC;
+END
+$layout$;

@@ -1,0 +1,55 @@
+-- The partitioned layout's own checks (test/suites/82_partitioned.sh): the
+-- store was created with eventstore.partition_size = 7.
+\set VERBOSITY sqlstate
+SET search_path = eventstore, public;
+SELECT relkind FROM pg_class WHERE oid = 'eventstore.events'::regclass;
+SELECT partition_size FROM eventstore.partitioning;
+
+-- One stream across several partitions: versions dense, one winner.
+SELECT version, position FROM es_append('acct-1', 'Opened', '{"n": 1}', 0);
+SELECT count(*) FROM (SELECT es_append('acct-1', 'Deposited', jsonb_build_object('n', g), g)
+                      FROM generate_series(1, 20) g) x;
+SELECT count(*) AS events, min(version), max(version), count(DISTINCT version) AS distinct_versions
+FROM es_load('acct-1', max_count => NULL);
+SELECT count(DISTINCT tableoid) > 2 AS spans_partitions FROM eventstore.events WHERE stream = 'acct-1';
+SELECT es_append('acct-1', 'Late', '{}', 5);               -- ES001: the stream is at 21
+SELECT version FROM es_append('acct-1', 'Next', '{}', 21);
+
+-- Partitions were made as positions reached them, contiguous from 1.
+SELECT count(*) >= 4 AS made,
+       bool_and(pg_get_expr(c.relpartbound, c.oid) LIKE 'FOR VALUES FROM%') AS ranges
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'eventstore.events'::regclass;
+SELECT NOT c.oid IN (SELECT objid FROM pg_depend WHERE deptype = 'e') AS not_a_member
+FROM pg_class c WHERE c.relname = 'events_0000000000000000001';
+
+-- Event ids: unique across partitions, retries idempotent.
+SELECT version, replayed FROM es_append('acct-2', 'Opened', '{}', 0, NULL, '00000000-0000-4000-8000-000000000001');
+SELECT count(*) FROM (SELECT es_append('filler-' || g, 'F', '{}') FROM generate_series(1, 10) g) x;
+SELECT version, replayed FROM es_append('acct-2', 'Opened', '{}', 0, NULL, '00000000-0000-4000-8000-000000000001');
+SELECT es_append('acct-3', 'Opened', '{}', 0, NULL, '00000000-0000-4000-8000-000000000001');   -- ES002
+SELECT stream, version FROM es_load_event('00000000-0000-4000-8000-000000000001');
+SELECT (SELECT count(*) FROM eventstore.events) = (SELECT count(*) FROM eventstore.event_ids) AS ids_match;
+
+-- The feed reads across partitions in position order, without gaps here.
+SELECT count(*) = max(position) - min(position) + 1 AS dense,
+       bool_and(position > 0) AS ok
+FROM es_load_feed(0, 10000);
+
+-- Stored events stay immutable in every partition.
+UPDATE eventstore.events_0000000000000000001 SET type = 'X';
+DELETE FROM eventstore.events_0000000000000000001;
+TRUNCATE eventstore.events_0000000000000000001;
+DROP TABLE eventstore.events_0000000000000000001;
+
+-- A soft delete frees the stream's ids; a restore takes them back.
+SELECT es_delete_stream('acct-2');
+SELECT count(*) FROM eventstore.event_ids WHERE event_id = '00000000-0000-4000-8000-000000000001';
+SELECT es_restore_stream('acct-2');
+SELECT count(*) FROM eventstore.event_ids WHERE event_id = '00000000-0000-4000-8000-000000000001';
+SELECT (SELECT count(*) FROM eventstore.events) = (SELECT count(*) FROM eventstore.event_ids) AS ids_match;
+
+-- A bulk load makes its partitions first.
+SELECT es_make_partitions(NULL);
+SELECT es_make_partitions(0);
+SELECT es_make_partitions(200) > 0 AS made_ahead;

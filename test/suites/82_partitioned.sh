@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The partitioned layout (docs/partitioning.md) under the tests of the plain
+# one, on a cluster where every store is created with
+# eventstore.partition_size = 7, so that streams and feed pages span many
+# partitions:
+#  - the isolation specs (test/specs), on a store whose partitions are made
+#    ahead (a partition made in the middle of a spec makes a second appender
+#    wait for the maker's commit, which would change the specs' schedules;
+#    that wait is what 82's own checks and the stress runs exercise);
+#  - the stress run and the feed stress run, on stores that make their
+#    partitions while they append;
+#  - the layout's own checks (test/partitioned/sql);
+#  - pg_dump / pg_restore of a partitioned store, and the conversion of a
+#    plain store to the partitioned layout by dump and restore.
+cd "$(dirname "$0")/../.."
+. test/lib/cluster.sh
+es_start_cluster partitioned "shared_preload_libraries = 'eventstore'" "eventstore.partition_size = 7" || exit 1
+trap 'es_stop_cluster partitioned' EXIT
+fails=0
+ok()     { echo "ok - $1"; }
+not_ok() { echo "not ok - $1"; fails=$((fails + 1)); }
+q() { local db=$1; shift; "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"; }
+out=$TMP_CHECK/output_partitioned
+rm -rf "$out"; mkdir -p "$out"
+
+# 1. Isolation specs.
+es_new_db es_isolation_p && q es_isolation_p -c "SELECT eventstore.es_make_partitions(100000)" >/dev/null
+specs=$(make -s print-isolation)
+if "$PG_ISOLATION_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+    --inputdir=test --outputdir="$out/iso" --use-existing --dbname=es_isolation_p $specs >"$out/iso.log" 2>&1; then
+    ok "isolation specs on a partitioned store"
+else
+    not_ok "isolation specs on a partitioned store"; cat "$out/iso.log"; head -80 "$out/iso/regression.diffs"
+fi
+
+# 2. Stress runs (partitions made while appending).
+if es_new_db es_stress_p && /usr/bin/python3 test/stress/stress.py --db es_stress_p --clients 8 \
+        --transactions 300 --out "$out/stress" >"$out/stress.log" 2>&1; then
+    ok "stress run on a partitioned store ($(q es_stress_p -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass") partitions)"
+else
+    not_ok "stress run on a partitioned store"; tail -30 "$out/stress.log"
+fi
+if es_new_db es_feed_stress_p && /usr/bin/python3 test/stress/feed_stress.py \
+        "host=$PGHOST port=$PGPORT user=postgres dbname=es_feed_stress_p" 6 >"$out/feed.log" 2>&1; then
+    ok "feed stress run on a partitioned store"
+else
+    not_ok "feed stress run on a partitioned store"; tail -30 "$out/feed.log"
+fi
+q es_stress_p -c "SELECT (SELECT count(*) FROM eventstore.events) = (SELECT count(*) FROM eventstore.event_ids)
+                  AND NOT EXISTS (SELECT FROM eventstore.events e LEFT JOIN eventstore.event_ids i USING (event_id, position)
+                                  WHERE i.event_id IS NULL)" | grep -qx t &&
+    ok "every stored event has its event_ids row after the stress run" ||
+    not_ok "event_ids does not match the events after the stress run"
+
+# 3. The layout's own checks.
+es_new_db es_partitioned_checks
+if "$PG_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+    --inputdir=test/partitioned --outputdir="$out/regress" --use-existing --dbname=es_partitioned_checks \
+    partitioned >"$out/regress.log" 2>&1; then
+    ok "partitioned layout checks"
+else
+    not_ok "partitioned layout checks"; cat "$out/regress.log"; head -80 "$out/regress/regression.diffs"
+fi
+
+# 4. Dump and restore: the restore target is created partitioned first.
+fingerprint() {
+    q "$1" -c "SELECT md5(string_agg(format('%s|%s|%s|%s|%s', position, stream, version, event_id, data), ',' ORDER BY position))
+               || '/' || (SELECT md5(string_agg(event_id || ':' || position, ',' ORDER BY event_id)) FROM eventstore.event_ids)
+               FROM eventstore.events"
+}
+"$PGBIN/pg_dump" -Fc -d es_stress_p -f "$out/p.dump"
+q postgres -c "CREATE DATABASE es_restored_p"
+q es_restored_p -c "CREATE EXTENSION eventstore"      # partition_size from the server's setting
+if "$PGBIN/pg_restore" -d es_restored_p --exit-on-error "$out/p.dump" 2>"$out/restore.log"; then
+    ok "pg_restore of a partitioned store into a partitioned store: no error"
+else
+    not_ok "pg_restore of a partitioned store"; cat "$out/restore.log"
+fi
+[ "$(fingerprint es_stress_p)" = "$(fingerprint es_restored_p)" ] &&
+    ok "restored events and event ids equal the original" || not_ok "restored store differs"
+before=$(q es_restored_p -c "SELECT max(position) FROM eventstore.events")
+after=$(q es_restored_p -c "SELECT position FROM eventstore.es_append('after-restore', 'A', '{}')")
+[ "$after" -gt "$before" ] && ok "appends continue after the restore ($before -> $after)" ||
+    not_ok "append after restore: $before -> $after"
+q es_restored_p -c "SELECT eventstore.es_append('x-1', 'A', '{}', NULL, NULL,
+                    (SELECT event_id FROM eventstore.events ORDER BY position LIMIT 1))" >/dev/null 2>"$out/dup.log"
+grep -q "ES002\|already used" "$out/dup.log" && ok "a restored id stays used (ES002)" ||
+    { not_ok "a restored id was accepted again"; cat "$out/dup.log"; }
+
+# 5. Converting a plain store: dump it, create the partitioned store, make
+#    its partitions up to the plain store's highest position, restore.
+q postgres -c "CREATE DATABASE es_plain"
+PGOPTIONS="-c eventstore.partition_size=0" q es_plain -c "CREATE EXTENSION eventstore"
+q es_plain -c "SELECT count(*) FROM (SELECT eventstore.es_append('plain-' || (g % 13), 'E', jsonb_build_object('g', g))
+               FROM generate_series(1, 200) g) x" >/dev/null
+[ "$(q es_plain -c "SELECT relkind FROM pg_class WHERE oid = 'eventstore.events'::regclass")" = r ] &&
+    ok "partition_size = 0 creates a plain store" || not_ok "plain store is not plain"
+"$PGBIN/pg_dump" -Fc -d es_plain -f "$out/plain.dump"
+q postgres -c "CREATE DATABASE es_converted"
+q es_converted -c "CREATE EXTENSION eventstore"
+q es_converted -c "SELECT eventstore.es_make_partitions($(q es_plain -c "SELECT max(position) FROM eventstore.events"))" >/dev/null
+if "$PGBIN/pg_restore" -d es_converted --exit-on-error "$out/plain.dump" 2>"$out/convert.log"; then
+    ok "a plain store's dump restores into a partitioned store"
+else
+    not_ok "conversion restore failed"; cat "$out/convert.log"
+fi
+[ "$(fingerprint es_plain | cut -d/ -f1)" = "$(fingerprint es_converted | cut -d/ -f1)" ] &&
+    ok "converted store holds the same events at the same positions" || not_ok "converted events differ"
+q es_converted -c "SELECT (SELECT count(*) FROM eventstore.event_ids) = (SELECT count(*) FROM eventstore.events)" | grep -qx t &&
+    ok "conversion recorded every event id" || not_ok "conversion left event ids out"
+v=$(q es_converted -c "SELECT version FROM eventstore.es_append('plain-1', 'E', '{}')")
+[ "$v" = "$(( $(q es_plain -c "SELECT max(version) FROM eventstore.events WHERE stream = 'plain-1'") + 1 ))" ] &&
+    ok "versions continue in the converted store" || not_ok "version after conversion: $v"
+exit $fails
