@@ -82,7 +82,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('grants_pkey'), ('grants_kind_check'),
                ('stream_state_pkey'), ('stream_state_last_version_check'),
                ('stream_state_retention_check'), ('stream_state_last_position_idx'),
-               ('deleted_events_pkey')
+               ('deleted_events_pkey'),
+               -- the partitioned layout (05_layout.sql)
+               ('events_template_pkey'), ('events_template_stream_version_key'),
+               ('events_template_event_id_key'), ('events_template_category_position_idx'),
+               ('event_ids_pkey'), ('partitioning_pkey'),
+               ('partitioning_partition_size_check'), ('partitioning_one_row_check')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s

@@ -11,7 +11,11 @@
 # start-up and the first calls' catalog loading drop out) and where
 # es_append's instructions go.  Instruction counts do not depend on how busy
 # the machine is, unlike pgbench's timings; they do not show time spent
-# waiting (WAL flush, locks).  Uses tmp_install from a previous
+# waiting (WAL flush, locks).
+# PROFILE_PARTITION_SIZE=S bench/profile.sh [N]: the store in the partitioned
+# layout (docs/partitioning.md), S positions per partition, 10 partitions
+# made ahead so that the run routes rows and reads versions across them
+# without making any.  Uses tmp_install from a previous
 # `bench/run.sh` or `make test`; callgrind files stay in tmp_profile/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +27,13 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get ins
 [ -x "$PGBIN/postgres" ] || { make -s >/dev/null; es_build_tmp_install; }
 
 rm -rf "$TMP_CHECK"; mkdir -p "$TMP_CHECK"
-es_start_cluster prof "shared_preload_libraries = 'eventstore'"
+PARTS=${PROFILE_PARTITION_SIZE:-0}
+es_start_cluster prof "shared_preload_libraries = 'eventstore'" "eventstore.partition_size = $PARTS"
 es_new_db bench
 $PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d bench -f bench/setup.sql -f bench/sql_baseline.sql >/dev/null
+if [ "$PARTS" -gt 0 ]; then
+    $PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d bench -c "SELECT eventstore.es_make_partitions($PARTS * 10)" >/dev/null
+fi
 es_stop_cluster prof
 DIR=$TMP_CHECK/prof
 

@@ -308,6 +308,22 @@ check_alter_table(AlterTableStmt *stmt, Oid nspid)
 							 errhint("If destroying the store is intended, a superuser can "
 									 "SET eventstore.allow_destroy = on first.")));
 				break;
+			case AT_DetachPartition:
+				{
+					/* A detached partition's events leave every read and the feed. */
+					PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
+					Oid			part = RangeVarGetRelid(pc->name, NoLock, true);
+
+					if (OidIsValid(part) && table_has_rows(part, GetLatestSnapshot()))
+						ereport(ERROR,
+								(errcode(ERRCODE_ES_STORE_PROTECTED),
+								 errmsg("cannot detach partition \"%s\" of the event store while it holds events",
+										get_rel_name(part)),
+								 errdetail("Its events would leave every stream read and the global feed."),
+								 errhint("If destroying the store is intended, a superuser can "
+										 "SET eventstore.allow_destroy = on first.")));
+					break;
+				}
 			default:
 				break;
 		}

@@ -266,13 +266,18 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	ResultRelInfo *volatile ids = NULL;
 	TupleTableSlot *volatile ids_slot = NULL;
 	EsInsertFrame frame;
+	int64		first = PG_INT64_MAX;
 	int64		last = 0;
 	int			i;
 
 	/* Partitions for the rows first: ATTACH needs the table closed here. */
 	for (i = 0; i < nrows; i++)
+	{
+		first = Min(first, rows[i].position);
 		last = Max(last, rows[i].position);
-	es_ensure_partitions(last);
+	}
+	if (nrows > 0)
+		es_ensure_partitions(first, last);
 	rel = table_open(es_events_relid(), RowExclusiveLock);
 	partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
 

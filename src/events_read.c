@@ -18,6 +18,11 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "partitioning/partdesc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
@@ -61,6 +66,85 @@ es_index_first_row(Relation heap, Relation index, text *key, Snapshot snapshot,
  * shutdown, against a few thousand for the scan itself.  Sets *done to
  * false when the index is not found under its name.
  */
+/*
+ * The UNIQUE (stream, version) B-tree of a partition made by the store (it
+ * is named after the partition: CREATE TABLE ... LIKE events_template), or
+ * NULL.  Returned open with AccessShareLock.
+ */
+static Relation
+open_partition_version_index(Relation leaf)
+{
+	char		name[NAMEDATALEN * 2];
+	Oid			indexid;
+	Relation	index;
+
+	snprintf(name, sizeof(name), "%s_stream_version_key", RelationGetRelationName(leaf));
+	if (strlen(name) >= NAMEDATALEN)
+		return NULL;
+	indexid = get_relname_relid(name, RelationGetNamespace(leaf));
+	if (!OidIsValid(indexid) || (index = try_relation_open(indexid, AccessShareLock)) == NULL)
+		return NULL;
+	if (index->rd_rel->relkind != RELKIND_INDEX ||
+		index->rd_index->indrelid != RelationGetRelid(leaf) ||
+		index->rd_index->indnkeyatts != 2 ||
+		index->rd_index->indkey.values[0] != get_attnum(RelationGetRelid(leaf), "stream") ||
+		index->rd_index->indkey.values[1] != get_attnum(RelationGetRelid(leaf), "version") ||
+		index->rd_rel->relam != BTREE_AM_OID)
+	{
+		relation_close(index, AccessShareLock);
+		return NULL;
+	}
+	return index;
+}
+
+/*
+ * The partitioned layout: the same descent in each partition's index, the
+ * newest partition first, up to the first that holds the stream (a
+ * stream's later versions have higher positions).  A stream new to the
+ * store costs one descent per partition.  Sets *done to false when a
+ * partition lacks the index (then callers read through SQL).
+ */
+static int64
+read_version_partitioned(Relation parent, text *stream, Snapshot snapshot, bool *done)
+{
+	PartitionDesc pd = RelationGetPartitionDesc(parent, true);
+	int			i;
+
+	*done = false;
+	for (i = pd->nparts - 1; i >= 0; i--)
+	{
+		Relation	leaf = table_open(pd->oids[i], AccessShareLock);
+		Relation	index = open_partition_version_index(leaf);
+		TupleTableSlot *slot;
+		bool		found;
+		int64		version = 0;
+
+		if (index == NULL)
+		{
+			table_close(leaf, AccessShareLock);
+			return 0;
+		}
+		slot = table_slot_create(leaf, NULL);
+		found = es_index_first_row(leaf, index, stream, snapshot, BackwardScanDirection, slot);
+		if (found)
+		{
+			bool		isnull;
+
+			version = DatumGetInt64(slot_getattr(slot, index->rd_index->indkey.values[1], &isnull));
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		relation_close(index, AccessShareLock);
+		table_close(leaf, AccessShareLock);
+		if (found)
+		{
+			*done = true;
+			return version;
+		}
+	}
+	*done = true;
+	return 0;
+}
+
 static int64
 read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 {
@@ -71,6 +155,14 @@ read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 
 	*done = false;
 	heap = table_open(es_events_relid(), AccessShareLock);
+	if (heap->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		/* Partitions attached since this transaction locked the table count too. */
+		AcceptInvalidationMessages();
+		version = read_version_partitioned(heap, stream, snapshot, done);
+		table_close(heap, AccessShareLock);
+		return version;
+	}
 	index = es_events_open_version_index(heap);
 	if (index == NULL)
 	{

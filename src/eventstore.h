@@ -184,6 +184,7 @@ extern void es_unlock_counter_init(void);
 extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
 extern void es_lock_events_against_appends(void);
 extern bool es_lock_partitions(bool wait);
+extern void es_unlock_partitions(void);
 
 /* src/grants.c */
 extern void es_check_handler_grant(text *handler);
@@ -214,7 +215,7 @@ extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
 
 /* src/partitions.c */
-extern void es_ensure_partitions(int64 last_position);
+extern void es_ensure_partitions(int64 first_position, int64 last_position);
 extern Oid	es_event_ids_relid(void);
 extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 

@@ -7,98 +7,223 @@
  * A position es_append hands out must have a partition before its row is
  * stored: there is no default partition (it would make every feed read a
  * Merge Append that scans it), so a row without one would fail the append.
- * es_insert_events therefore asks here before it routes its rows.  When
- * the last position of the call is in the upper half of the last
- * partition, the next partition is made now, by whichever appender gets the
- * partitions lock without waiting; the others go on.  Only a call whose
- * positions pass the last bound (a burst that outran the half-partition
- * margin, or the first append of the store) waits for the lock, and so for
- * the maker's commit.
+ * es_insert_events therefore asks here before it routes its rows.  When the
+ * call's last position is in the upper half of the last partition, the next
+ * partition is made now, by whichever appender gets the partitions lock
+ * without waiting; the others go on.  A call whose positions pass the last
+ * bound (the store's first append, or a burst that outran the margin)
+ * waits for the lock, looks again, and makes what is still missing.
  *
- * The partitions are made by SQL (eventstore.es_make_partitions), through
- * SPI, in the appending transaction: an append that aborts takes its
- * partition with it, and the next one makes it again.
+ * Who makes them: a background worker, in a transaction of its own, while
+ * the appender waits for it (a few milliseconds, once per partition).  A
+ * partition made in the appender's own transaction would be seen by the
+ * other appenders only at its commit, and every appender whose positions
+ * fell in it would wait for that commit.  The appender makes the partition
+ * itself, in its transaction, only when no worker could do it: no free
+ * worker slot, the worker failed (its lock_timeout ran out), or this
+ * transaction holds a lock on the table that the worker's ATTACH would wait
+ * for (the worker would wait for us while we wait for it, unseen by the
+ * deadlock detector).
  *
  *-------------------------------------------------------------------------
  */
 #include "eventstore.h"
 
+#include "access/relation.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+PGDLLEXPORT void es_partition_worker_main(Datum arg);
+
+/* What a worker is asked to do, in its bgw_extra. */
+typedef struct EsPartitionJob
+{
+	Oid			dboid;
+	int64		up_to;
+	int64		from;
+} EsPartitionJob;
 
 static SPIPlanPtr make_plan = NULL;
 
-/* Make partitions up to the one holding `position`, through SQL. */
+/* Run es_make_partitions(up_to, from) through SPI, in the current transaction. */
 static void
-make_partitions(int64 position)
+make_partitions_here(int64 up_to, int64 from)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		arg = Int64GetDatum(position);
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2];
 
+	args[0] = Int64GetDatum(up_to);
+	args[1] = Int64GetDatum(from);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	es_kept_plan(&make_plan, "SELECT eventstore.es_make_partitions($1)", 1, types);
-	if (SPI_execute_plan(make_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
+	if (make_plan == NULL)
+	{
+		make_plan = SPI_prepare("SELECT eventstore.es_make_partitions($1, $2)", 2, types);
+		if (make_plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(make_plan);
+	}
+	if (SPI_execute_plan(make_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not make partitions of eventstore.events");
 	SPI_finish();
 }
 
+/* Have a background worker make the partitions; false when none could. */
+static bool
+make_partitions_in_worker(int64 up_to, int64 from)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	EsPartitionJob job;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "eventstore");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "es_partition_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "eventstore partition maker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "eventstore partition maker");
+	worker.bgw_notify_pid = MyProcPid;
+	job.dboid = MyDatabaseId;
+	job.up_to = up_to;
+	job.from = from;
+	StaticAssertStmt(sizeof(job) <= BGW_EXTRALEN, "job does not fit in bgw_extra");
+	memcpy(worker.bgw_extra, &job, sizeof(job));
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return false;
+	return WaitForBackgroundWorkerShutdown(handle) == BGWH_STOPPED;
+}
+
 /*
- * Ensure that a partition of eventstore.events holds every position up to
- * last_position, and make the next one ahead of need; nothing for the
- * plain layout.  Called before the caller opens the table: ATTACH refuses
- * a table that this backend has open (CheckTableNotInUse).
+ * The bounds of the last partition of eventstore.events; false for the
+ * plain layout.  *nparts is 0 when there is none; *upper is 0 when the last
+ * one has no upper bound (MAXVALUE, attached by hand: it takes every
+ * position).  Opens and closes the table: ATTACH refuses a table that this
+ * backend has open (CheckTableNotInUse).
  */
-void
-es_ensure_partitions(int64 last_position)
+static bool
+last_partition(int *nparts, int64 *lower, int64 *upper)
 {
 	Relation	events = table_open(es_events_relid(), RowExclusiveLock);
 	PartitionDesc pd;
 	PartitionBoundInfo b;
-	int64		upper = 0;
-	int64		lower = 0;
-	int			nparts;
-	bool		must;
 
 	if (events->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 	{
 		table_close(events, NoLock);
-		return;
+		return false;
 	}
 	pd = RelationGetPartitionDesc(events, true);
 	b = pd->boundinfo;
-	nparts = pd->nparts;
-	if (nparts > 0)
+	*nparts = pd->nparts;
+	*lower = *upper = 0;
+	if (pd->nparts > 0)
 	{
 		int			n = b->ndatums;
 
-		/* An upper bound of MAXVALUE: the last partition takes every position. */
-		if (b->kind[n - 1][0] != PARTITION_RANGE_DATUM_VALUE)
+		if (b->kind[n - 1][0] == PARTITION_RANGE_DATUM_VALUE)
 		{
-			table_close(events, NoLock);
-			return;
+			*upper = DatumGetInt64(b->datums[n - 1][0]);
+			*lower = n >= 2 && b->kind[n - 2][0] == PARTITION_RANGE_DATUM_VALUE ?
+				DatumGetInt64(b->datums[n - 2][0]) : *upper;
 		}
-		upper = DatumGetInt64(b->datums[n - 1][0]);
-		lower = n >= 2 && b->kind[n - 2][0] == PARTITION_RANGE_DATUM_VALUE ?
-			DatumGetInt64(b->datums[n - 2][0]) : upper;
 	}
 	table_close(events, NoLock);
-	/* Below the last partition's upper half: nothing to do (the common case). */
-	if (nparts > 0 && last_position < upper - (upper - lower) / 2)
+	return true;
+}
+
+/* Whether this transaction holds a lock on the events table that ATTACH waits for. */
+static bool
+holds_attach_conflict(void)
+{
+	Relation	events = relation_open(es_events_relid(), NoLock);
+	bool		held = CheckRelationLockedByMe(events, ShareUpdateExclusiveLock, true);
+
+	relation_close(events, NoLock);
+	return held;
+}
+
+/* Whether positions up to last are all below the last partition's bound. */
+static bool
+covered(int nparts, int64 upper, int64 last)
+{
+	return nparts > 0 && (upper == 0 || last < upper);
+}
+
+/*
+ * Ensure that a partition of eventstore.events holds every position from
+ * first_position to last_position, and make the next one ahead of need;
+ * nothing for the plain layout.  Called before the caller opens the table.
+ */
+void
+es_ensure_partitions(int64 first_position, int64 last_position)
+{
+	int			nparts;
+	int64		lower,
+				upper;
+	bool		must;
+	bool		made = false;
+
+	if (!last_partition(&nparts, &lower, &upper))
 		return;
-	must = nparts == 0 || last_position >= upper;
+	/* Below the last partition's upper half: nothing to do (the common case). */
+	if (covered(nparts, upper, last_position) &&
+		(upper == 0 || last_position < upper - (upper - lower) / 2))
+		return;
+	must = !covered(nparts, upper, last_position);
 	if (!es_lock_partitions(must))
 		return;					/* another appender is making the next one */
-	make_partitions(must ? last_position : upper);
-	/* The new partitions are in the relcache entry now (es_make_partitions ran DDL). */
-	CommandCounterIncrement();
+
+	/* Another appender may have made them while we waited for the lock. */
+	AcceptInvalidationMessages();
+	if (!last_partition(&nparts, &lower, &upper))
+		return;
+	if (covered(nparts, upper, last_position) &&
+		(upper == 0 || last_position < upper - (upper - lower) / 2))
+	{
+		es_unlock_partitions();
+		return;
+	}
+	must = !covered(nparts, upper, last_position);
+
+	/* Our own lock on the table, if it conflicts with ATTACH, rules the worker out. */
+	if (!holds_attach_conflict() &&
+		make_partitions_in_worker(must ? last_position : upper, first_position))
+	{
+		AcceptInvalidationMessages();
+		made = true;
+	}
+	if (must && made)
+	{
+		(void) last_partition(&nparts, &lower, &upper);
+		made = covered(nparts, upper, last_position);
+	}
+	if (!made && must)
+	{
+		/* Made here: seen by others at our commit, so the lock is kept until then. */
+		make_partitions_here(last_position, first_position);
+		CommandCounterIncrement();
+		return;
+	}
+	es_unlock_partitions();
 }
 
 /* eventstore.event_ids, InvalidOid when the store is not partitioned. */
@@ -108,4 +233,30 @@ es_event_ids_relid(void)
 	Oid			nsp = get_namespace_oid("eventstore", true);
 
 	return OidIsValid(nsp) ? get_relname_relid("event_ids", nsp) : InvalidOid;
+}
+
+/*
+ * The worker: make the partitions in a transaction of its own and exit.
+ * lock_timeout bounds a wait for a lock that its appender may be behind
+ * (the appender then makes the partition itself).
+ */
+void
+es_partition_worker_main(Datum arg)
+{
+	EsPartitionJob job;
+
+	memcpy(&job, MyBgworkerEntry->bgw_extra, sizeof(job));
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(job.dboid, InvalidOid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SetConfigOption("lock_timeout", "2s", PGC_SUSET, PGC_S_SESSION);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "making partitions of eventstore.events");
+	make_partitions_here(job.up_to, job.from);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
 }

@@ -251,3 +251,12 @@ es_lock_partitions(bool wait)
 	set_tag(&tag, 0, ES_LOCKTAG_PARTITIONS);
 	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
 }
+
+void
+es_unlock_partitions(void)
+{
+	LOCKTAG		tag;
+
+	set_tag(&tag, 0, ES_LOCKTAG_PARTITIONS);
+	LockRelease(&tag, ExclusiveLock, false);
+}
