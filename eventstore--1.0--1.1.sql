@@ -1048,10 +1048,11 @@ BEGIN
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_delete_snapshots(text, text, text), eventstore.es_reset_checkpoint(text, text, bigint, text) TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_set_retention(text, bigint, bigint, interval, text), eventstore.es_apply_retention(integer) TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.lifecycle_log TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION eventstore.es_archive_events(bigint, text) TO %I', role_name);
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_admin(name) IS
-    'Let a role delete, restore, tombstone and erase streams, delete snapshots and reset checkpoints and set and apply retention (the audited lifecycle functions, docs/lifecycle.md) and read the lifecycle log, besides everything a writer may do.';
+    'Let a role delete, restore, tombstone and erase streams, delete snapshots and reset checkpoints, set and apply retention and archive the oldest partitions (the audited lifecycle functions, docs/lifecycle.md, docs/partitioning.md) and read the lifecycle log, besides everything a writer may do.';
 
 REVOKE ALL ON FUNCTION eventstore.es_delete_stream(text, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_restore_stream(text, text) FROM PUBLIC;
@@ -1229,7 +1230,7 @@ BEGIN
                             'es_load_event', 'es_load_events', 'es_load_correlated',
                             'es_load_causes', 'es_load_effects', 'es_load_until',
                             'es_feed_position_at', 'es_streams', 'es_stream_versions',
-                            'es_categories')
+                            'es_categories', 'es_archive_horizon')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;

@@ -27,6 +27,7 @@
 #include "eventstore.h"
 
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
@@ -35,12 +36,15 @@
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-static SPIPlanPtr probe_plan = NULL;
+static SPIPlanPtr probe_plan = NULL;	/* one of the two below */
+static SPIPlanPtr probe_plan_plain = NULL;
+static SPIPlanPtr probe_plan_partitioned = NULL;
 
 /* Fields of eventstore.append_result: stream, version, position, event_id, replayed. */
 #define APPEND_RESULT_FIELDS	5
@@ -59,14 +63,29 @@ prepare_plans(bool *spi_connected)
 			elog(ERROR, "SPI_connect failed");
 		*spi_connected = true;
 	}
-	if (probe_plan == NULL)
+	if (get_rel_relkind(es_events_relid()) == RELKIND_PARTITIONED_TABLE)
 	{
 		Oid			t[1] = {UUIDARRAYOID};
 
-		es_kept_plan(&probe_plan,
-					 "SELECT event_id, stream, version, position, type, data, data_bin"
-					 " FROM eventstore.events"
-					 " WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
+		/*
+		 * Ids are unique through event_ids; an id whose event was archived
+		 * (es_archive_events) has no row in events and comes back with a
+		 * NULL stream.
+		 */
+		probe_plan = es_kept_plan(&probe_plan_partitioned,
+								  "SELECT i.event_id, e.stream, e.version, i.position, e.type, e.data, e.data_bin"
+								  " FROM eventstore.event_ids i"
+								  " LEFT JOIN eventstore.events e ON e.position OPERATOR(pg_catalog.=) i.position"
+								  " WHERE i.event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
+	}
+	else
+	{
+		Oid			t[1] = {UUIDARRAYOID};
+
+		probe_plan = es_kept_plan(&probe_plan_plain,
+								  "SELECT event_id, stream, version, position, type, data, data_bin"
+								  " FROM eventstore.events"
+								  " WHERE event_id OPERATOR(pg_catalog.=) ANY ($1)", 1, t);
 	}
 }
 
@@ -293,7 +312,16 @@ probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 		Datum		d;
 
 		stored[i].id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
-		stored[i].stream = DatumGetTextPP(SPI_getbinval(tup, desc, 2, &isnull));
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_ES_EVENT_ID_REUSED),
+					 errmsg("event id %s is already used by an archived event",
+							uuid_str(&stored[i].id)),
+					 errdetail("It is stored at position " INT64_FORMAT ", which es_archive_events moved to the archive.",
+							   DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull))),
+					 errhint("New events need new ids.")));
+		stored[i].stream = DatumGetTextPP(d);
 		stored[i].version = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		stored[i].position = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 		stored[i].type = DatumGetTextPP(SPI_getbinval(tup, desc, 5, &isnull));

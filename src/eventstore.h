@@ -46,6 +46,7 @@
 #define ERRCODE_ES_NOT_FOUND				MAKE_SQLSTATE('E','S','0','0','7')
 #define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
 #define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
+#define ERRCODE_ES_ARCHIVED					MAKE_SQLSTATE('E','S','0','1','0')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
 #define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
 
@@ -217,6 +218,7 @@ extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at
 /* src/partitions.c */
 extern void es_ensure_partitions(int64 first_position, int64 last_position);
 extern Oid	es_event_ids_relid(void);
+extern void es_check_archive_horizon(int64 after_position);
 extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/append_exec.c */

@@ -286,6 +286,7 @@ es_load_feed(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	es_check_archive_horizon(after);
 	values[0] = Int64GetDatum(after);
 	safe = es_feed_safe_position();
 	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < safe)

@@ -235,6 +235,41 @@ es_event_ids_relid(void)
 	return OidIsValid(nsp) ? get_relname_relid("event_ids", nsp) : InvalidOid;
 }
 
+static SPIPlanPtr horizon_plan = NULL;
+
+/*
+ * Refuse a feed read that starts below the archive horizon: it would
+ * silently skip the archived events.  Only the partitioned layout can
+ * archive; the plain layout pays one syscache lookup.  Caller is connected
+ * to SPI.
+ */
+void
+es_check_archive_horizon(int64 after_position)
+{
+	int64		horizon;
+	bool		isnull;
+	Datum		d;
+
+	if (get_rel_relkind(es_events_relid()) != RELKIND_PARTITIONED_TABLE)
+		return;
+	es_kept_plan(&horizon_plan,
+				 "SELECT pg_catalog.max(to_position) FROM eventstore.archives", 0, NULL);
+	if (SPI_execute_plan(horizon_plan, NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the archive horizon");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return;
+	horizon = DatumGetInt64(d);
+	if (after_position < horizon - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ES_ARCHIVED),
+				 errmsg("the events before position " INT64_FORMAT " are archived", horizon),
+				 errdetail("A read of the feed after position " INT64_FORMAT " would skip them.",
+						   after_position),
+				 errhint("Read the archive tables (eventstore.archives lists them), or start after "
+						 "es_archive_horizon() - 1.")));
+}
+
 /*
  * The worker: make the partitions in a transaction of its own and exit.
  * lock_timeout bounds a wait for a lock that its appender may be behind

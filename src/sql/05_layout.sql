@@ -19,7 +19,8 @@
 --   event_ids         event id -> position, one row per stored event: ids
 --                     stay unique across partitions (a unique index on a
 --                     partitioned table must hold the partition key);
---   partitioning      the partition size.
+--   partitioning      the partition size;
+--   archives          the partitions archived (es_archive_events).
 -- Partitions are made by the store as positions reach them (es_append,
 -- src/partitions.c) and are not members of the extension, so pg_dump
 -- dumps them as ordinary tables and DROP EXTENSION cannot drop them unseen.
@@ -95,5 +96,20 @@ BEGIN
         'Partitioned layout: positions per partition of eventstore.events (from eventstore.partition_size at CREATE EXTENSION).';
     INSERT INTO eventstore.partitioning (partition_size) VALUES (size);
     REVOKE ALL ON TABLE eventstore.partitioning FROM PUBLIC;
+
+    -- One row per partition that es_archive_events took out of the store
+    -- (17_partitions.sql).  Dumped: a restored store knows what it archived.
+    CREATE TABLE eventstore.archives (
+        table_name    text        NOT NULL,
+        from_position bigint      NOT NULL,
+        to_position   bigint      NOT NULL,
+        events        bigint      NOT NULL,
+        archived_at   timestamptz NOT NULL,
+        CONSTRAINT archives_pkey PRIMARY KEY (from_position)
+    );
+    COMMENT ON TABLE eventstore.archives IS
+        'Partitioned layout: the partitions archived by es_archive_events, now tables of schema eventstore_archive; positions from_position to to_position - 1.';
+    PERFORM pg_catalog.pg_extension_config_dump('eventstore.archives', '');
+    REVOKE ALL ON TABLE eventstore.archives FROM PUBLIC;
 END
 $layout$;

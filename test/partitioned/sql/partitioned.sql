@@ -64,3 +64,30 @@ INSERT INTO eventstore.events (position, stream, version, event_id, type, catego
 VALUES (1000000, 'loaded-1', 1, '00000000-0000-4000-8000-0000000000aa', 'L', 'loaded', now());
 SELECT position FROM eventstore.event_ids WHERE event_id = '00000000-0000-4000-8000-0000000000aa';
 SELECT version, position > 1000000 AS after_loaded FROM es_append('loaded-1', 'M', '{}', 1);
+
+-- Archival: the four oldest partitions (positions 1 to 28) leave the store.
+SELECT es_archive_events(NULL);
+SELECT es_archive_events(29, 'partition test') AS archived;
+SELECT table_name, from_position, to_position, events FROM eventstore.archives ORDER BY from_position;
+SELECT es_archive_horizon();
+SELECT count(*) FROM eventstore.events WHERE position < 29;
+SELECT * FROM es_load_feed(0, 10);
+SELECT min(position) FROM es_load_feed(es_archive_horizon() - 1, 10000);
+-- acct-1 (versions 1 to 22 at positions 1 to 22) went whole: its
+-- numbering continues, a stale expectation still conflicts.
+SELECT count(*) FROM es_load('acct-1', max_count => NULL);
+SELECT state, version, first_version, last_version FROM es_stream_info('acct-1');
+SELECT version FROM es_append('acct-1', 'AfterArchive', '{}', 22);
+SELECT es_append('acct-1', 'Stale', '{}', 0);
+-- The archive is a table of its own, still immutable; its ids stay used.
+SELECT count(*), min(position), max(position) FROM eventstore_archive.events_0000000000000000001;
+UPDATE eventstore_archive.events_0000000000000000001 SET type = 'X';
+SELECT es_append('acct-9', 'X', '{}', 0, NULL,
+                 (SELECT event_id FROM eventstore_archive.events_0000000000000000001 ORDER BY position LIMIT 1));
+SELECT action, detail->>'from_position' AS from_position, detail->>'events' AS events, reason
+FROM eventstore.lifecycle_log WHERE action = 'archive' ORDER BY detail->>'from_position';
+-- Nothing more below 29; the last partition is never archived.
+SELECT es_archive_events(29);
+SELECT es_archive_events(9000000000) > 0 AS archived_more;
+SELECT count(*) AS partitions_left FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass;
+SELECT version FROM es_append('acct-1', 'AfterAll', '{}', 23);
