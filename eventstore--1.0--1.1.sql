@@ -1211,6 +1211,185 @@ REVOKE ALL ON FUNCTION eventstore.es_set_shard(integer, integer, text) FROM PUBL
 REVOKE ALL ON FUNCTION eventstore.es_unset_shard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_shard_info() FROM PUBLIC;
 
+-- ---- Issue 14: the partitioned layout's functions (src/sql/17_partitions.sql).
+-- A store updated from 1.0 keeps the plain layout: the layout is chosen when
+-- a store is created (eventstore.partition_size, src/sql/05_layout.sql), and
+-- a store that holds events converts by dump and restore
+-- (docs/partitioning.md).  On a plain store these functions refuse (55000),
+-- and es_archive_horizon answers 1.
+
+-- Partitions of the partitioned layout (05_layout.sql, docs/partitioning.md).
+-- es_append has es_make_partitions run (src/partitions.c) when the
+-- positions it hands out come near the upper bound of the last partition,
+-- under a lock that keeps two appenders from making the same partition; an
+-- administrator calls it to make partitions ahead of a bulk load or a
+-- restore into the partitioned layout.  Partitions start after the last one,
+-- or at the partition that holds from_position if that is higher (1 by
+-- default), so a store whose position counter starts high (after a
+-- reinstall, a load) does not get empty partitions for the positions below.
+
+CREATE FUNCTION eventstore.es_make_partitions(up_to_position bigint, from_position bigint DEFAULT 1)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    size  bigint;
+    lo    bigint;
+    name  text;
+    made  integer := 0;
+BEGIN
+    IF to_regclass('eventstore.partitioning') IS NULL THEN
+        RAISE EXCEPTION 'the store is not partitioned'
+            USING ERRCODE = '55000',
+                  HINT = 'Set eventstore.partition_size before CREATE EXTENSION eventstore to create a partitioned store.';
+    END IF;
+    IF up_to_position IS NULL OR up_to_position < 1 THEN
+        RAISE EXCEPTION 'up_to_position must be a position (at least 1)' USING ERRCODE = '22023';
+    END IF;
+    IF from_position IS NULL OR from_position < 1 OR from_position > up_to_position THEN
+        RAISE EXCEPTION 'from_position must be a position from 1 to up_to_position' USING ERRCODE = '22023';
+    END IF;
+    EXECUTE 'SELECT partition_size FROM eventstore.partitioning' INTO size;
+    -- The upper bound of the last partition; partitions are contiguous from 1.
+    SELECT max(pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+                                    'TO \(''?(-?[0-9]+)''?\)')::bigint)
+      INTO lo
+      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'eventstore.events'::regclass;
+    -- Positions between the last partition and from_position get none: they
+    -- are below the position counter and never handed out (a gap).
+    lo := greatest(coalesce(lo, 1), (from_position - 1) / size * size + 1);
+    WHILE lo <= up_to_position LOOP
+        name := 'events_' || pg_catalog.lpad(lo::text, 19, '0');
+        -- Made outside the partitioned table and attached: ATTACH takes SHARE
+        -- UPDATE EXCLUSIVE on the parent, which appenders and readers do not
+        -- wait for (CREATE TABLE ... PARTITION OF would take ACCESS EXCLUSIVE).
+        EXECUTE format('CREATE TABLE eventstore.%I (LIKE eventstore.events_template INCLUDING ALL)', name);
+        -- Statement-level guards fire only for the table a statement names:
+        -- each partition carries its own.
+        EXECUTE format('CREATE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON eventstore.%I'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_change()', name);
+        EXECUTE format('CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON eventstore.%I'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_change()', name);
+        EXECUTE format('CREATE TRIGGER events_note_insert BEFORE INSERT ON eventstore.%I'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_note_insert()', name);
+        EXECUTE format('ALTER TABLE eventstore.%I ENABLE ALWAYS TRIGGER events_immutable,'
+                       ' ENABLE ALWAYS TRIGGER events_no_truncate, ENABLE ALWAYS TRIGGER events_note_insert', name);
+        EXECUTE format('REVOKE ALL ON TABLE eventstore.%I FROM PUBLIC', name);
+        EXECUTE format('COMMENT ON TABLE eventstore.%I IS %L', name,
+                       format('Events at positions %s to %s (a partition of eventstore.events, made by the store).',
+                              lo, lo + size - 1));
+        EXECUTE format('ALTER TABLE eventstore.events ATTACH PARTITION eventstore.%I FOR VALUES FROM (%s) TO (%s)',
+                       name, lo, lo + size);
+        lo := lo + size;
+        made := made + 1;
+    END LOOP;
+    RETURN made;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_make_partitions(bigint, bigint) IS
+    'Partitioned layout: make the partitions of eventstore.events up to and including the one that holds up_to_position (the first one, if there is none yet, at from_position); returns how many were made. es_append has it run as positions come near the last partition''s bound; call it before loading events by INSERT or COPY. Superuser only.';
+REVOKE ALL ON FUNCTION eventstore.es_make_partitions(bigint, bigint) FROM PUBLIC;
+
+-- Archival (docs/partitioning.md, "Archival"): the oldest partitions leave
+-- the store for schema eventstore_archive, where each stays a table of its
+-- own (immutable, dumpable with pg_dump -t).  Before they go:
+--   - every stream whose last event is in them gets a stream_state row with
+--     its version and last position, so that its numbering continues (the
+--     row a soft delete leaves, 50_lifecycle.sql): never a second version 1;
+--   - their event ids stay in event_ids, so an archived id is still used.
+-- The detach takes ACCESS EXCLUSIVE on eventstore.events for an instant, at
+-- the end (DETACH ... CONCURRENTLY cannot run inside a function); the
+-- lock_timeout below bounds the wait behind long readers, and appenders
+-- wait behind the detach only that long.  Retry on 55P03.
+CREATE FUNCTION eventstore.es_archive_events(before_position bigint, reason text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    part   record;
+    n      bigint;
+    done   integer := 0;
+BEGIN
+    IF to_regclass('eventstore.partitioning') IS NULL THEN
+        RAISE EXCEPTION 'the store is not partitioned'
+            USING ERRCODE = '55000',
+                  HINT = 'Only a store created with eventstore.partition_size set can archive its oldest events.';
+    END IF;
+    IF before_position IS NULL OR before_position < 1 THEN
+        RAISE EXCEPTION 'before_position must be a position (at least 1)' USING ERRCODE = '22023';
+    END IF;
+    IF to_regnamespace('eventstore_archive') IS NULL THEN
+        CREATE SCHEMA eventstore_archive;
+        REVOKE ALL ON SCHEMA eventstore_archive FROM PUBLIC;
+    END IF;
+    FOR part IN
+        SELECT c.oid::regclass AS rel, c.relname,
+               pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?[0-9]+)''?\)')::bigint AS lo,
+               pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \(''?(-?[0-9]+)''?\)')::bigint AS hi
+        FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'eventstore.events'::regclass
+        ORDER BY 3
+    LOOP
+        -- Wholly below the bound, and never the last partition (appends go there).
+        EXIT WHEN part.hi IS NULL OR part.hi > before_position
+            OR NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+                           WHERE i.inhparent = 'eventstore.events'::regclass AND c.oid <> part.rel
+                             AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?[0-9]+)''?\)')::bigint >= part.hi);
+        EXECUTE format(
+            'INSERT INTO eventstore.stream_state AS s (stream, last_version, last_position, updated_at)
+             SELECT p.stream, max(p.version), max(p.position), pg_catalog.clock_timestamp()
+             FROM %s p
+             WHERE NOT EXISTS (SELECT FROM eventstore.events e
+                               WHERE e.stream = p.stream AND e.position >= %s)
+             GROUP BY p.stream
+             ON CONFLICT (stream) DO UPDATE
+             SET last_version = greatest(s.last_version, excluded.last_version),
+                 last_position = greatest(s.last_position, excluded.last_position),
+                 updated_at = excluded.updated_at', part.rel, part.hi);
+        EXECUTE format('SELECT count(*) FROM %s', part.rel) INTO n;
+        -- The DDL guard refuses to detach a partition that holds events;
+        -- this is the audited way to.
+        PERFORM pg_catalog.set_config('eventstore.allow_destroy', 'on', true);
+        EXECUTE format('ALTER TABLE eventstore.events DETACH PARTITION %s', part.rel);
+        EXECUTE format('ALTER TABLE %s SET SCHEMA eventstore_archive', part.rel);
+        PERFORM pg_catalog.set_config('eventstore.allow_destroy', 'off', true);
+        EXECUTE format('COMMENT ON TABLE eventstore_archive.%I IS %L', part.relname,
+                       format('Archived events at positions %s to %s, detached from eventstore.events by es_archive_events on %s.',
+                              part.lo, part.hi - 1, pg_catalog.clock_timestamp()));
+        INSERT INTO eventstore.archives (table_name, from_position, to_position, events, archived_at)
+        VALUES ('eventstore_archive.' || part.relname, part.lo, part.hi, n, pg_catalog.clock_timestamp());
+        INSERT INTO eventstore.lifecycle_log (logged_at, action, stream, handler, kind, detail, reason, session_role, calling_role)
+        VALUES (pg_catalog.clock_timestamp(), 'archive', NULL, NULL, NULL,
+                pg_catalog.jsonb_build_object('table', 'eventstore_archive.' || part.relname,
+                                              'from_position', part.lo, 'to_position', part.hi - 1, 'events', n),
+                reason, session_user,
+                CASE pg_catalog.current_setting('role') WHEN 'none' THEN session_user ELSE pg_catalog.current_setting('role')::name END);
+        done := done + 1;
+    END LOOP;
+    RETURN done;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_archive_events(bigint, text) IS
+    'Partitioned layout (admin): move every partition of eventstore.events wholly below before_position, oldest first and never the last one, into schema eventstore_archive; streams continue their numbering, archived ids stay used, feed reads before the archived positions fail (ES010). Returns how many partitions were archived. Audited.';
+REVOKE ALL ON FUNCTION eventstore.es_archive_events(bigint, text) FROM PUBLIC;
+
+-- The first position still in the store: the feed below it was archived
+-- (1 when nothing was).
+CREATE FUNCTION eventstore.es_archive_horizon() RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    horizon bigint;
+BEGIN
+    IF to_regclass('eventstore.archives') IS NULL THEN
+        RETURN 1;
+    END IF;
+    EXECUTE 'SELECT coalesce(max(to_position), 1) FROM eventstore.archives' INTO horizon;
+    RETURN horizon;
+END
+$$;
+REVOKE ALL ON FUNCTION eventstore.es_archive_horizon() FROM PUBLIC;
+COMMENT ON FUNCTION eventstore.es_archive_horizon() IS
+    'The first position still in the store: events below it were archived by es_archive_events (1 when none were). A subscriber that starts from scratch reads the feed after es_archive_horizon() - 1.';
+
 -- es_grant_reader, which several issues of 1.1 extended, as a fresh install
 -- defines it (src/sql/90_privileges.sql).  es_current_table_additions is
 -- defined once, above, with the final list of the store's own objects.

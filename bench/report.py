@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 
-EVENTS = {"w1": 1, "w2": 1, "w3": 100, "w4": 3, "w5": 1000, "w6": 1000, "w7": 1}
+EVENTS = {"w1": 1, "w2": 1, "w3": 100, "w4": 3, "w5": 1000, "w6": 1000, "w7": 1, "w8": 1}
 TITLES = {
     "w1": "1. one event, own streams, exact expected version",
     "w2": "2. one event, one hot stream (successful appends)",
@@ -25,6 +25,7 @@ TITLES = {
     "w5": "5. load a 1,000-event stream",
     "w6": "6. feed page of 1,000 events",
     "w7": "7. workload 1 in an empty store vs a large store",
+    "w8": "8. workload 1 in a partitioned store vs a plain one",
 }
 # workload -> (contender, [baselines])
 PAIRS = {
@@ -35,6 +36,7 @@ PAIRS = {
     "w5": ("es", ["select"]),
     "w6": ("es", ["select"]),
     "w7": ("es-big", ["es-empty"]),
+    "w8": ("es-part", ["es-plain"]),
 }
 # (workload, contender, baseline, minimum ratio, text).  The targets
 # are medians at 16 clients; the other client counts are shown beside them
@@ -49,6 +51,7 @@ TARGETS = [
     ("w5", "es", "select", 0.90, "es_load stream >= 0.90 x plain SELECT"),
     ("w6", "es", "select", 0.90, "es_load feed page >= 0.90 x plain SELECT"),
     ("w7", "es-big", "es-empty", 1 / 1.2, "append cost in the large store within 1.2 x the empty store"),
+    ("w8", "es-part", "es-plain", 0.90, "appends to a partitioned store >= 0.90 x a plain store"),
 ]
 
 

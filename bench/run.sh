@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-MODE=full; DURATION=10; REPS=3; CLIENTS="1 4 16"; ONLY="w1 w2 w3 w4 w5 w6 w7"
+MODE=full; DURATION=10; REPS=3; CLIENTS="1 4 16"; ONLY="w1 w2 w3 w4 w5 w6 w7 w8"
 BIG_EVENTS=10000000; WRITE_DOCS=1; KEEP=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -124,6 +124,15 @@ SQL
     ;;
 esac
 
+case " $ONLY " in *" w8 "*)
+    # Workload 8: the same appends into a plain store and into a store in
+    # the partitioned layout (docs/partitioning.md), 1,000,000 positions per
+    # partition, both new.
+    new_bench_db bench_plain
+    PGOPTIONS="-c eventstore.partition_size=1000000" new_bench_db bench_part
+    ;;
+esac
+
 DATA='{"amount": 100, "currency": "EUR", "account": "DE00 1234 5678", "note": "benchmark event"}'
 META='{"correlation_id": "4f9c3c1e-5d2a-4a41-9f41-8a2f7c1d0e55"}'
 EVENTS=$(/usr/bin/env python3 - "$DATA" "$META" <<'PY' 2>/dev/null || true
@@ -149,6 +158,7 @@ WORKLOADS=(
     "w5 es bench w5_es 1000"       "w5 select bench w5_select 1000"
     "w6 es bench w6_es 1000"       "w6 select bench w6_select 1000"
     "w7 es-empty bench_empty w1_es 1" "w7 es-big bench_big w1_es 1"
+    "w8 es-plain bench_plain w1_es 1" "w8 es-part bench_part w1_es 1"
 )
 
 RESULTS=$OUT/runs.tsv

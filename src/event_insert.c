@@ -264,6 +264,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	ModifyTableState *volatile mtstate = NULL;
 	PartitionTupleRouting *volatile proute = NULL;
 	ResultRelInfo *volatile ids = NULL;
+	ResultRelInfo *volatile compiled_leaf = NULL;
 	TupleTableSlot *volatile ids_slot = NULL;
 	EsInsertFrame frame;
 	int64		first = PG_INT64_MAX;
@@ -334,6 +335,19 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 				ResultRelInfo *leaf = ExecFindPartition(mtstate, rri, proute, slot, estate);
 				TupleConversionMap *map = leaf->ri_RootToPartitionMap;
 				TupleTableSlot *leaf_slot = slot;
+
+				/*
+				 * The backend's compiled CHECK constraints and index
+				 * expressions serve a partition too (they are checked
+				 * against its constraint texts and index OIDs), so an
+				 * append does not compile them anew for its partition.
+				 */
+				if (insert_depth == 1 && leaf != compiled_leaf)
+				{
+					leaf->ri_ConstraintExprs = es_events_check_exprs(leaf->ri_RelationDesc);
+					es_events_use_compiled_indexes(leaf);
+					compiled_leaf = leaf;
+				}
 
 				if (map != NULL)
 					leaf_slot = execute_attr_map_slot(map->attrMap, slot,

@@ -20,6 +20,7 @@
 #include "access/tableam.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -108,17 +109,39 @@ static int64
 read_version_partitioned(Relation parent, text *stream, Snapshot snapshot, bool *done)
 {
 	PartitionDesc pd = RelationGetPartitionDesc(parent, true);
+	PartitionBoundInfo b = pd->boundinfo;
+	int64		high_water = es_position_high_water();
 	int			i;
 
 	*done = false;
-	for (i = pd->nparts - 1; i >= 0; i--)
+	if (pd->nparts == 0)
 	{
-		Relation	leaf = table_open(pd->oids[i], AccessShareLock);
-		Relation	index = open_partition_version_index(leaf);
+		*done = true;
+		return 0;
+	}
+
+	/*
+	 * Range bounds: indexes[i] is the partition whose upper bound is
+	 * datums[i] (-1 for a gap); its lower bound is datums[i - 1].
+	 * Partitions made ahead, above the highest position handed out, hold
+	 * nothing and are skipped.
+	 */
+	for (i = b->ndatums; i >= 1; i--)
+	{
+		int			p = b->indexes[i];
+		Relation	leaf;
+		Relation	index;
 		TupleTableSlot *slot;
 		bool		found;
 		int64		version = 0;
 
+		if (p < 0)
+			continue;
+		if (b->kind[i - 1][0] == PARTITION_RANGE_DATUM_VALUE &&
+			DatumGetInt64(b->datums[i - 1][0]) > high_water)
+			continue;
+		leaf = table_open(pd->oids[p], AccessShareLock);
+		index = open_partition_version_index(leaf);
 		if (index == NULL)
 		{
 			table_close(leaf, AccessShareLock);

@@ -197,6 +197,7 @@ extern void es_position_shmem_request(void);
 extern void es_position_init(void);
 extern int64 es_allocate_positions(int count);
 extern int64 es_feed_safe_position(void);
+extern int64 es_position_high_water(void);
 extern int64 es_feed_safe_position_ext(TimestampTz *next_deadline);
 extern void es_invalidate_position_counter(void);
 extern void es_note_direct_insert(void);

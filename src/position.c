@@ -549,6 +549,29 @@ es_feed_safe_position(void)
 }
 
 /*
+ * The highest position handed out in this database, as the shared counter
+ * knows it; PG_INT64_MAX when it does not (serialized mode, a counter not
+ * read yet, or invalidated by rows inserted by another path).  No stored
+ * row has a higher position.  The partitioned version read skips the
+ * partitions above it (events_read.c).
+ */
+int64
+es_position_high_water(void)
+{
+	EsDbCounter *e;
+	int64		hw = PG_INT64_MAX;
+
+	if (!es_preloaded)
+		return PG_INT64_MAX;
+	LWLockAcquire(shared_state->lock, LW_SHARED);
+	e = find_db_counter(false);
+	if (e != NULL && e->valid)
+		hw = e->last_pos;
+	LWLockRelease(shared_state->lock);
+	return hw;
+}
+
+/*
  * es_feed_holders(): the appending transactions in flight, in every
  * database of the server (concurrent mode; none in serialized mode, where
  * the holder of the feed lock shows in pg_locks instead).

@@ -59,7 +59,7 @@ BEGIN
     -- Rows that leave the events table (a lifecycle delete, retention) free
     -- their ids, as in the plain layout; rows that come in by another path
     -- than es_append (a data-only restore into the parent, a conversion)
-    -- record theirs.  es_append records its own (src/event_insert.c) and
+    -- record theirs.  In replica mode neither fires (below).  es_append records its own (src/event_insert.c) and
     -- fires no statement trigger; a restore of a partitioned store's dump
     -- writes the partitions and event_ids directly and fires neither.
     CREATE FUNCTION eventstore.es_event_ids_forget() RETURNS trigger
@@ -85,8 +85,9 @@ BEGIN
     CREATE TRIGGER events_record_ids AFTER INSERT ON eventstore.events
         REFERENCING NEW TABLE AS came
         FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_event_ids_record();
-    ALTER TABLE eventstore.events ENABLE ALWAYS TRIGGER events_forget_ids;
-    ALTER TABLE eventstore.events ENABLE ALWAYS TRIGGER events_record_ids;
+    -- Not ALWAYS, unlike the guards: a logical-replication subscriber
+    -- (session_replication_role = replica) receives event_ids by the same
+    -- publication as the events; firing there too would record each id twice.
 
     CREATE TABLE eventstore.partitioning (
         partition_size bigint NOT NULL CHECK (partition_size > 0),

@@ -97,8 +97,10 @@ BEGIN
     IF before_position IS NULL OR before_position < 1 THEN
         RAISE EXCEPTION 'before_position must be a position (at least 1)' USING ERRCODE = '22023';
     END IF;
-    CREATE SCHEMA IF NOT EXISTS eventstore_archive;
-    REVOKE ALL ON SCHEMA eventstore_archive FROM PUBLIC;
+    IF to_regnamespace('eventstore_archive') IS NULL THEN
+        CREATE SCHEMA eventstore_archive;
+        REVOKE ALL ON SCHEMA eventstore_archive FROM PUBLIC;
+    END IF;
     FOR part IN
         SELECT c.oid::regclass AS rel, c.relname,
                pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?[0-9]+)''?\)')::bigint AS lo,

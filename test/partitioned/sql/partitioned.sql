@@ -85,7 +85,7 @@ UPDATE eventstore_archive.events_0000000000000000001 SET type = 'X';
 SELECT es_append('acct-9', 'X', '{}', 0, NULL,
                  (SELECT event_id FROM eventstore_archive.events_0000000000000000001 ORDER BY position LIMIT 1));
 SELECT action, detail->>'from_position' AS from_position, detail->>'events' AS events, reason
-FROM eventstore.lifecycle_log WHERE action = 'archive' ORDER BY detail->>'from_position';
+FROM eventstore.lifecycle_log WHERE action = 'archive' ORDER BY (detail->>'from_position')::bigint;
 -- Nothing more below 29; the last partition is never archived.
 SELECT es_archive_events(29);
 SELECT es_archive_events(9000000000) > 0 AS archived_more;
