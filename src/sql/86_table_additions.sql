@@ -64,7 +64,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('events_template_pkey'), ('events_template_stream_version_key'),
                ('events_template_event_id_key'), ('events_template_category_position_idx'),
                ('event_ids_pkey'), ('partitioning_pkey'),
-               ('partitioning_partition_size_check'), ('partitioning_one_row_check')
+               ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
+               ('archives_pkey')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s

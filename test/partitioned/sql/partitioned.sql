@@ -91,3 +91,6 @@ SELECT es_archive_events(29);
 SELECT es_archive_events(9000000000) > 0 AS archived_more;
 SELECT count(*) AS partitions_left FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass;
 SELECT version FROM es_append('acct-1', 'AfterAll', '{}', 23);
+
+-- Nothing of the layout counts as a user's addition (table_additions).
+SELECT count(*) FROM eventstore.es_current_table_additions();
