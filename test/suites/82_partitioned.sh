@@ -8,7 +8,8 @@
 #    that needs es_make_partitions first (pinned in the layout's checks);
 #  - the stress run and the feed stress run, on stores that make their
 #    partitions while they append;
-#  - the layout's own checks (test/partitioned/sql);
+#  - the layout's own checks (test/partitioned/sql) and specs
+#    (test/partitioned/specs: archival while appending);
 #  - pg_dump / pg_restore of a partitioned store, and the conversion of a
 #    plain store to the partitioned layout by dump and restore.
 cd "$(dirname "$0")/../.."
@@ -30,6 +31,17 @@ if "$PG_ISOLATION_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" -
     ok "isolation specs on a partitioned store"
 else
     not_ok "isolation specs on a partitioned store"; cat "$out/iso.log"; head -80 "$out/iso/regression.diffs"
+fi
+
+# The layout's own specs (test/partitioned/specs): archival against appends.
+pspecs=$(cd test/partitioned/specs && ls *.spec | sed 's/\.spec$//' | tr '\n' ' ')
+es_new_db es_isolation_arch
+if "$PG_ISOLATION_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
+    --inputdir=test/partitioned --outputdir="$out/iso_arch" --use-existing --dbname=es_isolation_arch \
+    $pspecs >"$out/iso_arch.log" 2>&1; then
+    ok "partitioned layout's isolation specs ($pspecs)"
+else
+    not_ok "partitioned layout's isolation specs"; cat "$out/iso_arch.log"; head -80 "$out/iso_arch/regression.diffs"
 fi
 
 # 2. Stress runs (partitions made while appending).
