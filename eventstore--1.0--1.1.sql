@@ -893,11 +893,23 @@ COMMENT ON FUNCTION eventstore.es_feed_position_at(timestamptz) IS
 REVOKE ALL ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) FROM PUBLIC;
 CREATE FUNCTION eventstore.es_enable_time_index() RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    part regclass;
 BEGIN
     IF EXISTS (SELECT FROM pg_class c
-               WHERE c.relname = 'events_created_at_brin_idx'
+               WHERE c.relname IN ('events_created_at_brin_idx', 'events_template_created_at_brin_idx')
                  AND c.relnamespace = 'eventstore'::regnamespace) THEN
         RETURN false;
+    END IF;
+    IF (SELECT relkind FROM pg_class WHERE oid = 'eventstore.events'::regclass) = 'p' THEN
+        -- Partitioned layout (05_layout.sql): on the template, for the
+        -- partitions to come, and on each partition there is; not on the
+        -- parent, whose indexes a restore would build twice.
+        CREATE INDEX events_template_created_at_brin_idx ON eventstore.events_template USING brin (created_at);
+        FOR part IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass LOOP
+            EXECUTE format('CREATE INDEX ON %s USING brin (created_at)', part);
+        END LOOP;
+        RETURN true;
     END IF;
     CREATE INDEX events_created_at_brin_idx ON eventstore.events USING brin (created_at);
     COMMENT ON INDEX eventstore.events_created_at_brin_idx IS

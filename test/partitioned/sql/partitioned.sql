@@ -94,3 +94,18 @@ SELECT version FROM es_append('acct-1', 'AfterAll', '{}', 23);
 
 -- Nothing of the layout counts as a user's addition (table_additions).
 SELECT count(*) FROM eventstore.es_current_table_additions();
+
+-- The time index goes to the template and to every partition, not the parent.
+SELECT es_enable_time_index() AS created, es_enable_time_index() AS again;
+SELECT count(*) AS on_parent FROM pg_index WHERE indrelid = 'eventstore.events'::regclass;
+SELECT (SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inhrelid
+        JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam
+        WHERE i.inhparent = 'eventstore.events'::regclass AND a.amname = 'brin')
+     = (SELECT count(*) FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass) AS on_every_partition;
+SELECT position > 0 FROM es_feed_position_at(now() - interval '1 hour') AS position;
+-- ... and partitions made later copy it from the template.
+SELECT es_make_partitions(1000100) > 0 AS made;
+SELECT (SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inhrelid
+        JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam
+        WHERE i.inhparent = 'eventstore.events'::regclass AND a.amname = 'brin')
+     = (SELECT count(*) FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass) AS on_every_partition;
