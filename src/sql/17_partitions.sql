@@ -8,6 +8,36 @@
 -- default), so a store whose position counter starts high (after a
 -- reinstall, a load) does not get empty partitions for the positions below.
 
+-- The partitions of eventstore.events with their bounds, oldest first (none
+-- in the plain layout).  Also for monitoring: how many partitions are hot.
+CREATE FUNCTION eventstore.es_partitions(
+    OUT partition regclass, OUT from_position bigint, OUT to_position bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT c.oid::regclass,
+           substring(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?[0-9]+)''?\)')::bigint,
+           substring(pg_get_expr(c.relpartbound, c.oid), 'TO \(''?(-?[0-9]+)''?\)')::bigint
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'eventstore.events'::regclass
+    ORDER BY 2
+$$;
+COMMENT ON FUNCTION eventstore.es_partitions() IS
+    'Partitioned layout: the partitions of eventstore.events, oldest first, each holding positions from_position to to_position - 1 (none for a plain store).';
+REVOKE ALL ON FUNCTION eventstore.es_partitions() FROM PUBLIC;
+
+-- 55000 unless the store is in the partitioned layout.
+CREATE FUNCTION eventstore.es_require_partitioned() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regclass('eventstore.partitioning') IS NULL THEN
+        RAISE EXCEPTION 'the store is not partitioned'
+            USING ERRCODE = '55000',
+                  HINT = 'Set eventstore.partition_size before CREATE EXTENSION eventstore to create a partitioned store (docs/partitioning.md).';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION eventstore.es_require_partitioned() FROM PUBLIC;
+
 CREATE FUNCTION eventstore.es_make_partitions(up_to_position bigint, from_position bigint DEFAULT 1)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -17,11 +47,7 @@ DECLARE
     name  text;
     made  integer := 0;
 BEGIN
-    IF to_regclass('eventstore.partitioning') IS NULL THEN
-        RAISE EXCEPTION 'the store is not partitioned'
-            USING ERRCODE = '55000',
-                  HINT = 'Set eventstore.partition_size before CREATE EXTENSION eventstore to create a partitioned store.';
-    END IF;
+    PERFORM eventstore.es_require_partitioned();
     IF up_to_position IS NULL OR up_to_position < 1 THEN
         RAISE EXCEPTION 'up_to_position must be a position (at least 1)' USING ERRCODE = '22023';
     END IF;
@@ -29,12 +55,7 @@ BEGIN
         RAISE EXCEPTION 'from_position must be a position from 1 to up_to_position' USING ERRCODE = '22023';
     END IF;
     EXECUTE 'SELECT partition_size FROM eventstore.partitioning' INTO size;
-    -- The upper bound of the last partition; partitions are contiguous from 1.
-    SELECT max(pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
-                                    'TO \(''?(-?[0-9]+)''?\)')::bigint)
-      INTO lo
-      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhparent = 'eventstore.events'::regclass;
+    SELECT max(p.to_position) INTO lo FROM eventstore.es_partitions() p;
     -- Positions between the last partition and from_position get none: they
     -- are below the position counter and never handed out (a gap).
     lo := greatest(coalesce(lo, 1), (from_position - 1) / size * size + 1);
@@ -85,15 +106,12 @@ CREATE FUNCTION eventstore.es_archive_events(before_position bigint, reason text
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
-    part   record;
-    n      bigint;
-    done   integer := 0;
+    part      record;
+    n         bigint;
+    done      integer := 0;
+    last_from bigint;
 BEGIN
-    IF to_regclass('eventstore.partitioning') IS NULL THEN
-        RAISE EXCEPTION 'the store is not partitioned'
-            USING ERRCODE = '55000',
-                  HINT = 'Only a store created with eventstore.partition_size set can archive its oldest events.';
-    END IF;
+    PERFORM eventstore.es_require_partitioned();
     IF before_position IS NULL OR before_position < 1 THEN
         RAISE EXCEPTION 'before_position must be a position (at least 1)' USING ERRCODE = '22023';
     END IF;
@@ -101,19 +119,13 @@ BEGIN
         CREATE SCHEMA eventstore_archive;
         REVOKE ALL ON SCHEMA eventstore_archive FROM PUBLIC;
     END IF;
+    SELECT max(p.from_position) INTO last_from FROM eventstore.es_partitions() p;
     FOR part IN
-        SELECT c.oid::regclass AS rel, c.relname,
-               pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?[0-9]+)''?\)')::bigint AS lo,
-               pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'TO \(''?(-?[0-9]+)''?\)')::bigint AS hi
-        FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = 'eventstore.events'::regclass
-        ORDER BY 3
+        SELECT p.partition AS rel, c.relname, p.from_position AS lo, p.to_position AS hi
+        FROM eventstore.es_partitions() p JOIN pg_catalog.pg_class c ON c.oid = p.partition
     LOOP
         -- Wholly below the bound, and never the last partition (appends go there).
-        EXIT WHEN part.hi IS NULL OR part.hi > before_position
-            OR NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-                           WHERE i.inhparent = 'eventstore.events'::regclass AND c.oid <> part.rel
-                             AND pg_catalog.substring(pg_catalog.pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?[0-9]+)''?\)')::bigint >= part.hi);
+        EXIT WHEN part.hi IS NULL OR part.hi > before_position OR part.lo >= last_from;
         EXECUTE format(
             'INSERT INTO eventstore.stream_state AS s (stream, last_version, last_position, updated_at)
              SELECT p.stream, max(p.version), max(p.position), pg_catalog.clock_timestamp()

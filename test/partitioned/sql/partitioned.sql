@@ -109,3 +109,8 @@ SELECT (SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inh
         JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam
         WHERE i.inhparent = 'eventstore.events'::regclass AND a.amname = 'brin')
      = (SELECT count(*) FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass) AS on_every_partition;
+
+-- The partitions, oldest first, for monitoring.
+SELECT count(*) > 0 AS listed, bool_and(to_position > from_position) AS bounded,
+       min(from_position) >= es_archive_horizon() AS above_horizon
+FROM es_partitions();
