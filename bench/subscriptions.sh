@@ -23,24 +23,26 @@
 # output.txt).
 #
 # Options:
-#   --quick              3 s phases x 2 repetitions, backlog 200,000 events: about 2 minutes
+#   --quick              3 s phases x 2 repetitions, backlog 200,000 events read
+#                        twice: 1 to 2 minutes
 #   --duration S         writing time per live phase in seconds (full: 20)
-#   --reps N             repetitions of the live phases (full: 3)
+#   --reps N             repetitions of the live phases (full: 4)
 #   --writers N          appending clients (16)
 #   --subscribers N      subscribers (8)
 #   --backlog N          events in the catch-up backlog (full: 10000000; 0 skips it)
-#   --catchup-reps N     catch-up repetitions, each reads the backlog with both readers (2)
+#   --catchup-reps N     catch-up repetitions, each reads the backlog with both readers (3)
 #   --page N             page size of feed reads, live and catch-up (1000)
 #   --keep               leave the cluster running at the end
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-MODE=full; DURATION=20; REPS=3; WRITERS=16; SUBSCRIBERS=8; BACKLOG=10000000
-CATCHUP_REPS=2; PAGE=1000; KEEP=0
+ARGS="$*"
+MODE=full; DURATION=20; REPS=4; WRITERS=16; SUBSCRIBERS=8; BACKLOG=10000000
+CATCHUP_REPS=3; PAGE=1000; KEEP=0
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) MODE=quick; DURATION=3; REPS=2; BACKLOG=200000 ;;
+        --quick) MODE=quick; DURATION=3; REPS=2; BACKLOG=200000; CATCHUP_REPS=2 ;;
         --duration) DURATION=$2; shift ;;
         --reps) REPS=$2; shift ;;
         --writers) WRITERS=$2; shift ;;
@@ -55,7 +57,6 @@ while [ $# -gt 0 ]; do
     shift
 done
 started=$(date +%s)
-ARGS="$*"
 
 # A directory of its own (cluster, client build and Go cache), so that
 # `make test` or bench/run.sh in the same tree do not remove it under our feet.
@@ -99,9 +100,12 @@ es_new_db subs
 mode=$($PSQL -At -d subs -c "SELECT eventstore.es_feed_mode()")
 [ "$mode" = concurrent ] || { echo "feed mode is $mode, not concurrent: is eventstore preloaded?" >&2; exit 1; }
 echo "== live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION}s per phase (feed mode: $mode)"
-"$CLIENT" live -db subs -writers "$WRITERS" -subscribers "$SUBSCRIBERS" -reps "$REPS" \
+# The client shares the two cores with the server: its CPU time is reported.
+/usr/bin/time -f "%U %S %e" -o "$OUT/client-live.time" "$CLIENT" live -db subs -writers "$WRITERS" -subscribers "$SUBSCRIBERS" -reps "$REPS" \
     -duration "${DURATION}s" -page "$PAGE" -out "$OUT"
-echo "   store after the live phases: $($PSQL -At -d subs -c "SELECT count(*) FROM eventstore.events") events"
+read -r cu cs ce < "$OUT/client-live.time"
+client_cpu=$(awk -v u="$cu" -v s="$cs" -v e="$ce" 'BEGIN {printf "%.0f s user + %.0f s system in %.0f s, %.0f %% of one core", u, s, e, 100 * (u + s) / e}')
+echo "   store after the live phases: $($PSQL -At -d subs -c "SELECT count(*) FROM eventstore.events") events; client CPU: $client_cpu"
 
 if [ "$BACKLOG" -gt 0 ]; then
     es_new_db backlog
@@ -133,7 +137,7 @@ elapsed=$(( $(date +%s) - started ))
     echo "- Command: \`bench/subscriptions.sh${ARGS:+ $ARGS}\`"
     echo "- Machine: $(nproc) CPUs ($(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GB memory, $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -sr)"
     echo "- PostgreSQL $($PSQL -At -d subs -c 'SHOW server_version'); settings: $(printf '%s; ' "${SETTINGS[@]}")max_connections = 60; everything else initdb's default"
-    echo "- Live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION} s per phase, feed pages of $PAGE"
+    echo "- Live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION} s per phase, feed pages of $PAGE; the client (writers and subscribers) used $client_cpu"
     [ "$BACKLOG" -gt 0 ] && echo "- Catch-up: backlog of $BACKLOG events ($size, loaded in $load_s s), $CATCHUP_REPS repetitions, pages of $PAGE"
     echo "- The whole run took $(( elapsed / 60 )) min $(( elapsed % 60 )) s"
     echo
