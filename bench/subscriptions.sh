@@ -97,6 +97,10 @@ mkdir -p "$OUT"
 exec > >(tee -a "$OUT/output.txt") 2>&1
 
 es_new_db subs
+# The machine is shared: how busy it is before we start says how much of it
+# others take (the live phases report the same figure while they run).
+idle_busy=$("$CLIENT" cpu 5s)
+echo "== machine CPU busy before the live phases (our cluster idle): $idle_busy %"
 mode=$($PSQL -At -d subs -c "SELECT eventstore.es_feed_mode()")
 [ "$mode" = concurrent ] || { echo "feed mode is $mode, not concurrent: is eventstore preloaded?" >&2; exit 1; }
 echo "== live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION}s per phase (feed mode: $mode)"
@@ -126,7 +130,9 @@ CHECKPOINT;
 SQL
     load_s=$(( $(date +%s) - t0 ))
     size=$($PSQL -At -d backlog -c "SELECT pg_size_pretty(pg_total_relation_size('eventstore.events'))")
-    echo "   loaded in $load_s s; $size on disk; reading it whole, $CATCHUP_REPS repetitions"
+    catchup_busy=$("$CLIENT" cpu 5s)
+    echo "   loaded in $load_s s; $size on disk; machine CPU busy before the reads: $catchup_busy %"
+    echo "   reading it whole, $CATCHUP_REPS repetitions"
     "$CLIENT" catchup -db backlog -expect "$BACKLOG" -page "$PAGE" -reps "$CATCHUP_REPS" -out "$OUT"
 fi
 
@@ -137,8 +143,8 @@ elapsed=$(( $(date +%s) - started ))
     echo "- Command: \`bench/subscriptions.sh${ARGS:+ $ARGS}\`"
     echo "- Machine: $(nproc) CPUs ($(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GB memory, $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -sr)"
     echo "- PostgreSQL $($PSQL -At -d subs -c 'SHOW server_version'); settings: $(printf '%s; ' "${SETTINGS[@]}")max_connections = 60; everything else initdb's default"
-    echo "- Live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION} s per phase, feed pages of $PAGE; the client (writers and subscribers) used $client_cpu"
-    [ "$BACKLOG" -gt 0 ] && echo "- Catch-up: backlog of $BACKLOG events ($size, loaded in $load_s s), $CATCHUP_REPS repetitions, pages of $PAGE"
+    echo "- Live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION} s per phase, feed pages of $PAGE; the client (writers and subscribers) used $client_cpu; machine CPU busy before the live phases, our cluster idle: $idle_busy %"
+    [ "$BACKLOG" -gt 0 ] && echo "- Catch-up: backlog of $BACKLOG events ($size, loaded in $load_s s), $CATCHUP_REPS repetitions, pages of $PAGE; machine CPU busy before the reads: $catchup_busy %"
     echo "- The whole run took $(( elapsed / 60 )) min $(( elapsed % 60 )) s"
     echo
     cat "$OUT/summary-live.md"

@@ -5,6 +5,7 @@
 //
 //	subscriptions live    -writers 16 -subscribers 8 -duration 20s -reps 3 -out DIR
 //	subscriptions catchup -expect N -page 1000 -reps 2 -out DIR
+//	subscriptions cpu 5s     (how busy the machine is: % of all CPUs)
 //
 // live runs, in every repetition and in a rotating order, one phase per
 // mode: 16 writers appending single events while 8 subscribers follow the
@@ -36,6 +37,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,6 +131,7 @@ type phaseResult struct {
 	rtt      []int64 // ns, the writers' append round trips
 	negative int
 	pages    int
+	cpuBusy  float64 // % of the machine's CPU time busy while the writers ran
 }
 
 type liveOpts struct {
@@ -284,6 +287,28 @@ func subscriber(conn *pgx.Conn, notified *int32, wake string, from int64, o live
 	}
 }
 
+// The machine's CPU counters (/proc/stat, all CPUs, in clock ticks): busy
+// and total.  Busy is everything but idle and iowait; it includes the other
+// work on the machine, which is the point: it shows how loaded it was.
+func cpuTicks() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	fields := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	for i, f := range fields[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		if i >= 8 { // guest time is already counted in user time
+			break
+		}
+		total += v
+		if i != 3 && i != 4 {
+			busy += v
+		}
+	}
+	return busy, total
+}
+
 func runPhase(ph phase, rep, index int, o liveOpts) phaseResult {
 	// Writers connect and append one warm-up event each (plans prepared,
 	// caches loaded) before the feed's head is taken.
@@ -331,11 +356,13 @@ func runPhase(ph phase, rep, index int, o liveOpts) phaseResult {
 			writers[i] = writer(wconns[i], ph.notify, fmt.Sprintf("sub-%s-%d-%d", run, index, i), start, &deadline)
 		}(i)
 	}
+	busy0, total0 := cpuTicks()
 	t0 := now()
 	atomic.StoreInt64(&deadline, t0+int64(o.duration))
 	close(start)
 	wwg.Wait()
 	elapsed := time.Duration(now() - t0)
+	busy1, total1 := cpuTicks()
 	for i, c := range wconns {
 		c.Close(ctx)
 		if writers[i].err != nil {
@@ -386,6 +413,9 @@ func runPhase(ph phase, rep, index int, o liveOpts) phaseResult {
 	}
 
 	res := phaseResult{ph: ph, rep: rep, appends: len(all), elapsed: elapsed, rtt: rtt}
+	if total1 > total0 {
+		res.cpuBusy = 100 * float64(busy1-busy0) / float64(total1-total0)
+	}
 	for i, s := range subs {
 		if s.err != nil {
 			fail("%s rep %d: subscriber %d: %v", ph.name, rep, i, s.err)
@@ -488,7 +518,7 @@ func live(args []string) {
 		fail("%v", err)
 	}
 	defer tsv.Close()
-	fmt.Fprintf(tsv, "rep\tphase\twriters\tsubscribers\tappends\tseconds\tappends_per_s\tlat_p50_ms\tlat_p99_ms\tlat_max_ms\tnegative\tpages\trtt_p50_ms\trtt_p99_ms\n")
+	fmt.Fprintf(tsv, "rep\tphase\twriters\tsubscribers\tappends\tseconds\tappends_per_s\tlat_p50_ms\tlat_p99_ms\tlat_max_ms\tnegative\tpages\trtt_p50_ms\trtt_p99_ms\tcpu_busy_pct\n")
 
 	results := map[string][]phaseResult{}
 	index := 0
@@ -502,15 +532,15 @@ func live(args []string) {
 			tps := float64(r.appends) / r.elapsed.Seconds()
 			p50, p99, mx := quantiles(r.lat)
 			r50, r99, _ := quantiles(r.rtt)
-			fmt.Fprintf(tsv, "%d\t%s\t%d\t%d\t%d\t%.3f\t%.1f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%.3f\t%.3f\n",
+			fmt.Fprintf(tsv, "%d\t%s\t%d\t%d\t%d\t%.3f\t%.1f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%.3f\t%.3f\t%.1f\n",
 				rep, ph.name, ph.writers, ph.subs, r.appends, r.elapsed.Seconds(), tps, p50, p99, mx,
-				r.negative, r.pages, r50, r99)
+				r.negative, r.pages, r50, r99, r.cpuBusy)
 			if ph.subs > 0 {
-				fmt.Printf("   rep %d %-15s %2dw %ds appends/s=%7.0f  latency ms p50=%.3f p99=%.3f max=%.3f  (%d events x %d subscribers seen, no gap)\n",
-					rep, ph.name, ph.writers, ph.subs, tps, p50, p99, mx, r.appends, ph.subs)
+				fmt.Printf("   rep %d %-15s %2dw %ds appends/s=%6.0f  latency ms p50=%.3f p99=%.3f max=%.3f  cpu %3.0f%%  (%d events x %d subscribers seen, no gap)\n",
+					rep, ph.name, ph.writers, ph.subs, tps, p50, p99, mx, r.cpuBusy, r.appends, ph.subs)
 			} else {
-				fmt.Printf("   rep %d %-15s %2dw    appends/s=%7.0f  append round trip ms p50=%.3f p99=%.3f\n",
-					rep, ph.name, ph.writers, tps, r50, r99)
+				fmt.Printf("   rep %d %-15s %2dw    appends/s=%6.0f  append round trip ms p50=%.3f p99=%.3f  cpu %3.0f%%\n",
+					rep, ph.name, ph.writers, tps, r50, r99, r.cpuBusy)
 			}
 		}
 	}
@@ -518,8 +548,8 @@ func live(args []string) {
 	// Summary: latencies pooled over repetitions and subscribers; throughput
 	// and ratios as medians over repetitions.
 	var b strings.Builder
-	fmt.Fprintf(&b, "| mode | writers | subscribers | appends/s (median) | latency p50 ms | p99 ms | max ms | p99 per repetition ms | negative | from the call p50 / p99 ms | feed reads/s per subscriber |\n")
-	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| mode | writers | subscribers | appends/s (median) | latency p50 ms | p99 ms | max ms | p99 per repetition ms | negative | from the call p50 / p99 ms | feed reads/s per subscriber | machine CPU busy |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	tpsOf := func(name string) []float64 {
 		var v []float64
 		for _, r := range results[name] {
@@ -534,12 +564,13 @@ func live(args []string) {
 	p99s := map[string]float64{}
 	for _, name := range []string{"es_wait", "notify", "poll", "es_wait-1"} {
 		var all, fromCall []int64
-		var per, reads []float64
+		var per, reads, busy []float64
 		neg := 0
 		for _, r := range results[name] {
 			all = append(all, r.lat...)
 			fromCall = append(fromCall, r.fromCall...)
 			reads = append(reads, float64(r.pages)/r.elapsed.Seconds()/float64(r.ph.subs))
+			busy = append(busy, r.cpuBusy)
 			_, p99, _ := quantiles(r.lat)
 			per = append(per, p99)
 			neg += r.negative
@@ -548,9 +579,9 @@ func live(args []string) {
 		c50, c99, _ := quantiles(fromCall)
 		p99s[name] = p99
 		ph := results[name][0].ph
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.3f | %.3f | %.3f | %s | %.1f %% | %.3f / %.3f | %.0f |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.3f | %.3f | %.3f | %s | %.1f %% | %.3f / %.3f | %.0f | %.0f %% |\n",
 			label[name], ph.writers, ph.subs, median(tpsOf(name)), p50, p99, mx, join(per, "%.2f"),
-			100*float64(neg)/float64(len(all)), c50, c99, median(reads))
+			100*float64(neg)/float64(len(all)), c50, c99, median(reads), median(busy))
 	}
 	ratio := func(a, c string) []float64 {
 		var v []float64
@@ -560,8 +591,8 @@ func live(args []string) {
 		}
 		return v
 	}
-	fmt.Fprintf(&b, "\n| writers' throughput | appends/s (median) | append round trip p50 / p99 ms | ratio to no NOTIFY (per repetition) | median |\n")
-	fmt.Fprintf(&b, "|---|---:|---:|---|---:|\n")
+	fmt.Fprintf(&b, "\n| writers' throughput | appends/s (median) | append round trip p50 / p99 ms | machine CPU busy | ratio to no NOTIFY (per repetition) | median |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---|---:|\n")
 	for _, pair := range [][3]string{
 		{"writers", "writers", "16 writers alone, no NOTIFY"},
 		{"writers+notify", "writers", "16 writers alone, pg_notify in each append transaction"},
@@ -570,15 +601,17 @@ func live(args []string) {
 		{"poll", "es_wait", "with 8 polling subscribers, no NOTIFY"},
 	} {
 		var rtt []int64
+		var busy []float64
 		for _, r := range results[pair[0]] {
 			rtt = append(rtt, r.rtt...)
+			busy = append(busy, r.cpuBusy)
 		}
 		r50, r99, _ := quantiles(rtt)
 		rs := ratio(pair[0], pair[1])
 		text := strings.Replace(pair[2], "16 writers", fmt.Sprintf("%d writers", *writers), 1)
 		text = strings.Replace(text, "8 ", fmt.Sprintf("%d ", *subs), 1)
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f / %.2f | %s | %.2f x |\n", text, median(tpsOf(pair[0])), r50, r99,
-			join(rs, "%.2f"), median(rs))
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f / %.2f | %.0f %% | %s | %.2f x |\n", text, median(tpsOf(pair[0])), r50, r99,
+			median(busy), join(rs, "%.2f"), median(rs))
 	}
 	verdict := "MEETS"
 	if p99s["es_wait"] >= 5 {
@@ -691,6 +724,20 @@ func main() {
 		live(os.Args[2:])
 	case "catchup":
 		catchup(os.Args[2:])
+	case "cpu":
+		// How busy the machine is without us (other users' work): % of
+		// all CPUs' time over a few seconds.
+		d := 5 * time.Second
+		if len(os.Args) > 2 {
+			var err error
+			if d, err = time.ParseDuration(os.Args[2]); err != nil {
+				fail("%v", err)
+			}
+		}
+		b0, t0 := cpuTicks()
+		time.Sleep(d)
+		b1, t1 := cpuTicks()
+		fmt.Printf("%.0f\n", 100*float64(b1-b0)/float64(t1-t0))
 	default:
 		fail("unrecognized command %q", os.Args[1])
 	}
