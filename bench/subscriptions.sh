@@ -16,7 +16,7 @@
 #  2. catch-up: a backlog loaded straight into eventstore.events (as
 #     bench/run.sh's growth store), read whole in pages with es_load_feed and
 #     with the plain SELECT ... WHERE position > $1 ORDER BY position LIMIT n,
-#     in A B / B A order; events/s and the ratio.  Each read must return
+#     in A B / B A order after a warm-up read; events/s and the ratio.  Each read must return
 #     positions 1..N without a gap.
 # The client is bench/subscriptions/main.go (Go, Debian's pgx v4, built
 # offline).  Results: bench/results/subs-<time>/ (summary.md, phases.tsv,
@@ -25,12 +25,13 @@
 # Options:
 #   --quick              3 s phases x 2 repetitions, backlog 200,000 events read
 #                        twice: 1 to 2 minutes
-#   --duration S         writing time per live phase in seconds (full: 20)
+#   --duration S         writing time per live phase in seconds (full: 15)
 #   --reps N             repetitions of the live phases (full: 4)
 #   --writers N          appending clients (16)
 #   --subscribers N      subscribers (8)
 #   --backlog N          events in the catch-up backlog (full: 10000000; 0 skips it)
-#   --catchup-reps N     catch-up repetitions, each reads the backlog with both readers (3)
+#   --catchup-reps N     catch-up repetitions, each reads the backlog with both readers,
+#                        after one read that is not counted (4)
 #   --page N             page size of feed reads, live and catch-up (1000)
 #   --keep               leave the cluster running at the end
 set -euo pipefail
@@ -38,8 +39,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 ARGS="$*"
-MODE=full; DURATION=20; REPS=4; WRITERS=16; SUBSCRIBERS=8; BACKLOG=10000000
-CATCHUP_REPS=3; PAGE=1000; KEEP=0
+MODE=full; DURATION=15; REPS=4; WRITERS=16; SUBSCRIBERS=8; BACKLOG=10000000
+CATCHUP_REPS=4; PAGE=1000; KEEP=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) MODE=quick; DURATION=3; REPS=2; BACKLOG=200000; CATCHUP_REPS=2 ;;
@@ -131,7 +132,7 @@ SQL
     load_s=$(( $(date +%s) - t0 ))
     size=$($PSQL -At -d backlog -c "SELECT pg_size_pretty(pg_total_relation_size('eventstore.events'))")
     catchup_busy=$("$CLIENT" cpu 5s)
-    echo "   loaded in $load_s s; $size on disk; machine CPU busy before the reads: $catchup_busy %"
+    echo "   loaded in $load_s s; $size on disk; machine CPU busy before the reads (our idle cluster included): $catchup_busy %"
     echo "   reading it whole, $CATCHUP_REPS repetitions"
     "$CLIENT" catchup -db backlog -expect "$BACKLOG" -page "$PAGE" -reps "$CATCHUP_REPS" -out "$OUT"
 fi
@@ -144,7 +145,7 @@ elapsed=$(( $(date +%s) - started ))
     echo "- Machine: $(nproc) CPUs ($(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GB memory, $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -sr)"
     echo "- PostgreSQL $($PSQL -At -d subs -c 'SHOW server_version'); settings: $(printf '%s; ' "${SETTINGS[@]}")max_connections = 60; everything else initdb's default"
     echo "- Live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION} s per phase, feed pages of $PAGE; the client (writers and subscribers) used $client_cpu; machine CPU busy before the live phases, our cluster idle: $idle_busy %"
-    [ "$BACKLOG" -gt 0 ] && echo "- Catch-up: backlog of $BACKLOG events ($size, loaded in $load_s s), $CATCHUP_REPS repetitions, pages of $PAGE; machine CPU busy before the reads: $catchup_busy %"
+    [ "$BACKLOG" -gt 0 ] && echo "- Catch-up: backlog of $BACKLOG events ($size, loaded in $load_s s), $CATCHUP_REPS repetitions, pages of $PAGE; machine CPU busy before the reads (our idle cluster included): $catchup_busy %"
     echo "- The whole run took $(( elapsed / 60 )) min $(( elapsed % 60 )) s"
     echo
     cat "$OUT/summary-live.md"
