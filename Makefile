@@ -64,7 +64,7 @@ check-frozen:
 	    echo "a released install or upgrade script differs from the release (releases.sha256):" \
 	         "released scripts are frozen; put changes into the next upgrade script" >&2; exit 1; }
 
-.PHONY: test demo bench bench-correlation deps check-frozen print-regress print-isolation package-test dist
+.PHONY: test demo bench bench-correlation bench-subscriptions deps check-frozen print-regress print-isolation package-test dist
 # The test lists, for the suites of `make test` (one home for each list).
 print-regress:
 	@echo $(REGRESS)
@@ -99,3 +99,8 @@ bench:
 # Reads of one correlation id in a store of 10,000,000 events (docs/benchmarks.md).
 bench-correlation:
 	bench/correlation.sh $(BENCH_ARGS)
+
+# Subscribers of the global feed under load: es_wait, LISTEN/NOTIFY, polling;
+# catch-up reading of a 10,000,000-event backlog (docs/benchmarks.md).
+bench-subscriptions:
+	bench/subscriptions.sh $(BENCH_ARGS)
