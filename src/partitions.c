@@ -181,6 +181,7 @@ es_ensure_partitions(int64 first_position, int64 last_position)
 				upper;
 	bool		must;
 	bool		made = false;
+	int64		target;
 
 	if (!last_partition(&nparts, &lower, &upper))
 		return;
@@ -203,23 +204,24 @@ es_ensure_partitions(int64 first_position, int64 last_position)
 		return;
 	}
 	must = !covered(nparts, upper, last_position);
+	target = must ? last_position : upper;
 
 	/* Our own lock on the table, if it conflicts with ATTACH, rules the worker out. */
-	if (!holds_attach_conflict() &&
-		make_partitions_in_worker(must ? last_position : upper, first_position))
+	if (!holds_attach_conflict() && make_partitions_in_worker(target, first_position))
 	{
 		AcceptInvalidationMessages();
-		made = true;
-	}
-	if (must && made)
-	{
 		(void) last_partition(&nparts, &lower, &upper);
-		made = covered(nparts, upper, last_position);
+		made = covered(nparts, upper, target);
 	}
-	if (!made && must)
+	if (!made)
 	{
-		/* Made here: seen by others at our commit, so the lock is kept until then. */
-		make_partitions_here(last_position, first_position);
+		/*
+		 * Made here: seen by others at our commit, so the lock is kept until
+		 * then.  Also when making ahead, so that a worker that cannot work
+		 * (no slot, a database it cannot connect to) is not started again
+		 * by every append of the upper half.
+		 */
+		make_partitions_here(target, first_position);
 		CommandCounterIncrement();
 		return;
 	}

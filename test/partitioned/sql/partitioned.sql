@@ -114,3 +114,14 @@ SELECT (SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inh
 SELECT count(*) > 0 AS listed, bool_and(to_position > from_position) AS bounded,
        min(from_position) >= es_archive_horizon() AS above_horizon
 FROM es_partitions();
+
+-- A transaction holding a lock that ATTACH waits for makes its partitions
+-- itself (a background worker would wait for it): 200 appends cross the
+-- last partition made above.
+BEGIN;
+LOCK TABLE eventstore.events IN SHARE UPDATE EXCLUSIVE MODE;
+SELECT count(*) FROM (SELECT es_append('locked-' || (g % 5), 'L', '{}') FROM generate_series(1, 200) g) x;
+COMMIT;
+SELECT count(*) AS stored, max(position) > 1000100 AS crossed
+FROM eventstore.events WHERE stream LIKE 'locked-%';
+SELECT max(to_position) > (SELECT max(position) FROM eventstore.events) AS covered FROM es_partitions();
