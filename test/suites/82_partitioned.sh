@@ -75,6 +75,20 @@ else
     not_ok "partitioned layout checks"; cat "$out/regress.log"; head -80 "$out/regress/regression.diffs"
 fi
 
+# An archive, dumped on its own and restored for an audit into a database
+# with the extension and the archive schema: every event, still immutable.
+arch=$(q es_partitioned_checks -c "SELECT table_name FROM eventstore.archives ORDER BY from_position LIMIT 1")
+n=$(q es_partitioned_checks -c "SELECT events FROM eventstore.archives ORDER BY from_position LIMIT 1")
+"$PGBIN/pg_dump" -d es_partitioned_checks -t "$arch" -f "$out/archive.sql"
+es_new_db es_audit && q es_audit -c "CREATE SCHEMA eventstore_archive" &&
+    q es_audit -f "$out/archive.sql" >/dev/null 2>"$out/audit.log"
+[ "$(q es_audit -c "SELECT count(*) FROM $arch" 2>>"$out/audit.log")" = "$n" ] &&
+    ok "an archive dumped with pg_dump -t restores for an audit ($n events)" ||
+    { not_ok "archive restore for an audit"; cat "$out/audit.log"; }
+q es_audit -c "UPDATE $arch SET type = 'X'" >/dev/null 2>"$out/audit_update.log"
+grep -q "immutable" "$out/audit_update.log" && ok "the restored archive is immutable" ||
+    { not_ok "the restored archive can be changed"; cat "$out/audit_update.log"; }
+
 # 4. Dump and restore: the restoring session has eventstore.partition_size
 #    set (here in postgresql.conf; ALTER DATABASE ... SET or PGOPTIONS work
 #    too), so the dump's CREATE EXTENSION creates a partitioned store.
