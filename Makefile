@@ -64,7 +64,7 @@ check-frozen:
 	    echo "a released install or upgrade script differs from the release (releases.sha256):" \
 	         "released scripts are frozen; put changes into the next upgrade script" >&2; exit 1; }
 
-.PHONY: test demo bench bench-correlation deps check-frozen print-regress print-isolation package-test dist
+.PHONY: test demo bench bench-correlation bench-volume deps check-frozen print-regress print-isolation package-test dist
 # The test lists, for the suites of `make test` (one home for each list).
 print-regress:
 	@echo $(REGRESS)
@@ -99,3 +99,10 @@ bench:
 # Reads of one correlation id in a store of 10,000,000 events (docs/benchmarks.md).
 bench-correlation:
 	bench/correlation.sh $(BENCH_ARGS)
+
+# Flat costs at volume (issue 14): appends, stream loads and feed pages in a
+# store of 50,000,000 events against small stores, bytes per event against a
+# Message DB-shaped table (docs/benchmarks.md, "Volume").  Hours, not minutes;
+# `bench/volume.sh --quick` checks it in a few.
+bench-volume:
+	bench/volume.sh $(BENCH_ARGS)
