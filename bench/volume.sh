@@ -42,6 +42,10 @@
 #                      after CREATE EXTENSION in every store and times one
 #                      es_archive_events of the oldest partition of the big store
 #   --partition-size P positions per partition (default events / 10)
+#   --mdb-store S      which store's events the Message DB-shaped table holds:
+#                      big (default) or small (for a run short of time: per-
+#                      event sizes hardly depend on the store's size, compare
+#                      the two stores' figures)
 #   --no-mdb           skip the Message DB-shaped table
 #   --no-instructions  skip the instruction counts of appends (callgrind, as
 #                      bench/profile.sh: machine noise does not move them)
@@ -57,7 +61,7 @@ ROOT=$PWD
 ARGS="$*"
 
 EVENTS=50000000; STREAMS=; DURATION=10; REPS=3; CLIENTS=4; READ_CLIENTS=2
-LAYOUT=both; PSIZE=; MDB=1; INSTRUCTIONS=1; CHUNK=2500000; JOBS=1; KEEP=0; MODE=full
+LAYOUT=both; PSIZE=; MDB=1; MDB_STORE=big; INSTRUCTIONS=1; CHUNK=2500000; JOBS=1; KEEP=0; MODE=full
 SMALL=1000000; NLONG=10
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -69,6 +73,7 @@ while [ $# -gt 0 ]; do
         --clients) CLIENTS=$2; shift ;;
         --layout) LAYOUT=$2; shift ;;
         --partition-size) PSIZE=$2; shift ;;
+        --mdb-store) MDB_STORE=$2; shift ;;
         --no-mdb) MDB=0 ;;
         --no-instructions) INSTRUCTIONS=0 ;;
         --chunk) CHUNK=$2; shift ;;
@@ -80,6 +85,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 STREAMS=${STREAMS:-$((EVENTS / 10))}
+case $MDB_STORE in big) MDB_EVENTS=$EVENTS; MDB_STREAMS=$STREAMS ;; small) MDB_EVENTS=$SMALL; MDB_STREAMS=$((SMALL / 10)) ;;
+    *) echo "--mdb-store: big or small" >&2; exit 2 ;; esac
 PSIZE=${PSIZE:-$((EVENTS / 10))}
 case $LAYOUT in plain) LAYOUTS=plain ;; partitioned) LAYOUTS=partitioned ;; both) LAYOUTS="plain partitioned" ;;
     *) echo "--layout: plain, partitioned or both" >&2; exit 2 ;; esac
@@ -393,7 +400,7 @@ for layout in $LAYOUTS; do run_layout "$layout"; done
 # counts stream positions from 0.  In a database without the extension.
 if [ "$MDB" = 1 ]; then
     say ""
-    say "== Message DB-shaped table, the same $EVENTS events"
+    say "== Message DB-shaped table, the same $MDB_EVENTS events as the $MDB_STORE store"
     $PSQL -d postgres -c "CREATE DATABASE vol_mdb" >/dev/null
     $PSQL -d vol_mdb <<'SQL'
 CREATE SCHEMA message_store;
@@ -417,14 +424,14 @@ CREATE INDEX messages_category ON message_store.messages
     (message_store.category(stream_name), global_position, message_store.category(metadata ->> 'correlationStreamName'));
 SQL
     t0=$(date +%s)
-    load_chunks vol_mdb "$EVENTS" "$STREAMS" \
+    load_chunks vol_mdb "$MDB_EVENTS" "$MDB_STREAMS" \
         "INSERT INTO message_store.messages (global_position, position, id, time, stream_name, type, data, metadata)
          SELECT position, version - 1, event_id, created_at AT TIME ZONE 'utc', stream, type, data, metadata FROM (" ") AS e"
     t1=$(date +%s)
-    $PSQL -d vol_mdb -c "SELECT setval('message_store.messages_global_position_seq', $EVENTS)" \
+    $PSQL -d vol_mdb -c "SELECT setval('message_store.messages_global_position_seq', $MDB_EVENTS)" \
         -c "VACUUM ANALYZE message_store.messages" -c "CHECKPOINT" >/dev/null
     say "   loaded in $(( t1 - t0 )) s, VACUUM ANALYZE + CHECKPOINT $(( $(date +%s) - t1 )) s"
-    $PSQL -At -F $'\t' -d vol_mdb <<SQL | sed "s/^/mdb\tbig\tmessages\t/; s/\$/\t$EVENTS/" >> "$SIZES"
+    $PSQL -At -F $'\t' -d vol_mdb <<SQL | sed "s/^/mdb\t$MDB_STORE\tmessages\t/; s/\$/\t$MDB_EVENTS/" >> "$SIZES"
 SELECT 'heap+toast', pg_table_size('message_store.messages')
 UNION ALL
 SELECT 'index ' || i.relname, pg_relation_size(x.indexrelid)
@@ -471,7 +478,7 @@ say ""
 say "bytes on disk per event (heap + toast + indexes; pg_table_size + pg_relation_size of each index)"
 for layout in $LAYOUTS mdb; do
     for store in small big; do
-        if [ "$layout" = mdb ]; then [ "$store" = big ] || continue; tab=messages; else tab=events; fi
+        if [ "$layout" = mdb ]; then tab=messages; else tab=events; fi
         n=$(awk -F'\t' -v l="$layout" -v s="$store" '$1 == l && $2 == s {print $6; exit}' "$SIZES")
         [ -n "$n" ] || continue
         heap=$(bytes_of "$layout" "$store" "$tab" heap); idx=$(bytes_of "$layout" "$store" "$tab" index)
