@@ -64,7 +64,7 @@ check-frozen:
 	    echo "a released install or upgrade script differs from the release (releases.sha256):" \
 	         "released scripts are frozen; put changes into the next upgrade script" >&2; exit 1; }
 
-.PHONY: test demo bench bench-correlation bench-subscriptions deps check-frozen print-regress print-isolation package-test dist
+.PHONY: test demo bench bench-correlation bench-subscriptions bench-volume deps check-frozen print-regress print-isolation package-test dist
 # The test lists, for the suites of `make test` (one home for each list).
 print-regress:
 	@echo $(REGRESS)
@@ -104,3 +104,10 @@ bench-correlation:
 # catch-up reading of a 10,000,000-event backlog (docs/benchmarks.md).
 bench-subscriptions:
 	bench/subscriptions.sh $(BENCH_ARGS)
+
+# Flat costs at volume (issue 14): appends, stream loads and feed pages in a
+# store of 50,000,000 events against small stores, bytes per event against a
+# Message DB-shaped table (docs/benchmarks.md, "Volume").  Hours, not minutes;
+# `bench/volume.sh --quick` checks it in a few.
+bench-volume:
+	bench/volume.sh $(BENCH_ARGS)
