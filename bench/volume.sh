@@ -37,10 +37,11 @@
 #   --duration S       seconds per pgbench run (default 10)
 #   --reps R           repetitions (default 3)
 #   --clients C        pgbench clients for appends (default 4; reads use 2)
-#   --layout L         plain, partitioned, or both (default): partitioned calls
-#                      eventstore.es_partition_events(partition_size => P) right
-#                      after CREATE EXTENSION in every store and times one
-#                      es_archive_events of the oldest partition of the big store
+#   --layout L         plain, partitioned, or both (default): partitioned
+#                      creates every store with eventstore.partition_size = P
+#                      (docs/partitioning.md), makes its partitions before the
+#                      load and times one es_archive_events of the oldest
+#                      partition of the big store
 #   --partition-size P positions per partition (default events / 10)
 #   --mdb-store S      which store's events the Message DB-shaped table holds:
 #                      big (default) or small (for a run short of time: per-
@@ -170,14 +171,15 @@ SQL
 HAS_PARTITION=0
 layout_available() {     # layout_available DB: sets HAS_PARTITION (0 or 1)
     HAS_PARTITION=$($PSQL -At -d "$1" -c "SELECT count(*) FROM pg_proc
-        WHERE proname = 'es_partition_events' AND pronamespace = 'eventstore'::regnamespace")
+        WHERE proname = 'es_make_partitions' AND pronamespace = 'eventstore'::regnamespace")
 }
 
 # new_store DB LAYOUT: a fresh database with the extension, partitioned on request
 new_store() {
-    es_new_db "$1"
     if [ "$2" = partitioned ]; then
-        $PSQL -d "$1" -c "SELECT eventstore.es_partition_events(partition_size => $PSIZE)" >/dev/null
+        PGOPTIONS="-c eventstore.partition_size=$PSIZE" es_new_db "$1"
+    else
+        es_new_db "$1"
     fi
 }
 
@@ -205,6 +207,10 @@ load_chunks() {
 # load_store DB TOTAL NSTREAMS: a store's events, then VACUUM ANALYZE, CHECKPOINT
 load_store() {
     local db=$1 total=$2 nstreams=$3 t0 t1
+    # A partitioned store needs its partitions before rows are inserted by hand.
+    if [ "$($PSQL -At -d "$db" -c "SELECT relkind FROM pg_class WHERE oid = 'eventstore.events'::regclass")" = p ]; then
+        $PSQL -d "$db" -c "SELECT eventstore.es_make_partitions($total + 1000)" >/dev/null
+    fi
     t0=$(date +%s)
     load_chunks "$db" "$total" "$nstreams" \
         "INSERT INTO eventstore.events (position, stream, version, event_id, type, category, data, metadata, created_at)" ""
@@ -381,7 +387,7 @@ run_layout() {
             FROM pg_partition_tree('eventstore.events') t JOIN pg_class c ON c.oid = t.relid
             WHERE t.isleaf AND c.relpartbound IS NOT NULL ORDER BY hi LIMIT 1")
         t0=$(date +%s.%N)
-        $PSQL -d vol_big -c "CALL eventstore.es_archive_events(before_position => $bound)"
+        $PSQL -d vol_big -c "SELECT eventstore.es_archive_events(before_position => $bound)"
         ARCHIVE_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
         say "   es_archive_events(before_position => $bound): $ARCHIVE_S s"
     fi
