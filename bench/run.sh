@@ -61,17 +61,8 @@ es_build_tmp_install
 PGBENCH=$PGBIN/pgbench
 PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"
 
-# Every setting that differs from initdb's defaults (es_start_cluster adds
-# port, socket, max_connections = 60 and fsync = off; the later fsync = on
-# wins).
-SETTINGS=(
-    "shared_preload_libraries = 'eventstore'"
-    "fsync = on"
-    "synchronous_commit = on"
-    "shared_buffers = 1GB"
-    "max_wal_size = 8GB"
-    "checkpoint_timeout = 15min"
-)
+. bench/settings.sh
+SETTINGS=("${BENCH_SETTINGS[@]}")
 rm -rf "$TMP_CHECK"; mkdir -p "$TMP_CHECK"
 es_start_cluster bench "${SETTINGS[@]}"
 [ "$KEEP" = 1 ] || trap 'es_stop_cluster bench' EXIT

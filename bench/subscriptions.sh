@@ -75,16 +75,8 @@ CLIENT=$TMP_CHECK/build/subscriptions
     GOCACHE="$TMP_CHECK/build/gocache" go build -o "$CLIENT" .)
 PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"
 
-# The settings of bench/run.sh (es_start_cluster adds port, socket,
-# max_connections = 60 and fsync = off; the later fsync = on wins).
-SETTINGS=(
-    "shared_preload_libraries = 'eventstore'"
-    "fsync = on"
-    "synchronous_commit = on"
-    "shared_buffers = 1GB"
-    "max_wal_size = 8GB"
-    "checkpoint_timeout = 15min"
-)
+. bench/settings.sh
+SETTINGS=("${BENCH_SETTINGS[@]}")
 [ "$(id -u)" = 0 ] && chown postgres "$TMP_CHECK"
 es_start_cluster subs "${SETTINGS[@]}"
 if [ "$KEEP" = 1 ]; then

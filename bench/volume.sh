@@ -107,13 +107,8 @@ PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"
 # run.sh's settings, plus memory for VACUUM and no autovacuum: every store is
 # vacuumed once after its load, and an autovacuum of a 20 GB table in the
 # middle of a measurement on two cores would measure the autovacuum.
-SETTINGS=(
-    "shared_preload_libraries = 'eventstore'"
-    "fsync = on"
-    "synchronous_commit = on"
-    "shared_buffers = 1GB"
-    "max_wal_size = 8GB"
-    "checkpoint_timeout = 15min"
+. bench/settings.sh
+SETTINGS=("${BENCH_SETTINGS[@]}"
     "maintenance_work_mem = 1GB"
     "autovacuum = off"
 )
