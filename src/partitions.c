@@ -72,13 +72,7 @@ make_partitions_here(int64 up_to, int64 from)
 	args[1] = Int64GetDatum(from);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (make_plan == NULL)
-	{
-		make_plan = SPI_prepare("SELECT eventstore.es_make_partitions($1, $2)", 2, types);
-		if (make_plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(make_plan);
-	}
+	es_kept_plan(&make_plan, "SELECT eventstore.es_make_partitions($1, $2)", 2, types);
 	if (SPI_execute_plan(make_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not make partitions of eventstore.events");
 	SPI_finish();
@@ -169,6 +163,17 @@ covered(int nparts, int64 upper, int64 last)
 }
 
 /*
+ * Whether nothing is to be made: every position up to last has a partition,
+ * and last is below the last partition's upper half (the common case).
+ */
+static bool
+nothing_to_make(int nparts, int64 lower, int64 upper, int64 last)
+{
+	return covered(nparts, upper, last) &&
+		(upper == 0 || last < upper - (upper - lower) / 2);
+}
+
+/*
  * Ensure that a partition of eventstore.events holds every position from
  * first_position to last_position, and make the next one ahead of need;
  * nothing for the plain layout.  Called before the caller opens the table.
@@ -185,9 +190,7 @@ es_ensure_partitions(int64 first_position, int64 last_position)
 
 	if (!last_partition(&nparts, &lower, &upper))
 		return;
-	/* Below the last partition's upper half: nothing to do (the common case). */
-	if (covered(nparts, upper, last_position) &&
-		(upper == 0 || last_position < upper - (upper - lower) / 2))
+	if (nothing_to_make(nparts, lower, upper, last_position))
 		return;
 	must = !covered(nparts, upper, last_position);
 	if (!es_lock_partitions(must))
@@ -197,8 +200,7 @@ es_ensure_partitions(int64 first_position, int64 last_position)
 	AcceptInvalidationMessages();
 	if (!last_partition(&nparts, &lower, &upper))
 		return;
-	if (covered(nparts, upper, last_position) &&
-		(upper == 0 || last_position < upper - (upper - lower) / 2))
+	if (nothing_to_make(nparts, lower, upper, last_position))
 	{
 		es_unlock_partitions();
 		return;
