@@ -77,6 +77,10 @@ BEGIN
         RETURN NULL;
     END
     $f$;
+    COMMENT ON FUNCTION eventstore.es_event_ids_forget() IS
+        'Trigger (partitioned layout): the ids of events deleted from eventstore.events leave eventstore.event_ids.';
+    COMMENT ON FUNCTION eventstore.es_event_ids_record() IS
+        'Trigger (partitioned layout): rows inserted into eventstore.events by another path than es_append record their ids in eventstore.event_ids.';
     REVOKE ALL ON FUNCTION eventstore.es_event_ids_forget() FROM PUBLIC;
     REVOKE ALL ON FUNCTION eventstore.es_event_ids_record() FROM PUBLIC;
     CREATE TRIGGER events_forget_ids AFTER DELETE ON eventstore.events

@@ -37,6 +37,8 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION eventstore.es_require_partitioned() FROM PUBLIC;
+COMMENT ON FUNCTION eventstore.es_require_partitioned() IS
+    'Partitioned layout: raises 55000 unless the store was created partitioned (the check of es_make_partitions and es_archive_events).';
 
 CREATE FUNCTION eventstore.es_make_partitions(up_to_position bigint, from_position bigint DEFAULT 1)
 RETURNS integer

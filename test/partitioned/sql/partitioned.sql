@@ -53,6 +53,8 @@ SELECT (SELECT count(*) FROM eventstore.events) = (SELECT count(*) FROM eventsto
 -- A bulk load makes its partitions first.
 SELECT es_make_partitions(NULL);
 SELECT es_make_partitions(0);
+SELECT es_make_partitions(100, 200);   -- from_position above up_to_position
+SELECT es_make_partitions(100, 0);
 SELECT es_make_partitions(200) > 0 AS made_ahead;
 
 -- Rows inserted by hand (a bulk load, as superuser) need their partitions
