@@ -86,7 +86,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                -- the partitioned layout (05_layout.sql)
                ('events_template_pkey'), ('events_template_stream_version_key'),
                ('events_template_event_id_key'), ('events_template_category_position_idx'),
-               ('event_ids_pkey'), ('partitioning_pkey'),
+               ('event_ids_pkey'), ('stream_starts_pkey'), ('partitioning_pkey'),
                ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
                ('archives_pkey')
     )
@@ -619,6 +619,7 @@ CREATE TABLE eventstore.deleted_events (
     metadata    jsonb,
     created_at  timestamptz NOT NULL,
     deleted_at  timestamptz NOT NULL,
+    occurred_at timestamptz,
     CONSTRAINT deleted_events_pkey PRIMARY KEY (stream, version)
 );
 
@@ -635,6 +636,7 @@ COMMENT ON COLUMN eventstore.deleted_events.data_bin IS 'Binary payload.';
 COMMENT ON COLUMN eventstore.deleted_events.metadata IS 'Metadata.';
 COMMENT ON COLUMN eventstore.deleted_events.created_at IS 'When the event was first appended.';
 COMMENT ON COLUMN eventstore.deleted_events.deleted_at IS 'When the stream was soft-deleted.';
+COMMENT ON COLUMN eventstore.deleted_events.occurred_at IS 'When the event happened, as its writer said (kept by a restore).';
 
 SELECT pg_catalog.pg_extension_config_dump('eventstore.deleted_events', '');
 REVOKE ALL ON TABLE eventstore.deleted_events FROM PUBLIC;

@@ -54,6 +54,10 @@
 #   --jobs J           loading sessions at a time (default 1: two sessions
 #                      interleave their inserts into the position-ordered
 #                      indexes and leave their pages half full)
+#   --quiet L          before each layout's measurements (after its loads),
+#                      wait until the 1-minute load average is below L (at
+#                      most 45 minutes): loads are not measured and may share
+#                      the machine, measurements should not; off by default
 #   --keep             leave the cluster running at the end
 # Results: bench/results/volume-<time>/ (summary.txt, runs.tsv, sizes.tsv).
 set -euo pipefail
@@ -63,7 +67,7 @@ ARGS="$*"
 
 EVENTS=50000000; STREAMS=; DURATION=10; REPS=3; CLIENTS=4; READ_CLIENTS=2
 LAYOUT=both; PSIZE=; MDB=1; MDB_STORE=big; INSTRUCTIONS=1; CHUNK=2500000; JOBS=1; KEEP=0; MODE=full
-SMALL=1000000; NLONG=10
+SMALL=1000000; NLONG=10; QUIET=
 while [ $# -gt 0 ]; do
     case "$1" in
         --events) EVENTS=$2; shift ;;
@@ -79,8 +83,9 @@ while [ $# -gt 0 ]; do
         --no-instructions) INSTRUCTIONS=0 ;;
         --chunk) CHUNK=$2; shift ;;
         --jobs) JOBS=$2; shift ;;
+        --quiet) QUIET=$2; shift ;;
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -320,6 +325,19 @@ instruction_counts() {
     as_pg "$PGBIN/pg_ctl" -D "$TMP_CHECK/vol" -l "$TMP_CHECK/vol.log" -w start >/dev/null
 }
 
+# Wait for a quiet machine (--quiet): the load average the measurements
+# start at goes into the summary either way.
+wait_quiet() {
+    local waited=0 load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    if [ -n "$QUIET" ]; then
+        while awk -v l="$load" -v q="$QUIET" 'BEGIN {exit !(l >= q)}' && [ "$waited" -lt 2700 ]; do
+            sleep 15; waited=$((waited + 15)); load=$(cut -d' ' -f1 /proc/loadavg)
+        done
+    fi
+    say "   measurements start at load average $load (waited ${waited} s for a quiet machine)"
+}
+
 ARCHIVE_S=""
 run_layout() {
     local layout=$1 rep big_tail feed_mid
@@ -341,6 +359,7 @@ run_layout() {
     load_store vol_big "$EVENTS" "$STREAMS"
     sizes vol_small "$layout" small
     sizes vol_big "$layout" big
+    wait_quiet
 
     # Reads first, while the heads are where the loads left them.
     big_tail=$(( EVENTS - 1000 ))

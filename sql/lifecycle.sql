@@ -244,6 +244,16 @@ SELECT action, stream, handler, kind, detail, reason, session_role, calling_role
        logged_at <= clock_timestamp() AS logged
 FROM lifecycle_log ORDER BY logged_at;
 
+-- A soft delete and a restore keep what the writer said of an event's time
+-- (occurred_at), as they keep its id and payload.
+SELECT count(*) FROM es_append('{"stream": "lc-dated", "events": [
+    {"type": "Dated", "data": {}, "occurred_at": "2024-05-01T10:00:00Z"},
+    {"type": "Undated", "data": {}}]}'::jsonb);
+SELECT es_delete_stream('lc-dated');
+SELECT version, occurred_at FROM deleted_events WHERE stream = 'lc-dated' ORDER BY version;
+SELECT es_restore_stream('lc-dated');
+SELECT version, type, occurred_at FROM es_load('lc-dated');
+
 RESET search_path;
 DROP OWNED BY lc_admin, lc_writer, lc_reader;
 DROP ROLE lc_admin, lc_writer, lc_reader;

@@ -457,7 +457,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			stream_of[sa->first + j] = i;
 		if (sa->already_stored)
 			continue;
-		sa->base_version = es_read_stream_version(sa->stream, GetLatestSnapshot());
+		sa->base_version = es_read_stream_version_to_append(sa->stream, GetLatestSnapshot(),
+															&sa->start_recorded);
 		if (sa->base_version == 0)
 			check_lifecycle_state(sa);
 		else
@@ -504,6 +505,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			rows[k].data_bin = ev->data_bin;
 			rows[k].metadata = ev->metadata;
 			rows[k].occurred_at = ev->has_occurred_at ? &ev->occurred_at : NULL;
+			/* Its lowest position is its first event's: positions follow events. */
+			rows[k].records_start = !sa->start_recorded && i == sa->first;
 			k++;
 		}
 		es_insert_events(rows, nnew, GetCurrentTransactionStartTimestamp());

@@ -210,18 +210,17 @@ insert_one(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot, EsEventRow 
 	list_free(recheck);
 }
 
-/* The result relation of eventstore.event_ids, for a partitioned store. */
+/* The result relation of a table of the partitioned layout (event_ids, stream_starts). */
 static ResultRelInfo *
-open_event_ids(EState *estate, TupleTableSlot **slot)
+open_layout_table(Oid relid, const char *name, EState *estate, TupleTableSlot **slot)
 {
-	Oid			relid = es_event_ids_relid();
 	Relation	rel;
 	ResultRelInfo *rri;
 
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table \"eventstore.event_ids\" does not exist"),
+				 errmsg("table \"eventstore.%s\" does not exist", name),
 				 errhint("A partitioned store needs it; reinstall the extension.")));
 	rel = table_open(relid, RowExclusiveLock);
 	rri = makeNode(ResultRelInfo);
@@ -232,25 +231,38 @@ open_event_ids(EState *estate, TupleTableSlot **slot)
 }
 
 /*
- * Record an event's id and position in event_ids.  Its primary key keeps
- * ids unique across partitions: a second writer of the same id waits for
- * the first to end and then fails with 23505, as the unique index of the
- * plain layout does.
+ * Insert (key, position) into a two-column table of the layout whose
+ * primary key is the key.  For event_ids the key keeps ids unique across
+ * partitions: a second writer of the same id waits for the first to end
+ * and then fails with 23505, as the unique index of the plain layout does.
+ * For stream_starts only the stream's first append comes here, under the
+ * stream's lock; a row another path inserted meanwhile fails the same way
+ * rather than being overwritten.
  */
 static void
-insert_event_id(ResultRelInfo *ids, EState *estate, TupleTableSlot *slot, EsEventRow *row)
+insert_keyed_position(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot,
+					  Datum key, int64 position)
 {
 	List	   *recheck;
 
 	ExecClearTuple(slot);
-	slot->tts_values[0] = UUIDPGetDatum(row->event_id);
+	slot->tts_values[0] = key;
 	slot->tts_isnull[0] = false;
-	slot->tts_values[1] = Int64GetDatum(row->position);
+	slot->tts_values[1] = Int64GetDatum(position);
 	slot->tts_isnull[1] = false;
 	ExecStoreVirtualTuple(slot);
-	simple_table_tuple_insert(ids->ri_RelationDesc, slot);
-	recheck = es_insert_index_tuples(ids, slot, estate);
+	simple_table_tuple_insert(rri->ri_RelationDesc, slot);
+	recheck = es_insert_index_tuples(rri, slot, estate);
 	list_free(recheck);
+}
+
+static void
+close_layout_table(ResultRelInfo *rri)
+{
+	if (rri == NULL)
+		return;
+	ExecCloseIndices(rri);
+	table_close(rri->ri_RelationDesc, NoLock);
 }
 
 void
@@ -264,8 +276,10 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	ModifyTableState *volatile mtstate = NULL;
 	PartitionTupleRouting *volatile proute = NULL;
 	ResultRelInfo *volatile ids = NULL;
+	ResultRelInfo *volatile starts = NULL;
 	ResultRelInfo *volatile compiled_leaf = NULL;
 	TupleTableSlot *volatile ids_slot = NULL;
+	TupleTableSlot *volatile starts_slot = NULL;
 	EsInsertFrame frame;
 	int64		first = PG_INT64_MAX;
 	int64		last = 0;
@@ -307,8 +321,16 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 		{
 			TupleTableSlot *s;
 
-			ids = open_event_ids(estate, &s);
+			ids = open_layout_table(es_event_ids_relid(), "event_ids", estate, &s);
 			ids_slot = s;
+			for (i = 0; i < nrows; i++)
+				if (rows[i].records_start)
+				{
+					starts = open_layout_table(es_stream_starts_relid(), "stream_starts",
+											   estate, &s);
+					starts_slot = s;
+					break;
+				}
 		}
 	}
 	else
@@ -352,7 +374,11 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 				if (map != NULL)
 					leaf_slot = execute_attr_map_slot(map->attrMap, slot,
 													  leaf->ri_PartitionTupleSlot);
-				insert_event_id(ids, estate, ids_slot, &rows[i]);
+				insert_keyed_position(ids, estate, ids_slot,
+									  UUIDPGetDatum(rows[i].event_id), rows[i].position);
+				if (rows[i].records_start)
+					insert_keyed_position(starts, estate, starts_slot,
+										  PointerGetDatum(rows[i].stream), rows[i].position);
 				insert_one(leaf, estate, leaf_slot, &rows[i]);
 			}
 			else
@@ -372,8 +398,8 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	if (partitioned)
 	{
 		ExecCleanupTupleRouting(mtstate, proute);
-		ExecCloseIndices(ids);
-		table_close(ids->ri_RelationDesc, NoLock);
+		close_layout_table(ids);
+		close_layout_table(starts);
 	}
 	else
 		ExecCloseIndices(rri);

@@ -101,12 +101,14 @@ open_partition_version_index(Relation leaf)
 /*
  * The partitioned layout: the same descent in each partition's index, the
  * newest partition first, up to the first that holds the stream (a
- * stream's later versions have higher positions).  A stream new to the
- * store costs one descent per partition.  Sets *done to false when a
- * partition lacks the index (then callers read through SQL).
+ * stream's later versions have higher positions), and no lower than the
+ * partition holding position `from` (none of the stream's events is below
+ * it; 1 when unknown).  Sets *done to false when a partition lacks the
+ * index (then callers read through SQL).
  */
 static int64
-read_version_partitioned(Relation parent, text *stream, Snapshot snapshot, bool *done)
+read_version_partitioned(Relation parent, text *stream, Snapshot snapshot,
+						 int64 from, bool *done)
 {
 	PartitionDesc pd = RelationGetPartitionDesc(parent, true);
 	PartitionBoundInfo b = pd->boundinfo;
@@ -140,6 +142,10 @@ read_version_partitioned(Relation parent, text *stream, Snapshot snapshot, bool 
 		if (b->kind[i - 1][0] == PARTITION_RANGE_DATUM_VALUE &&
 			DatumGetInt64(b->datums[i - 1][0]) > high_water)
 			continue;
+		/* Upper bounds are exclusive: this one and all below end at or before `from`. */
+		if (b->kind[i][0] == PARTITION_RANGE_DATUM_VALUE &&
+			DatumGetInt64(b->datums[i][0]) <= from)
+			break;
 		leaf = table_open(pd->oids[p], AccessShareLock);
 		index = open_partition_version_index(leaf);
 		if (index == NULL)
@@ -168,8 +174,51 @@ read_version_partitioned(Relation parent, text *stream, Snapshot snapshot, bool 
 	return 0;
 }
 
+/*
+ * The partitioned layout's stream_starts row of the stream, as `snapshot`
+ * sees it: true and *from set to its position when there is one.
+ */
+static bool
+read_stream_start(text *stream, Snapshot snapshot, int64 *from)
+{
+	Oid			relid = es_stream_starts_relid();
+	Oid			indexid;
+	Relation	heap;
+	Relation	index;
+	TupleTableSlot *slot;
+	bool		found;
+	bool		isnull;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table \"eventstore.stream_starts\" does not exist"),
+				 errhint("A partitioned store needs it; reinstall the extension.")));
+	heap = table_open(relid, AccessShareLock);
+	indexid = get_relname_relid("stream_starts_pkey", RelationGetNamespace(heap));
+	if (!OidIsValid(indexid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index \"eventstore.stream_starts_pkey\" does not exist"),
+				 errhint("A partitioned store needs it; reinstall the extension.")));
+	index = index_open(indexid, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	found = es_index_first_row(heap, index, stream, snapshot, ForwardScanDirection, slot);
+	if (found)
+		*from = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return found;
+}
+
+/*
+ * from_starts: an appender's read (see es_read_stream_version_to_append);
+ * then *start_recorded says whether the stream has a stream_starts row.
+ */
 static int64
-read_version_by_index(text *stream, Snapshot snapshot, bool *done)
+read_version_by_index(text *stream, Snapshot snapshot, bool from_starts,
+					  bool *start_recorded, bool *done)
 {
 	Relation	heap;
 	Relation	index;
@@ -180,9 +229,22 @@ read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 	heap = table_open(es_events_relid(), AccessShareLock);
 	if (heap->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 	{
+		int64		from = 1;
+
+		if (from_starts)
+		{
+			*start_recorded = read_stream_start(stream, snapshot, &from);
+			if (!*start_recorded)
+			{
+				/* No row: the stream has no events (05_layout.sql's invariant). */
+				table_close(heap, AccessShareLock);
+				*done = true;
+				return 0;
+			}
+		}
 		/* Partitions attached since this transaction locked the table count too. */
 		AcceptInvalidationMessages();
-		version = read_version_partitioned(heap, stream, snapshot, done);
+		version = read_version_partitioned(heap, stream, snapshot, from, done);
 		table_close(heap, AccessShareLock);
 		return version;
 	}
@@ -208,6 +270,8 @@ read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 	return version;
 }
 
+static int64 read_version_by_sql(text *stream, Snapshot snapshot);
+
 /*
  * The stream's version (0 if it has no events) as seen by `snapshot`.  When
  * the index is missing an SPI plan does the same read.
@@ -215,15 +279,44 @@ read_version_by_index(text *stream, Snapshot snapshot, bool *done)
 int64
 es_read_stream_version(text *stream, Snapshot snapshot)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		arg = PointerGetDatum(stream);
-	bool		isnull;
+	bool		done;
+	bool		recorded;
+	int64		version;
+
+	version = read_version_by_index(stream, snapshot, false, &recorded, &done);
+	return done ? version : read_version_by_sql(stream, snapshot);
+}
+
+/*
+ * The same for es_append, which holds the stream's lock and reads with the
+ * latest snapshot.  In a partitioned store it asks stream_starts first: no
+ * row there means a new stream, known without reading any partition, and a
+ * row bounds the walk to the partitions from the stream's first one on.
+ * *start_recorded tells the appender whether its first event must record
+ * the stream's start (always true in a plain store).
+ *
+ * Only the appender trusts stream_starts: a reader on a logical-replication
+ * subscriber that was not sent the table would otherwise see every stream
+ * as empty (docs/partitioning.md, "Logical replication").
+ */
+int64
+es_read_stream_version_to_append(text *stream, Snapshot snapshot, bool *start_recorded)
+{
 	bool		done;
 	int64		version;
 
-	version = read_version_by_index(stream, snapshot, &done);
-	if (done)
-		return version;
+	*start_recorded = true;
+	version = read_version_by_index(stream, snapshot, true, start_recorded, &done);
+	return done ? version : read_version_by_sql(stream, snapshot);
+}
+
+static int64
+read_version_by_sql(text *stream, Snapshot snapshot)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		arg = PointerGetDatum(stream);
+	bool		isnull;
+	int64		version;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -125,6 +125,7 @@ typedef struct EsStreamAppend
 	int64		base_version;	/* version before the append (filled in) */
 	bool		already_stored; /* idempotent retry: nothing to write */
 	bool		revive;			/* appending to a soft-deleted stream */
+	bool		start_recorded; /* partitioned: has a stream_starts row */
 } EsStreamAppend;
 
 /* Columns of eventstore.events that es_append writes (src/events_rel.c). */
@@ -157,6 +158,7 @@ typedef struct EsEventRow
 	bytea	   *data_bin;
 	Jsonb	   *metadata;
 	TimestampTz *occurred_at;
+	bool		records_start;	/* partitioned: insert the stream's stream_starts row */
 } EsEventRow;
 
 /* src/validate.c */
@@ -219,6 +221,7 @@ extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at
 /* src/partitions.c */
 extern void es_ensure_partitions(int64 first_position, int64 last_position);
 extern Oid	es_event_ids_relid(void);
+extern Oid	es_stream_starts_relid(void);
 extern void es_check_archive_horizon(int64 after_position);
 extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
@@ -242,6 +245,8 @@ extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot
 /* src/events_read.c */
 struct SnapshotData;
 extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
+extern int64 es_read_stream_version_to_append(text *stream, struct SnapshotData *snapshot,
+											  bool *start_recorded);
 extern int64 es_read_max_position(void);
 struct RelationData;
 struct TupleTableSlot;

@@ -53,6 +53,32 @@ static SPIPlanPtr delete_stream_snapshots_plan = NULL;
 static SPIPlanPtr delete_stream_checkpoints_plan = NULL;
 static SPIPlanPtr mark_deleted_plan = NULL;
 static SPIPlanPtr mark_tombstoned_plan = NULL;
+static SPIPlanPtr record_start_plan = NULL;
+
+/*
+ * A partitioned store: the restored events' stream keeps (or gets) a
+ * stream_starts row at or below their first position, the invariant
+ * es_append's version read relies on (05_layout.sql).  A converted store
+ * has no row for a stream that was soft-deleted when it was dumped.
+ */
+static void
+record_stream_start(text *stream, int64 position)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	if (!OidIsValid(es_stream_starts_relid()))
+		return;
+	es_kept_plan(&record_start_plan,
+				 "INSERT INTO eventstore.stream_starts AS s (stream, position) VALUES ($1, $2)"
+				 " ON CONFLICT (stream) DO UPDATE SET position = excluded.position"
+				 " WHERE excluded.position OPERATOR(pg_catalog.<) s.position", 2, types);
+	values[0] = PointerGetDatum(stream);
+	values[1] = Int64GetDatum(position);
+	if (SPI_execute_plan(record_start_plan, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the start of stream \"%s\"", text_to_cstring(stream));
+}
+
 static SPIPlanPtr read_aside_plan = NULL;
 static SPIPlanPtr mark_restored_plan = NULL;
 static SPIPlanPtr delete_snapshots_plan = NULL;
@@ -298,10 +324,14 @@ es_delete_stream(PG_FUNCTION_ARGS)
 				 "  DELETE FROM eventstore.events"
 				 "  WHERE stream OPERATOR(pg_catalog.=) $1"
 				 "  RETURNING position, stream, version, event_id, type, category,"
-				 "            data, data_bin, metadata, created_at),"
+				 "            data, data_bin, metadata, created_at, occurred_at),"
 				 " kept AS ("
 				 "  INSERT INTO eventstore.deleted_events"
-				 "  SELECT m.*, pg_catalog.now() FROM moved m)"
+				 "   (position, stream, version, event_id, type, category,"
+				 "    data, data_bin, metadata, created_at, deleted_at, occurred_at)"
+				 "  SELECT m.position, m.stream, m.version, m.event_id, m.type, m.category,"
+				 "         m.data, m.data_bin, m.metadata, m.created_at, pg_catalog.now(),"
+				 "         m.occurred_at FROM moved m)"
 				 " SELECT pg_catalog.count(*), pg_catalog.max(position) FROM moved", 1, types);
 	values[0] = PointerGetDatum(stream);
 	moved = es_run_permitted_delete(move_plan, values, &last_position);
@@ -349,6 +379,7 @@ es_restore_stream(PG_FUNCTION_ARGS)
 	uint64		n;
 	uint64		i;
 	int64		pos;
+	int64		first;
 	int64		version = 0;
 
 	es_begin_stream_change(stream, &t);
@@ -366,7 +397,7 @@ es_restore_stream(PG_FUNCTION_ARGS)
 
 	es_kept_plan(&read_aside_plan,
 				 "SELECT stream, version, event_id, type, category, data, data_bin,"
-				 "       metadata, created_at"
+				 "       metadata, created_at, occurred_at"
 				 " FROM eventstore.deleted_events"
 				 " WHERE stream OPERATOR(pg_catalog.=) $1 ORDER BY version", 1, types);
 	n = run_on_stream(read_aside_plan, stream, SPI_OK_SELECT);
@@ -377,6 +408,7 @@ es_restore_stream(PG_FUNCTION_ARGS)
 				 errmsg("stream \"%s\" has too many events to restore in one call",
 						text_to_cstring(stream))));
 	pos = n > 0 ? es_allocate_positions((int) n) : 0;
+	first = pos;
 	for (i = 0; i < n; i++)
 	{
 		HeapTuple	tup = tuptable->vals[i];
@@ -385,9 +417,11 @@ es_restore_stream(PG_FUNCTION_ARGS)
 		bool		isnull;
 		Datum		d;
 		TimestampTz created_at;
+		TimestampTz occurred_at;
 
 		row.position = pos++;
 		row.stream = stream;
+		row.records_start = false;	/* recorded above */
 		row.version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		row.event_id = DatumGetUUIDP(SPI_getbinval(tup, desc, 3, &isnull));
 		row.type = DatumGetTextPP(SPI_getbinval(tup, desc, 4, &isnull));
@@ -399,9 +433,14 @@ es_restore_stream(PG_FUNCTION_ARGS)
 		d = SPI_getbinval(tup, desc, 8, &isnull);
 		row.metadata = isnull ? NULL : DatumGetJsonbP(d);
 		created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
+		occurred_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 10, &isnull));
+		row.occurred_at = isnull ? NULL : &occurred_at;
 		es_insert_events(&row, 1, created_at);
 		version = row.version;
 	}
+	/* After the loop: another SPI statement would free tuptable. */
+	if (n > 0)
+		record_stream_start(stream, first);
 
 	es_kept_plan(&delete_aside_plan,
 				 "DELETE FROM eventstore.deleted_events"

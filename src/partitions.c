@@ -230,13 +230,25 @@ es_ensure_partitions(int64 first_position, int64 last_position)
 	es_unlock_partitions();
 }
 
-/* eventstore.event_ids, InvalidOid when the store is not partitioned. */
-Oid
-es_event_ids_relid(void)
+/* A table of the partitioned layout, InvalidOid when the store is plain. */
+static Oid
+layout_table_relid(const char *name)
 {
 	Oid			nsp = get_namespace_oid("eventstore", true);
 
-	return OidIsValid(nsp) ? get_relname_relid("event_ids", nsp) : InvalidOid;
+	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+}
+
+Oid
+es_event_ids_relid(void)
+{
+	return layout_table_relid("event_ids");
+}
+
+Oid
+es_stream_starts_relid(void)
+{
+	return layout_table_relid("stream_starts");
 }
 
 static SPIPlanPtr horizon_plan = NULL;

@@ -19,6 +19,11 @@
 --   event_ids         event id -> position, one row per stored event: ids
 --                     stay unique across partitions (a unique index on a
 --                     partitioned table must hold the partition key);
+--   stream_starts     stream -> a position at or below its first event, one
+--                     row per stream ever appended to: es_append tells a new
+--                     stream with one probe here instead of one descent per
+--                     partition, and walks an old stream's partitions from
+--                     its first one only;
 --   partitioning      the partition size;
 --   archives          the partitions archived (es_archive_events).
 -- Partitions are made by the store as positions reach them (es_append,
@@ -56,10 +61,28 @@ BEGIN
     PERFORM pg_catalog.pg_extension_config_dump('eventstore.event_ids', '');
     REVOKE ALL ON TABLE eventstore.event_ids FROM PUBLIC;
 
+    -- The invariant es_append's version read relies on (src/events_read.c):
+    -- every stream with a row in eventstore.events has a row here whose
+    -- position is at or below that stream's lowest position.  A row may
+    -- outlive its stream's events (deletion, retention and archival leave
+    -- it: a stale row only makes a walk longer), never the reverse.
+    CREATE TABLE eventstore.stream_starts (
+        stream   text   NOT NULL,
+        position bigint NOT NULL,
+        CONSTRAINT stream_starts_pkey PRIMARY KEY (stream)
+    );
+    COMMENT ON TABLE eventstore.stream_starts IS
+        'Partitioned layout: for every stream appended to, a position at or below its first event, so that es_append finds a stream''s partitions (and tells a new stream) without reading every partition.';
+    PERFORM pg_catalog.pg_extension_config_dump('eventstore.stream_starts', '');
+    REVOKE ALL ON TABLE eventstore.stream_starts FROM PUBLIC;
+
     -- Rows that leave the events table (a lifecycle delete, retention) free
     -- their ids, as in the plain layout; rows that come in by another path
     -- than es_append (a data-only restore into the parent, a conversion)
-    -- record theirs.  In replica mode neither fires (below).  es_append records its own (src/event_insert.c) and
+    -- record theirs, and their streams' starts.  A DELETE leaves
+    -- stream_starts alone: a stale row only makes a version read walk
+    -- further, and finding out whether a stream still has events would cost
+    -- every delete a read.  In replica mode neither fires (below).  es_append records its own (src/event_insert.c) and
     -- fires no statement trigger; a restore of a partitioned store's dump
     -- writes the partitions and event_ids directly and fires neither.
     CREATE FUNCTION eventstore.es_event_ids_forget() RETURNS trigger
@@ -74,13 +97,18 @@ BEGIN
     BEGIN
         INSERT INTO eventstore.event_ids (event_id, position)
         SELECT n.event_id, n.position FROM came n;
+        -- Rows may come in any order (a conversion's COPY): keep the lowest.
+        INSERT INTO eventstore.stream_starts AS s (stream, position)
+        SELECT n.stream, min(n.position) FROM came n GROUP BY n.stream
+        ON CONFLICT (stream) DO UPDATE SET position = excluded.position
+            WHERE excluded.position < s.position;
         RETURN NULL;
     END
     $f$;
     COMMENT ON FUNCTION eventstore.es_event_ids_forget() IS
         'Trigger (partitioned layout): the ids of events deleted from eventstore.events leave eventstore.event_ids.';
     COMMENT ON FUNCTION eventstore.es_event_ids_record() IS
-        'Trigger (partitioned layout): rows inserted into eventstore.events by another path than es_append record their ids in eventstore.event_ids.';
+        'Trigger (partitioned layout): rows inserted into eventstore.events by another path than es_append record their ids in eventstore.event_ids and their streams'' starts in eventstore.stream_starts.';
     REVOKE ALL ON FUNCTION eventstore.es_event_ids_forget() FROM PUBLIC;
     REVOKE ALL ON FUNCTION eventstore.es_event_ids_record() FROM PUBLIC;
     CREATE TRIGGER events_forget_ids AFTER DELETE ON eventstore.events

@@ -63,7 +63,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                -- the partitioned layout (05_layout.sql)
                ('events_template_pkey'), ('events_template_stream_version_key'),
                ('events_template_event_id_key'), ('events_template_category_position_idx'),
-               ('event_ids_pkey'), ('partitioning_pkey'),
+               ('event_ids_pkey'), ('stream_starts_pkey'), ('partitioning_pkey'),
                ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
                ('archives_pkey')
     )

@@ -64,6 +64,15 @@ q es_stress_p -c "SELECT (SELECT count(*) FROM eventstore.events) = (SELECT coun
                                   WHERE i.event_id IS NULL)" | grep -qx t &&
     ok "every stored event has its event_ids row after the stress run" ||
     not_ok "event_ids does not match the events after the stress run"
+# 05_layout.sql's invariant, which es_append's version read trusts: every
+# stream with events has a stream_starts row at or below its lowest position.
+STARTS_BROKEN="SELECT count(*) FROM (SELECT stream, min(position) AS lowest FROM eventstore.events GROUP BY stream) e
+               LEFT JOIN eventstore.stream_starts s USING (stream) WHERE s.position IS NULL OR s.position > e.lowest"
+[ "$(q es_stress_p -c "$STARTS_BROKEN")" = 0 ] &&
+    [ "$(q es_stress_p -c "SELECT count(*) FROM eventstore.stream_starts")" = \
+      "$(q es_stress_p -c "SELECT count(DISTINCT stream) FROM eventstore.events")" ] &&
+    ok "every stream has its stream_starts row after the stress run, none more" ||
+    not_ok "stream_starts does not match the streams after the stress run"
 
 # 3. The layout's own checks.
 es_new_db es_partitioned_checks
@@ -98,7 +107,8 @@ events_md5() {
 }
 fingerprint() {
     echo "$(events_md5 "$1")/$(q "$1" -c "SELECT md5(string_agg(event_id || ':' || position, ',' ORDER BY event_id))
-                                          FROM eventstore.event_ids")"
+                                          FROM eventstore.event_ids")/$(q "$1" -c "SELECT md5(string_agg(stream || ':' || position, ',' ORDER BY stream))
+                                          FROM eventstore.stream_starts")"
 }
 "$PGBIN/pg_dump" -Fc -d es_stress_p -f "$out/p.dump"
 q postgres -c "CREATE DATABASE es_restored_p"
@@ -108,7 +118,7 @@ else
     not_ok "pg_restore of a partitioned store"; cat "$out/restore.log"
 fi
 [ "$(fingerprint es_stress_p)" = "$(fingerprint es_restored_p)" ] &&
-    ok "restored events and event ids equal the original" || not_ok "restored store differs"
+    ok "restored events, event ids and stream starts equal the original" || not_ok "restored store differs"
 before=$(q es_restored_p -c "SELECT max(position) FROM eventstore.events")
 after=$(q es_restored_p -c "SELECT position FROM eventstore.es_append('after-restore', 'A', '{}')")
 [ "$after" -gt "$before" ] && ok "appends continue after the restore ($before -> $after)" ||
@@ -140,6 +150,9 @@ fi
     ok "converted store holds the same events at the same positions" || not_ok "converted events differ"
 q es_converted -c "SELECT (SELECT count(*) FROM eventstore.event_ids) = (SELECT count(*) FROM eventstore.events)" | grep -qx t &&
     ok "conversion recorded every event id" || not_ok "conversion left event ids out"
+[ "$(q es_converted -c "$STARTS_BROKEN")" = 0 ] &&
+    [ "$(q es_converted -c "SELECT count(*) FROM eventstore.stream_starts")" = 13 ] &&
+    ok "conversion recorded every stream's first position" || not_ok "conversion left stream starts out"
 v=$(q es_converted -c "SELECT version FROM eventstore.es_append('plain-1', 'E', '{}')")
 [ "$v" = "$(( $(q es_plain -c "SELECT max(version) FROM eventstore.events WHERE stream = 'plain-1'") + 1 ))" ] &&
     ok "versions continue in the converted store" || not_ok "version after conversion: $v"

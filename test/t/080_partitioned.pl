@@ -5,8 +5,9 @@
 #  - a hot standby serves stream reads of a stream that spans partitions,
 #    including partitions made while it was streaming;
 #  - a logical-replication subscriber with a partitioned store of its own
-#    receives every event and every event id, through a publication of the
-#    parent with publish_via_partition_root.
+#    receives every event, every event id and every stream start, through a
+#    publication of the parent with publish_via_partition_root, and can take
+#    over the appends (versions continue) once it is detached.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -16,6 +17,7 @@ use Test::More;
 my $digest = q{SELECT md5(string_agg(concat_ws('|', position, stream, version, event_id, type,
     data, metadata, created_at), ',' ORDER BY position)) FROM eventstore.events};
 my $ids = q{SELECT md5(string_agg(event_id || ':' || position, ',' ORDER BY event_id)) FROM eventstore.event_ids};
+my $starts = q{SELECT md5(string_agg(stream || ':' || position, ',' ORDER BY stream)) FROM eventstore.stream_starts};
 my $nparts = q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass};
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
@@ -62,8 +64,8 @@ $sub->start;
 $sub->safe_psql('postgres', 'CREATE EXTENSION eventstore');
 # Rows applied by the subscription need their partitions there.
 $sub->safe_psql('postgres', 'SELECT eventstore.es_make_partitions(1000)');
-$primary->safe_psql('postgres', q{CREATE PUBLICATION events FOR TABLE eventstore.events, eventstore.event_ids
-    WITH (publish_via_partition_root = true)});
+$primary->safe_psql('postgres', q{CREATE PUBLICATION events
+    FOR TABLE eventstore.events, eventstore.event_ids, eventstore.stream_starts WITH (publish_via_partition_root = true)});
 my $connstr = $primary->connstr . ' dbname=postgres';
 $sub->safe_psql('postgres', "CREATE SUBSCRIPTION events CONNECTION '$connstr' PUBLICATION events");
 $primary->safe_psql('postgres', q{SELECT count(*) FROM (
@@ -79,6 +81,16 @@ $sub->poll_query_until('postgres', "SELECT count(*) = $count FROM eventstore.eve
   or die 'subscriber did not receive the event ids';
 is($sub->safe_psql('postgres', $ids), $primary->safe_psql('postgres', $ids),
     'the subscriber has every event id');
+$sub->poll_query_until('postgres', q{SELECT count(*) = 4 FROM eventstore.stream_starts WHERE stream LIKE 'later-%'})
+  or die 'subscriber did not receive the stream starts';
+is($sub->safe_psql('postgres', $starts), $primary->safe_psql('postgres', $starts),
+    'the subscriber has every stream start');
+
+# The subscriber takes over: es_append there trusts its stream_starts.
+$sub->safe_psql('postgres', 'DROP SUBSCRIPTION events');
+my $head = $primary->safe_psql('postgres', q{SELECT eventstore.es_stream_version('later-1')});
+is($sub->safe_psql('postgres', qq{SELECT version FROM eventstore.es_append('later-1', 'Taken', NULL, $head)}),
+    $head + 1, 'versions continue on the subscriber after it takes over');
 
 $sub->stop;
 $primary->stop;

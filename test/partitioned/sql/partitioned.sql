@@ -2,6 +2,9 @@
 -- store was created with eventstore.partition_size = 7.
 \set VERBOSITY sqlstate
 SET search_path = eventstore, public;
+-- 05_layout.sql's invariant: every stream with events has a stream_starts
+-- row at or below its lowest position (0 rows break it).
+\set starts_broken 'SELECT count(*) AS streams_without_start FROM (SELECT stream, min(position) AS lowest FROM eventstore.events GROUP BY stream) e LEFT JOIN eventstore.stream_starts s USING (stream) WHERE s.position IS NULL OR s.position > e.lowest'
 SELECT relkind FROM pg_class WHERE oid = 'eventstore.events'::regclass;
 SELECT partition_size FROM eventstore.partitioning;
 
@@ -14,6 +17,13 @@ FROM es_load('acct-1', max_count => NULL);
 SELECT count(DISTINCT tableoid) > 2 AS spans_partitions FROM eventstore.events WHERE stream = 'acct-1';
 SELECT es_append('acct-1', 'Late', '{}', 5);               -- ES001: the stream is at 21
 SELECT version FROM es_append('acct-1', 'Next', '{}', 21);
+-- The stream's start is recorded once, by its first append; a new stream
+-- in a store of several partitions starts at 1.
+SELECT stream, position FROM eventstore.stream_starts ORDER BY stream;
+SELECT version FROM es_append('late-1', 'Opened', '{}', 0);
+SELECT position = (SELECT max(position) FROM eventstore.events) AS recorded_at_first
+FROM eventstore.stream_starts WHERE stream = 'late-1';
+:starts_broken;
 
 -- Partitions were made as positions reached them, contiguous from 1.
 SELECT count(*) >= 4 AS made,
@@ -30,6 +40,11 @@ SELECT version, replayed FROM es_append('acct-2', 'Opened', '{}', 0, NULL, '0000
 SELECT es_append('acct-3', 'Opened', '{}', 0, NULL, '00000000-0000-4000-8000-000000000001');   -- ES002
 SELECT stream, version FROM es_load_event('00000000-0000-4000-8000-000000000001');
 SELECT (SELECT count(*) FROM eventstore.events) = (SELECT count(*) FROM eventstore.event_ids) AS ids_match;
+-- A multi-stream append records each new stream's first position.
+SELECT stream, version FROM es_append('[{"stream": "multi-1", "events": [{"type": "A", "data": {}}, {"type": "B", "data": {}}]},
+                                        {"stream": "filler-1", "events": [{"type": "C", "data": {}}]},
+                                        {"stream": "multi-2", "events": [{"type": "A", "data": {}}]}]'::jsonb) ORDER BY 1, 2;
+:starts_broken;
 
 -- The feed reads across partitions in position order, without gaps here.
 SELECT count(*) = max(position) - min(position) + 1 AS dense,
@@ -49,6 +64,16 @@ SELECT count(*) FROM eventstore.event_ids WHERE event_id = '00000000-0000-4000-8
 SELECT es_restore_stream('acct-2');
 SELECT count(*) FROM eventstore.event_ids WHERE event_id = '00000000-0000-4000-8000-000000000001';
 SELECT (SELECT count(*) FROM eventstore.events) = (SELECT count(*) FROM eventstore.event_ids) AS ids_match;
+-- A soft-deleted stream of a converted store has no stream_starts row (the
+-- conversion recorded the starts of stored events only): its restore
+-- records one.
+SELECT es_delete_stream('acct-2');
+DELETE FROM eventstore.stream_starts WHERE stream = 'acct-2';
+SELECT es_restore_stream('acct-2');
+SELECT s.position = (SELECT min(position) FROM eventstore.events WHERE stream = 'acct-2') AS restored_start
+FROM eventstore.stream_starts s WHERE s.stream = 'acct-2';
+SELECT version FROM es_append('acct-2', 'AfterRestore', '{}', 1);
+:starts_broken;
 
 -- A bulk load makes its partitions first.
 SELECT es_make_partitions(NULL);
@@ -65,7 +90,9 @@ SELECT es_make_partitions(1000000, 999000) AS made;
 INSERT INTO eventstore.events (position, stream, version, event_id, type, category, created_at)
 VALUES (1000000, 'loaded-1', 1, '00000000-0000-4000-8000-0000000000aa', 'L', 'loaded', now());
 SELECT position FROM eventstore.event_ids WHERE event_id = '00000000-0000-4000-8000-0000000000aa';
+SELECT position FROM eventstore.stream_starts WHERE stream = 'loaded-1';
 SELECT version, position > 1000000 AS after_loaded FROM es_append('loaded-1', 'M', '{}', 1);
+:starts_broken;
 
 -- Archival: the four oldest partitions (positions 1 to 28) leave the store.
 SELECT es_archive_events(NULL);
@@ -93,6 +120,9 @@ SELECT es_archive_events(29);
 SELECT es_archive_events(9000000000) > 0 AS archived_more;
 SELECT count(*) AS partitions_left FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass;
 SELECT version FROM es_append('acct-1', 'AfterAll', '{}', 23);
+-- Archival leaves the starts of archived streams: numbering still continues.
+SELECT count(*) > 0 AS starts_below_horizon FROM eventstore.stream_starts WHERE position < es_archive_horizon();
+:starts_broken;
 
 -- Nothing of the layout counts as a user's addition (table_additions).
 SELECT count(*) FROM eventstore.es_current_table_additions();
