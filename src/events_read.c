@@ -99,82 +99,6 @@ open_partition_version_index(Relation leaf)
 }
 
 /*
- * The partitioned layout: the same descent in each partition's index, the
- * newest partition first, up to the first that holds the stream (a
- * stream's later versions have higher positions), and no lower than the
- * partition holding position `from` (none of the stream's events is below
- * it; 1 when unknown).  Sets *done to false when a partition lacks the
- * index (then callers read through SQL).
- */
-static int64
-read_version_partitioned(Relation parent, text *stream, Snapshot snapshot,
-						 int64 from, bool *done)
-{
-	PartitionDesc pd = RelationGetPartitionDesc(parent, true);
-	PartitionBoundInfo b = pd->boundinfo;
-	int64		high_water = es_position_high_water();
-	int			i;
-
-	*done = false;
-	if (pd->nparts == 0)
-	{
-		*done = true;
-		return 0;
-	}
-
-	/*
-	 * Range bounds: indexes[i] is the partition whose upper bound is
-	 * datums[i] (-1 for a gap); its lower bound is datums[i - 1].
-	 * Partitions made ahead, above the highest position handed out, hold
-	 * nothing and are skipped.
-	 */
-	for (i = b->ndatums; i >= 1; i--)
-	{
-		int			p = b->indexes[i];
-		Relation	leaf;
-		Relation	index;
-		TupleTableSlot *slot;
-		bool		found;
-		int64		version = 0;
-
-		if (p < 0)
-			continue;
-		if (b->kind[i - 1][0] == PARTITION_RANGE_DATUM_VALUE &&
-			DatumGetInt64(b->datums[i - 1][0]) > high_water)
-			continue;
-		/* Upper bounds are exclusive: this one and all below end at or before `from`. */
-		if (b->kind[i][0] == PARTITION_RANGE_DATUM_VALUE &&
-			DatumGetInt64(b->datums[i][0]) <= from)
-			break;
-		leaf = table_open(pd->oids[p], AccessShareLock);
-		index = open_partition_version_index(leaf);
-		if (index == NULL)
-		{
-			table_close(leaf, AccessShareLock);
-			return 0;
-		}
-		slot = table_slot_create(leaf, NULL);
-		found = es_index_first_row(leaf, index, stream, snapshot, BackwardScanDirection, slot);
-		if (found)
-		{
-			bool		isnull;
-
-			version = DatumGetInt64(slot_getattr(slot, index->rd_index->indkey.values[1], &isnull));
-		}
-		ExecDropSingleTupleTableSlot(slot);
-		relation_close(index, AccessShareLock);
-		table_close(leaf, AccessShareLock);
-		if (found)
-		{
-			*done = true;
-			return version;
-		}
-	}
-	*done = true;
-	return 0;
-}
-
-/*
  * The partitioned layout's stream_starts row of the stream, as `snapshot`
  * sees it: true and *from set to its position when there is one.
  */
@@ -213,6 +137,99 @@ read_stream_start(text *stream, Snapshot snapshot, int64 *from)
 }
 
 /*
+ * The partitioned layout: the same descent in each partition's index, the
+ * newest partition first, up to the first that holds the stream (a
+ * stream's later versions have higher positions).  Sets *done to false
+ * when a partition lacks the index (then callers read through SQL).
+ *
+ * With ask_starts (an appender, es_read_stream_version_to_append), a
+ * stream not in the newest partition is looked up in stream_starts before
+ * any other partition is read: no row there means no events anywhere, and
+ * a row at position p ends the walk below the partition holding p.  The
+ * newest partition comes first because most appends go to streams written
+ * lately, which then cost one descent, as without stream_starts.
+ * *start_recorded tells whether the stream has a stream_starts row: a
+ * stream found in a partition has one (05_layout.sql's invariant).
+ */
+static int64
+read_version_partitioned(Relation parent, text *stream, Snapshot snapshot,
+						 bool ask_starts, bool *start_recorded, bool *done)
+{
+	PartitionDesc pd = RelationGetPartitionDesc(parent, true);
+	PartitionBoundInfo b = pd->boundinfo;
+	int64		high_water = es_position_high_water();
+	int64		from = 1;		/* no event of the stream is below it */
+	bool		probed = !ask_starts;
+	int			i;
+
+	*done = false;
+
+	/*
+	 * Range bounds: indexes[i] is the partition whose upper bound is
+	 * datums[i] (-1 for a gap); its lower bound is datums[i - 1].
+	 * Partitions made ahead, above the highest position handed out, hold
+	 * nothing and are skipped.
+	 */
+	for (i = pd->nparts > 0 ? b->ndatums : 0; i >= 1; i--)
+	{
+		int			p = b->indexes[i];
+		Relation	leaf;
+		Relation	index;
+		TupleTableSlot *slot;
+		bool		found;
+		int64		version = 0;
+
+		if (p < 0)
+			continue;
+		if (b->kind[i - 1][0] == PARTITION_RANGE_DATUM_VALUE &&
+			DatumGetInt64(b->datums[i - 1][0]) > high_water)
+			continue;
+		/* Upper bounds are exclusive: this one and all below end at or before `from`. */
+		if (b->kind[i][0] == PARTITION_RANGE_DATUM_VALUE &&
+			DatumGetInt64(b->datums[i][0]) <= from)
+			break;
+		leaf = table_open(pd->oids[p], AccessShareLock);
+		index = open_partition_version_index(leaf);
+		if (index == NULL)
+		{
+			table_close(leaf, AccessShareLock);
+			if (!probed)
+				*start_recorded = read_stream_start(stream, snapshot, &from);
+			return 0;
+		}
+		slot = table_slot_create(leaf, NULL);
+		found = es_index_first_row(leaf, index, stream, snapshot, BackwardScanDirection, slot);
+		if (found)
+		{
+			bool		isnull;
+
+			version = DatumGetInt64(slot_getattr(slot, index->rd_index->indkey.values[1], &isnull));
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		relation_close(index, AccessShareLock);
+		table_close(leaf, AccessShareLock);
+		if (found)
+		{
+			if (!probed)
+				*start_recorded = true;
+			*done = true;
+			return version;
+		}
+		if (!probed)
+		{
+			probed = true;
+			*start_recorded = read_stream_start(stream, snapshot, &from);
+			if (!*start_recorded)
+				break;
+		}
+	}
+	if (!probed)
+		*start_recorded = read_stream_start(stream, snapshot, &from);
+	*done = true;
+	return 0;
+}
+
+/*
  * from_starts: an appender's read (see es_read_stream_version_to_append);
  * then *start_recorded says whether the stream has a stream_starts row.
  */
@@ -229,22 +246,10 @@ read_version_by_index(text *stream, Snapshot snapshot, bool from_starts,
 	heap = table_open(es_events_relid(), AccessShareLock);
 	if (heap->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 	{
-		int64		from = 1;
-
-		if (from_starts)
-		{
-			*start_recorded = read_stream_start(stream, snapshot, &from);
-			if (!*start_recorded)
-			{
-				/* No row: the stream has no events (05_layout.sql's invariant). */
-				table_close(heap, AccessShareLock);
-				*done = true;
-				return 0;
-			}
-		}
 		/* Partitions attached since this transaction locked the table count too. */
 		AcceptInvalidationMessages();
-		version = read_version_partitioned(heap, stream, snapshot, from, done);
+		version = read_version_partitioned(heap, stream, snapshot, from_starts,
+										   start_recorded, done);
 		table_close(heap, AccessShareLock);
 		return version;
 	}
