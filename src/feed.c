@@ -413,15 +413,18 @@ feed_has_event_after(int64 after, int64 safe)
  * es_wait(after_position, timeout_ms): true as soon as the feed has an
  * event after after_position, false when timeout_ms passed first.
  *
- * Concurrent mode sleeps on the feed's condition variable, broadcast by
- * every appending transaction as it ends; a wake-up rechecks the safe
- * position (cheap) and probes the table only when it moved past
- * after_position and changed since the last probe.  Serialized mode has no
- * shared memory and polls every ES_WAIT_POLL_MS.  Both sleeps return on
- * interrupts, and we check for them on every round.  A holder of the feed
- * with an eventstore.max_append_hold deadline broadcasts nothing when the
- * deadline passes, so the sleep ends at the deadline too: the next round
- * ends that holder (position.c), whose abort then wakes us.
+ * Concurrent mode sleeps on the feed's condition variable, broadcast by an
+ * appending transaction as it ends when that moves the safe position of its
+ * database, i.e. when it held the database's lowest position (position.c,
+ * xact_callback); a wake-up rechecks the safe position (cheap) and probes
+ * the table only when it moved past after_position and changed since the
+ * last probe.  Serialized mode has no shared memory and polls every
+ * ES_WAIT_POLL_MS.  Both sleeps return on interrupts, and we check for them
+ * on every round.  A holder of the feed with an eventstore.max_append_hold
+ * deadline broadcasts nothing when the deadline passes, so the sleep ends at
+ * the deadline too: the next round ends that holder (position.c), whose
+ * abort then wakes us if it held the lowest position (if not, the abort
+ * moves nothing and the holder below it will wake us).
  */
 PG_FUNCTION_INFO_V1(es_wait);
 Datum

@@ -13,7 +13,9 @@
  * appender takes a block of positions and, on its transaction's first
  * append, publishes the lowest one as its slot's min_pos.  The slot is
  * cleared by the COMMIT/ABORT transaction callback, which runs after the
- * commit became visible (xact.c: ProcArrayEndTransaction comes first).  A
+ * commit became visible (xact.c: ProcArrayEndTransaction comes first), and
+ * which wakes es_wait's sleepers when the slot held the lowest min_pos of
+ * its database, the only case in which the safe position moves.  A
  * reader takes the lowest published min_pos (or the counter, when no slot
  * is busy) as its bound and only then takes its snapshot: every position
  * below the bound belongs to a transaction that has already ended, and
@@ -96,7 +98,8 @@ typedef struct EsSlot
 typedef struct EsShared
 {
 	LWLock	   *lock;
-	ConditionVariable feed_cv;	/* broadcast when an appender ends */
+	ConditionVariable feed_cv;	/* broadcast when a feed's safe position
+								 * moves (xact_callback) */
 	int			ndbs;
 	int			nslots;
 	EsSlot		slots[FLEXIBLE_ARRAY_MEMBER];
@@ -157,6 +160,38 @@ startup_shmem(void)
 }
 
 /*
+ * Whether the busy slot `me` has the lowest min_pos of its database, that
+ * is whether clearing it moves the database's safe position (positions are
+ * unique, so no other slot of the database can have the same min_pos).
+ * Slots of other databases do not bound ours.  A slot without a position
+ * (min_pos 0) cannot reach here: es_allocate_positions sets min_pos >= 1
+ * under the LWLock before the backend marks itself registered; should it
+ * happen anyway, we answer true, since a needless wake-up costs a little
+ * and a missed one leaves a subscriber asleep until its timeout.
+ *
+ * Locks: the caller holds the LWLock in exclusive mode, so no slot can be
+ * set or cleared meanwhile.
+ */
+static bool
+slot_is_lowest_of_db(int me)
+{
+	EsSlot	   *mine = &shared_state->slots[me];
+	int			i;
+
+	if (mine->min_pos <= 0)
+		return true;
+	for (i = 0; i < shared_state->nslots; i++)
+	{
+		EsSlot	   *s = &shared_state->slots[i];
+
+		if (i != me && s->min_pos > 0 && s->dboid == mine->dboid &&
+			s->min_pos < mine->min_pos)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Transaction end: clear our slot.  Runs after the commit is visible to
  * others, and must not raise an error (an ERROR here would be a PANIC).
  */
@@ -188,10 +223,29 @@ xact_callback(XactEvent event, void *arg)
 			xact_direct_insert = false;
 			if (xact_registered && shared_state != NULL)
 			{
+				bool		moves_feed;
+
 				LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
+				moves_feed = slot_is_lowest_of_db(ES_MY_BACKEND_INDEX);
 				memset(&shared_state->slots[ES_MY_BACKEND_INDEX], 0, sizeof(EsSlot));
 				LWLockRelease(shared_state->lock);
-				ConditionVariableBroadcast(&shared_state->feed_cv);
+
+				/*
+				 * Wake the waiters only when the safe position of our
+				 * database moves, which is exactly when our slot held the
+				 * lowest min_pos of the database: safe is min(last_pos,
+				 * lowest min_pos - 1), an allocation never raises it, and
+				 * clearing any other slot leaves the lowest one in place.
+				 * A later holder that ends first wakes nobody; when the
+				 * lowest one ends (commit, abort, or the abort of a holder
+				 * ended for max_append_hold), safe jumps past both and the
+				 * broadcast comes then.  The slot is cleared before the
+				 * broadcast, so a waiter that read the slot still busy is
+				 * already on the condition variable's list and is woken.
+				 * docs/global-feed.md, section 8.
+				 */
+				if (moves_feed)
+					ConditionVariableBroadcast(&shared_state->feed_cv);
 			}
 			xact_registered = false;
 			xact_feed_locked = false;
