@@ -33,6 +33,10 @@
 #   --catchup-reps N     catch-up repetitions, each reads the backlog with both readers,
 #                        after one read that is not counted (4)
 #   --page N             page size of feed reads, live and catch-up (1000)
+#   --rate N             live phases: the writers together append at most N
+#                        events a second, paced (default 0: as fast as they
+#                        can, which saturates two cores); the one-writer phase
+#                        stays unpaced
 #   --keep               leave the cluster running at the end
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +44,7 @@ ROOT=$PWD
 
 ARGS="$*"
 MODE=full; DURATION=15; REPS=4; WRITERS=16; SUBSCRIBERS=8; BACKLOG=10000000
-CATCHUP_REPS=4; PAGE=1000; KEEP=0
+CATCHUP_REPS=4; PAGE=1000; KEEP=0; RATE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) MODE=quick; DURATION=3; REPS=2; BACKLOG=200000; CATCHUP_REPS=2 ;;
@@ -51,6 +55,7 @@ while [ $# -gt 0 ]; do
         --backlog) BACKLOG=$2; shift ;;
         --catchup-reps) CATCHUP_REPS=$2; shift ;;
         --page) PAGE=$2; shift ;;
+        --rate) RATE=$2; shift ;;
         --keep) KEEP=1 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
@@ -99,7 +104,7 @@ mode=$($PSQL -At -d subs -c "SELECT eventstore.es_feed_mode()")
 echo "== live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION}s per phase (feed mode: $mode)"
 # The client shares the two cores with the server: its CPU time is reported.
 /usr/bin/time -f "%U %S %e" -o "$OUT/client-live.time" "$CLIENT" live -db subs -writers "$WRITERS" -subscribers "$SUBSCRIBERS" -reps "$REPS" \
-    -duration "${DURATION}s" -page "$PAGE" -out "$OUT"
+    -duration "${DURATION}s" -page "$PAGE" -rate "$RATE" -out "$OUT"
 read -r cu cs ce < "$OUT/client-live.time"
 client_cpu=$(awk -v u="$cu" -v s="$cs" -v e="$ce" 'BEGIN {printf "%.0f s user + %.0f s system in %.0f s, %.0f %% of one core", u, s, e, 100 * (u + s) / e}')
 echo "   store after the live phases: $($PSQL -At -d subs -c "SELECT count(*) FROM eventstore.events") events; client CPU: $client_cpu"
@@ -136,7 +141,7 @@ elapsed=$(( $(date +%s) - started ))
     echo "- Command: \`bench/subscriptions.sh${ARGS:+ $ARGS}\`"
     echo "- Machine: $(nproc) CPUs ($(sed -nE 's/^model name\s*: (.*)/\1/p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GB memory, $(. /etc/os-release; echo "$PRETTY_NAME"), $(uname -sr)"
     echo "- PostgreSQL $($PSQL -At -d subs -c 'SHOW server_version'); settings: $(printf '%s; ' "${SETTINGS[@]}")max_connections = 60; everything else initdb's default"
-    echo "- Live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION} s per phase, feed pages of $PAGE; the client (writers and subscribers) used $client_cpu; machine CPU busy before the live phases, our cluster idle: $idle_busy %"
+    echo "- Live: $WRITERS writers, $SUBSCRIBERS subscribers, $REPS repetitions x ${DURATION} s per phase, feed pages of $PAGE, writers paced at $RATE appends/s in all (0: unpaced); the client (writers and subscribers) used $client_cpu; machine CPU busy before the live phases, our cluster idle: $idle_busy %"
     [ "$BACKLOG" -gt 0 ] && echo "- Catch-up: backlog of $BACKLOG events ($size, loaded in $load_s s), $CATCHUP_REPS repetitions, pages of $PAGE; machine CPU busy before the reads (our idle cluster included): $catchup_busy %"
     echo "- The whole run took $(( elapsed / 60 )) min $(( elapsed % 60 )) s"
     echo

@@ -37,7 +37,8 @@
 #   --duration S       seconds per pgbench run (default 10)
 #   --reps R           repetitions (default 3)
 #   --clients C        pgbench clients for appends (default 4; reads use 2)
-#   --layout L         plain, partitioned, or both (default): partitioned
+#   --layout L         plain, partitioned, both (default), or none (only the
+#                      Message DB-shaped table's bytes per event): partitioned
 #                      creates every store with eventstore.partition_size = P
 #                      (docs/partitioning.md), makes its partitions before the
 #                      load and times one es_archive_events of the oldest
@@ -95,7 +96,8 @@ case $MDB_STORE in big) MDB_EVENTS=$EVENTS; MDB_STREAMS=$STREAMS ;; small) MDB_E
     *) echo "--mdb-store: big or small" >&2; exit 2 ;; esac
 PSIZE=${PSIZE:-$((EVENTS / 10))}
 case $LAYOUT in plain) LAYOUTS=plain ;; partitioned) LAYOUTS=partitioned ;; both) LAYOUTS="plain partitioned" ;;
-    *) echo "--layout: plain, partitioned or both" >&2; exit 2 ;; esac
+    none) LAYOUTS=""; [ "$MDB" = 1 ] || { echo "--layout none measures the Message DB-shaped table only" >&2; exit 2; } ;;
+    *) echo "--layout: plain, partitioned, both or none" >&2; exit 2 ;; esac
 [ "$EVENTS" -ge $((NLONG * 1000 * 10)) ] && [ "$STREAMS" -gt "$NLONG" ] ||
     { echo "need at least $((NLONG * 10000)) events and more than $NLONG streams" >&2; exit 2; }
 started=$(date +%s)

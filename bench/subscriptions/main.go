@@ -140,15 +140,29 @@ type liveOpts struct {
 	poll     time.Duration
 	page     int
 	settle   time.Duration
+	rate     int // appends per second, all writers together; 0: as fast as they can
 }
 
 // One writer: appends single events to streams of its own (100 events each,
-// exact expected version, as workload 1 of bench/run.sh) until the deadline.
-func writer(conn *pgx.Conn, notify bool, prefix string, start <-chan struct{}, deadline *int64) writerResult {
+// exact expected version, as workload 1 of bench/run.sh) until the deadline,
+// one every interval ns when interval > 0 (a writer that falls behind does
+// not catch up in a burst: the load stays what was asked for, or less).
+func writer(conn *pgx.Conn, notify bool, prefix string, start <-chan struct{}, deadline *int64,
+	interval int64) writerResult {
 	var r writerResult
 	<-start
 	end := atomic.LoadInt64(deadline)
+	next := now()
 	for n := 0; now() < end; n++ {
+		if interval > 0 {
+			if d := next - now(); d > 0 {
+				time.Sleep(time.Duration(d))
+			}
+			next += interval
+			if t := now(); next < t {
+				next = t
+			}
+		}
 		t0 := now()
 		pos, err := appendOne(conn, notify, fmt.Sprintf("%s-%d", prefix, n/100), int64(n%100))
 		t1 := now()
@@ -348,12 +362,17 @@ func runPhase(ph phase, rep, index int, o liveOpts) phaseResult {
 	start := make(chan struct{})
 	var deadline int64
 	writers := make([]writerResult, ph.writers)
+	var interval int64
+	if o.rate > 0 && ph.writers > 1 { // the one-writer reference stays unpaced
+		interval = int64(time.Second) * int64(ph.writers) / int64(o.rate)
+	}
 	var wwg sync.WaitGroup
 	for i := range wconns {
 		wwg.Add(1)
 		go func(i int) {
 			defer wwg.Done()
-			writers[i] = writer(wconns[i], ph.notify, fmt.Sprintf("sub-%s-%d-%d", run, index, i), start, &deadline)
+			writers[i] = writer(wconns[i], ph.notify, fmt.Sprintf("sub-%s-%d-%d", run, index, i), start, &deadline,
+				interval)
 		}(i)
 	}
 	busy0, total0 := cpuTicks()
@@ -503,6 +522,7 @@ func live(args []string) {
 	fs.DurationVar(&o.poll, "poll", 10*time.Millisecond, "polling interval")
 	fs.IntVar(&o.page, "page", 1000, "feed page size (max_count)")
 	fs.DurationVar(&o.settle, "settle", 300*time.Millisecond, "pause between subscribers ready and writers start")
+	fs.IntVar(&o.rate, "rate", 0, "appends per second of all writers together (0: unpaced)")
 	fs.Parse(args)
 
 	phases := []phase{
