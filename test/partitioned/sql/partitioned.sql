@@ -57,6 +57,10 @@ DELETE FROM eventstore.events_0000000000000000001;
 TRUNCATE eventstore.events_0000000000000000001;
 DROP TABLE eventstore.events_0000000000000000001;
 ALTER TABLE eventstore.events DETACH PARTITION eventstore.events_0000000000000000001;
+-- ... and the tables that keep ids unique and tell which streams exist.
+TRUNCATE eventstore.event_ids;
+TRUNCATE eventstore.stream_starts;
+ALTER TABLE eventstore.stream_starts DISABLE TRIGGER stream_starts_no_truncate;
 
 -- A soft delete frees the stream's ids; a restore takes them back.
 SELECT es_delete_stream('acct-2');
