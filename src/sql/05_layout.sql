@@ -50,6 +50,14 @@ BEGIN
     COMMENT ON TABLE eventstore.events IS
         'Every event of the store, in global position order; append with es_append, read with es_load. Immutable. Partitioned by position.';
     REVOKE ALL ON TABLE eventstore.events FROM PUBLIC;
+    -- Logical replication through the root (publish_via_partition_root)
+    -- describes rows by the root's replica identity, and the parent has no
+    -- key to name.  FULL lets a subscriber accept the deletes of the
+    -- lifecycle functions: the old row arrives with its position (the
+    -- partition's primary key, what the WAL holds), by which the subscriber
+    -- finds the row through its own partition's key.  Partitions keep their
+    -- primary key as identity, so deletes log no more WAL than before.
+    ALTER TABLE eventstore.events REPLICA IDENTITY FULL;
 
     CREATE TABLE eventstore.event_ids (
         event_id uuid   NOT NULL,
