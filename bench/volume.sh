@@ -507,8 +507,10 @@ for layout in $LAYOUTS mdb; do
         awk -v lab="$layout $store ($tab, $n events)" -v h="$heap" -v i="$idx" -v n="$n" 'BEGIN {
             printf "%-44s heap %6.1f  indexes %6.1f  total %6.1f bytes/event = %6.0f GB per billion events\n",
                    lab, h / n, i / n, (h + i) / n, (h + i) / n}' | tee -a "$SUMMARY"
+        # One line per index, a partitioned table's partitions summed.
         awk -F'\t' -v l="$layout" -v s="$store" -v t="$tab" -v n="$n" '$1 == l && $2 == s && $3 == t && $4 ~ /^index/ {
-            printf "      %-40s %6.1f bytes/event\n", $4, $5 / n}' "$SIZES" | tee -a "$SUMMARY"
+            if (!($4 in b)) order[++k] = $4; b[$4] += $5 }
+            END {for (i = 1; i <= k; i++) printf "      %-40s %6.1f bytes/event\n", order[i], b[order[i]] / n}' "$SIZES" | tee -a "$SUMMARY"
         # Everything else of the schema (empty here unless a layout adds
         # tables that grow with the events, such as an event id table).
         [ "$tab" = events ] && awk -F'\t' -v l="$layout" -v s="$store" -v n="$n" '$1 == l && $2 == s {b += $5}
