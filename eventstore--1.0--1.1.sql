@@ -1347,6 +1347,8 @@ DECLARE
     n         bigint;
     done      integer := 0;
     last_from bigint;
+    parts     oid[] := '{}';
+    counts    bigint[] := '{}';
 BEGIN
     PERFORM eventstore.es_require_partitioned();
     IF before_position IS NULL OR before_position < 1 THEN
@@ -1357,12 +1359,20 @@ BEGIN
         REVOKE ALL ON SCHEMA eventstore_archive FROM PUBLIC;
     END IF;
     SELECT max(p.from_position) INTO last_from FROM eventstore.es_partitions() p;
+    -- First the streams archived whole, for every partition, under locks
+    -- appends and reads do not wait for; then the detaches, whose ACCESS
+    -- EXCLUSIVE lock on eventstore.events lasts until the end of the
+    -- transaction: taking it in the first round would stop appends and
+    -- readers for the remaining partitions' reads.  An append meanwhile only
+    -- adds events at higher positions: a stream it revives keeps a
+    -- stream_state row that the version read no longer needs.
     FOR part IN
         SELECT p.partition AS rel, c.relname, p.from_position AS lo, p.to_position AS hi
         FROM eventstore.es_partitions() p JOIN pg_catalog.pg_class c ON c.oid = p.partition
     LOOP
         -- Wholly below the bound, and never the last partition (appends go there).
         EXIT WHEN part.hi IS NULL OR part.hi > before_position OR part.lo >= last_from;
+        parts := parts || part.rel::oid;
         EXECUTE format(
             'INSERT INTO eventstore.stream_state AS s (stream, last_version, last_position, updated_at)
              SELECT p.stream, max(p.version), max(p.position), pg_catalog.clock_timestamp()
@@ -1375,6 +1385,15 @@ BEGIN
                  last_position = greatest(s.last_position, excluded.last_position),
                  updated_at = excluded.updated_at', part.rel, part.hi);
         EXECUTE format('SELECT count(*) FROM %s', part.rel) INTO n;
+        counts := counts || n;
+    END LOOP;
+    FOR part IN
+        SELECT p.partition AS rel, c.relname, p.from_position AS lo, p.to_position AS hi
+        FROM eventstore.es_partitions() p JOIN pg_catalog.pg_class c ON c.oid = p.partition
+        WHERE p.partition::oid = ANY (parts)
+        ORDER BY p.from_position
+    LOOP
+        n := counts[pg_catalog.array_position(parts, part.rel::oid)];
         -- The DDL guard refuses to detach a partition that holds events;
         -- this is the audited way to.
         PERFORM pg_catalog.set_config('eventstore.allow_destroy', 'on', true);
