@@ -12,27 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# The store may be partitioned (TEMP_CONFIG sets eventstore.partition_size in
-# test/suites/82_partitioned.sh): then the publication goes through the root,
-# with the tables that keep ids unique and tell which streams exist, and the
-# subscriber needs its partitions before rows arrive (docs/partitioning.md).
-sub publication_sql
-{
-    my ($node) = @_;
-    return 'CREATE PUBLICATION events FOR TABLE eventstore.events'
-      if $node->safe_psql('postgres',
-        q{SELECT relkind FROM pg_class WHERE oid = 'eventstore.events'::regclass}) ne 'p';
-    return 'CREATE PUBLICATION events FOR TABLE eventstore.events, eventstore.event_ids, '
-      . 'eventstore.stream_starts WITH (publish_via_partition_root = true)';
-}
-
-sub prepare_subscriber
-{
-    my ($node) = @_;
-    $node->safe_psql('postgres', 'SELECT eventstore.es_make_partitions(1000)')
-      if $node->safe_psql('postgres',
-        q{SELECT relkind FROM pg_class WHERE oid = 'eventstore.events'::regclass}) eq 'p';
-}
+use EsPublication;
 
 my $pub = PostgreSQL::Test::Cluster->new('life_pub');
 $pub->init(allows_streaming => 'logical');
