@@ -53,6 +53,10 @@ PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The TAP tests' helper modules (test/t/*.pm) are found beside them; set
+# after PGXS, whose Makefile.global empties PROVE_FLAGS.
+PROVE_FLAGS += -I $(srcdir)/test/t
+
 $(DATA_built): $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
