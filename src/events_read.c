@@ -294,9 +294,10 @@ es_read_stream_version(text *stream, Snapshot snapshot)
 
 /*
  * The same for es_append, which holds the stream's lock and reads with the
- * latest snapshot.  In a partitioned store it asks stream_starts first: no
- * row there means a new stream, known without reading any partition, and a
- * row bounds the walk to the partitions from the stream's first one on.
+ * latest snapshot.  In a partitioned store a stream not in the newest
+ * partition is looked up in stream_starts (read_version_partitioned): no
+ * row there means a new stream, known without reading another partition,
+ * and a row bounds the walk to the partitions from the stream's first one on.
  * *start_recorded tells the appender whether its first event must record
  * the stream's start (always true in a plain store).
  *
