@@ -47,6 +47,7 @@
 #define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
 #define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
 #define ERRCODE_ES_ARCHIVED					MAKE_SQLSTATE('E','S','0','1','0')
+#define ERRCODE_ES_VERSIONS_REMOVED			MAKE_SQLSTATE('E','S','0','1','2')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
 #define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
 
@@ -238,6 +239,23 @@ extern struct _SPI_plan *es_kept_plan(struct _SPI_plan **slot, const char *sql,
 /* src/srf_result.c */
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
+
+/*
+ * What a stream read returned first: the versions of its first two rows
+ * (its column "version"), and, for a read whose first row may be a
+ * snapshot, that row's flag (column flag_att, 0: none).  Filled in by
+ * es_run_into_result_watched, checked by read_gaps.c.
+ */
+typedef struct EsReadStart
+{
+	AttrNumber	flag_att;
+	int			rows;			/* rows seen, counted up to 2 */
+	int64		version[2];
+	bool		flag[2];
+} EsReadStart;
+extern void es_run_into_result_watched(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
+									   int nargs, Oid *types, Datum *values, bool *nulls,
+									   EsReadStart *seen);
 extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot,
 								const char *sql, int nargs, Oid *types,
 								Datum *values, bool *nulls);
@@ -253,6 +271,11 @@ struct TupleTableSlot;
 extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
 							   text *key, struct SnapshotData *snapshot,
 							   ScanDirection direction, struct TupleTableSlot *slot);
+
+/* src/read_gaps.c: a stream read never silently starts past a removed version (ES012) */
+extern void es_check_read_from(text *stream, int64 from, bool backward, const EsReadStart *seen);
+extern void es_check_snapshot_read(text *stream, text *kind, const EsReadStart *seen);
+extern void es_check_read_until(text *stream, const EsReadStart *seen);
 
 /* src/stream_state.c: a stream's lifecycle state (docs/lifecycle.md) */
 typedef struct EsStreamState
