@@ -794,9 +794,9 @@ ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_trun
 -- Whole streams: max_count NULL reads every event (src/sql/11_load.sql,
 -- src/sql/30_snapshots.sql); only the comments change.
 COMMENT ON FUNCTION eventstore.es_load(text, bigint, integer, boolean) IS
-    'Read a stream: forward from from_version (default 1), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream.';
+    'Read a stream: forward from from_version (default: the first version the stream keeps), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream. A from_version that retention or archival removed is an error (ES012), never a silent start past it.';
 COMMENT ON FUNCTION eventstore.es_load_with_snapshot(text, text, integer) IS
-    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot.';
+    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot. ES012 when retention or archival removed events between the snapshot (or the stream''s start) and the first event kept.';
 
 -- Issue 13: events by id (src/sql/12_events_by_id.sql).
 CREATE FUNCTION eventstore.es_load_event(event_id uuid)
@@ -884,7 +884,7 @@ RETURNS SETOF eventstore.events
 AS 'MODULE_PATHNAME', 'es_load_until'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 COMMENT ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) IS
-    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all.';
+    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all. ES012 when retention or archival removed the stream''s first versions.';
 
 CREATE FUNCTION eventstore.es_feed_position_at(at timestamptz)
 RETURNS bigint
