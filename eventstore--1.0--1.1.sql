@@ -405,6 +405,27 @@ SELECT pg_catalog.pg_extension_config_dump('eventstore.grants', '');
 
 REVOKE ALL ON TABLE eventstore.grants FROM PUBLIC;
 
+-- Every grant function refuses PUBLIC as a role name (issue 21, item 11):
+-- GRANT ... TO public grants to every role, while eventstore.grants would
+-- record a name that matches no role; and NULL.  In any case, since the
+-- role name is an identifier: 'PUBLIC' names no role either.
+CREATE FUNCTION eventstore.es_check_grantee(role_name name) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF lower(role_name) = 'public' THEN
+        RAISE EXCEPTION 'cannot grant the store''s rights to PUBLIC'
+            USING ERRCODE = '22023',
+                  DETAIL = 'A grant to PUBLIC would reach every role, present and future.',
+                  HINT = 'Grant to a role made for the purpose, and make the users members of it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_check_grantee(name) IS
+    'Internal: refuse PUBLIC (any case) and NULL as the role of a grant function (22023, 22004).';
+
 -- EXECUTE on the writer functions (with reader rights): the part of a grant
 -- that is the same for every writer.  Called by the grant functions below
 -- and es_grant_writer, which run as the store's owner; nobody else may call
@@ -426,6 +447,10 @@ CREATE FUNCTION eventstore.es_grant_scope(role_name name, scope_kind text, scope
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF scope_kind IS NULL OR scope_kind NOT IN ('handler', 'category') THEN
+        RAISE EXCEPTION 'unrecognized grant kind: "%"', scope_kind
+            USING ERRCODE = '22023', HINT = 'A grant is of kind handler or category.';
+    END IF;
     IF role_name IS NULL OR scope_name IS NULL THEN
         RAISE EXCEPTION '% must not be null',
             CASE WHEN role_name IS NULL THEN 'role_name'
@@ -443,6 +468,7 @@ BEGIN
             USING ERRCODE = '22023',
                   DETAIL = 'A category is the part of a stream name before its first "-".';
     END IF;
+    PERFORM eventstore.es_check_grantee(role_name);
     PERFORM eventstore.es_grant_writer_functions(role_name);
     INSERT INTO eventstore.grants (grantee, kind, name) VALUES (role_name, scope_kind, scope_name)
     ON CONFLICT ON CONSTRAINT grants_pkey DO NOTHING;
@@ -489,6 +515,7 @@ RETURN eventstore.es_revoke_scope(role_name, 'category', category);
 COMMENT ON FUNCTION eventstore.es_revoke_category(name, text) IS
     'Remove one category grant of a role; true when there was one. EXECUTE rights stay.';
 
+REVOKE ALL ON FUNCTION eventstore.es_check_grantee(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_writer_functions(name), eventstore.es_grant_scope(name, text, text),
     eventstore.es_revoke_scope(name, text, text),
     eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
@@ -511,6 +538,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f regprocedure;
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p
@@ -948,6 +976,15 @@ CREATE FUNCTION eventstore.es_streams(
     max_count    integer DEFAULT 1000)
 RETURNS SETOF eventstore.stream_info
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100 AS $$
+DECLARE
+    -- Where the walk starts and the byte prefix every name it keeps shares
+    -- ('' : none).  Only when the stream column sorts by bytes ("C",
+    -- "POSIX", C.UTF-8) are the names with a prefix contiguous in the index:
+    -- then the walk starts at the prefix and stops at the first name past
+    -- it (issue 21, item 11).  In a linguistic collation they need not be
+    -- (docs/queries.md), and the walk visits every name after after_stream.
+    range_prefix text := '';
+    after_name   text := coalesce(es_streams.after_stream, '');
 BEGIN
     IF es_streams.category = '' OR strpos(es_streams.category, '-') > 0 THEN
         RAISE EXCEPTION 'invalid category: "%"', es_streams.category
@@ -967,6 +1004,18 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = format('It is %s.', es_streams.max_count);
     END IF;
 
+    IF (SELECT CASE a.attcollation
+                   WHEN 'pg_catalog."C"'::regcollation THEN true
+                   WHEN 'pg_catalog."POSIX"'::regcollation THEN true
+                   WHEN 'pg_catalog."default"'::regcollation THEN
+                       d.datlocprovider = 'c' AND (d.datcollate IN ('C', 'POSIX') OR d.datcollate ~* '^c\.utf-?8$')
+                   ELSE false END
+        FROM pg_attribute a, pg_database d
+        WHERE a.attrelid = 'eventstore.events'::regclass AND a.attname = 'stream'
+          AND d.datname = current_database()) THEN
+        range_prefix := coalesce(es_streams.prefix, es_streams.category, '');
+    END IF;
+
     RETURN QUERY
     WITH RECURSIVE walk(name, shown, matched) AS (
         SELECT w.name, w.shown, w.shown::int
@@ -974,7 +1023,7 @@ BEGIN
                      (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
                      AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
               FROM (SELECT min(e.stream) AS name FROM eventstore.events e
-                    WHERE es_streams.after_stream IS NULL OR e.stream > es_streams.after_stream) s) w
+                    WHERE e.stream > after_name AND e.stream >= range_prefix) s) w
         WHERE w.name IS NOT NULL
       UNION ALL
         SELECT n.name, n.shown, w.matched + n.shown::int
@@ -985,6 +1034,7 @@ BEGIN
                       FROM (SELECT min(e.stream) AS name FROM eventstore.events e
                             WHERE e.stream > w.name) s) n
         WHERE n.name IS NOT NULL AND w.matched < es_streams.max_count
+          AND starts_with(w.name, range_prefix)
     )
     SELECT w.name, l.category, l.version, f.position, l.position, f.created_at, l.created_at
     FROM walk w,
@@ -1099,6 +1149,7 @@ COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid,
 CREATE FUNCTION eventstore.es_grant_monitor(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events, eventstore.snapshots, eventstore.checkpoints,'
                    ' eventstore.handler_lag TO %I', role_name);
@@ -1112,12 +1163,21 @@ COMMENT ON FUNCTION eventstore.es_grant_monitor(name) IS
 CREATE FUNCTION eventstore.es_grant_cdc(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events TO %I', role_name);
+    -- The partitioned layout's tables that a subscriber taking over the
+    -- appends needs too (docs/partitioning.md publishes them with events).
+    IF pg_catalog.to_regclass('eventstore.event_ids') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.event_ids TO %I', role_name);
+    END IF;
+    IF pg_catalog.to_regclass('eventstore.stream_starts') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.stream_starts TO %I', role_name);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_cdc(name) IS
-    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
+    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events, and in the partitioned layout on event_ids and stream_starts, which are published with it. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_monitor(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_cdc(name) FROM PUBLIC;
@@ -1175,7 +1235,39 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
 DECLARE
     shards integer[];
     streams text[];
+    bad text;
 BEGIN
+    -- The shape es_append checks, with its SQLSTATEs (src/append.c): a
+    -- router refuses what the shard would refuse, and a malformed batch is
+    -- 22023, not a missing stream name.
+    IF batch IS NULL THEN
+        RAISE EXCEPTION 'append batch must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF pg_catalog.jsonb_typeof(batch) NOT IN ('object', 'array') THEN
+        RAISE EXCEPTION 'invalid append batch: the batch must be a JSON object or array'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('It is a JSON %s.', pg_catalog.jsonb_typeof(batch));
+    END IF;
+    SELECT pg_catalog.jsonb_typeof(e.value) INTO bad
+      FROM pg_catalog.jsonb_array_elements(
+               CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
+                    ELSE pg_catalog.jsonb_build_array(batch) END) e
+     WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'object'
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid append batch: each stream entry must be a JSON object'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('An entry is a JSON %s.', bad);
+    END IF;
+    SELECT pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'stream') INTO bad
+      FROM pg_catalog.jsonb_array_elements(
+               CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
+                    ELSE pg_catalog.jsonb_build_array(batch) END) e
+     WHERE pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'stream') OPERATOR(pg_catalog.<>) 'string'
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid append batch: a string is required'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Key "stream" has a value of type %s.', bad);
+    END IF;
     SELECT pg_catalog.array_agg(DISTINCT eventstore.es_shard_of(e.value OPERATOR(pg_catalog.->>) 'stream', shard_count, shard_by)),
            pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->>) 'stream')
       INTO shards, streams
@@ -1448,6 +1540,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f regprocedure;
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p

@@ -167,6 +167,7 @@ extern text *es_check_name(text *name, const char *what);
 extern text *es_check_stream_name(text *stream);
 extern int64 es_check_expected_version(int64 v);
 extern int64 es_parse_expected_version(const char *s);
+extern int64 es_parse_expected_name(const char *s);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
