@@ -8,8 +8,9 @@ The convention the documents follow (README.md, "Examples that run"):
 
 * Each document runs in one psql session on a fresh database named "app",
   as a superuser, with psql's output settings below; databases and roles its
-  examples create are dropped after it.  The document itself creates the
-  store (`CREATE EXTENSION eventstore`) and the roles it uses.
+  examples create are dropped after it.  The session starts with a fresh
+  store (`CREATE EXTENSION eventstore`) unless the document creates it
+  itself; roles are created by the document's examples.
 * Inside a ```sql block, what psql prints is shown right after the
   statement that prints it: a table (a header line, a line of dashes, the
   rows, up to a blank line), or message lines (`ERROR:  ...`, `DETAIL:  ...`,
@@ -237,6 +238,10 @@ def run_document(path):
     dbs = names("SELECT datname FROM pg_database")
     admin('DROP DATABASE IF EXISTS %s WITH (FORCE);\nCREATE DATABASE %s;\n' % (DB, DB))
     script = [PSQL_SETTINGS]
+    # A fresh store, unless the document creates its own (to choose its
+    # layout, or to show how).
+    if not any(re.match(r'\s*CREATE EXTENSION eventstore\b', strip_comments(st['sql']), re.I) for st in steps):
+        script.append('\\set ON_ERROR_STOP 1\nCREATE EXTENSION eventstore;\n\\set ON_ERROR_STOP 0\n')
     for n, st in enumerate(steps):
         script.append("\\echo '@@docs-step %d@@'\n" % n)
         script.append(st['sql'])
