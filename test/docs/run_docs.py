@@ -239,8 +239,11 @@ def run_document(path):
     admin('DROP DATABASE IF EXISTS %s WITH (FORCE);\nCREATE DATABASE %s;\n' % (DB, DB))
     script = [PSQL_SETTINGS]
     # A fresh store, unless the document creates its own (to choose its
-    # layout, or to show how).
-    if not any(re.match(r'\s*CREATE EXTENSION eventstore\b', strip_comments(st['sql']), re.I) for st in steps):
+    # layout, or to show how) before it uses one.
+    first = next((strip_comments(st['sql']) for st in steps
+                  if re.search(r'eventstore|\bes_', st['sql'], re.I)
+                  and not re.match(r'\s*SET\b', strip_comments(st['sql']), re.I)), '')
+    if not re.match(r'\s*CREATE EXTENSION eventstore\b', first, re.I):
         script.append('\\set ON_ERROR_STOP 1\nCREATE EXTENSION eventstore;\n\\set ON_ERROR_STOP 0\n')
     for n, st in enumerate(steps):
         script.append("\\echo '@@docs-step %d@@'\n" % n)
