@@ -7,7 +7,7 @@
 The convention the documents follow (README.md, "Examples that run"):
 
 * Each document runs in one psql session on a fresh database named "app",
-  as a superuser, with psql's output settings below; databases and roles its
+  as a superuser, from the top of the repository (for psql's \i), with psql's output settings below; databases and roles its
   examples create are dropped after it.  The session starts with a fresh
   store (`CREATE EXTENSION eventstore`) unless the document creates it
   itself; roles are created by the document's examples.
@@ -201,7 +201,7 @@ def normalize(text_lines):
 def psql(sql, db, timeout=300):
     env = dict(os.environ, PGDATABASE=db)
     p = subprocess.run(['stdbuf', '-o0', '-e0', PSQL, '-X', '-q', '-f', '-'],
-                       input=sql, env=env, stdout=subprocess.PIPE,
+                       input=sql, env=env, cwd=ROOT, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=timeout)
     return p.stdout
 
