@@ -243,7 +243,7 @@ def run_document(path):
     first = next((strip_comments(st['sql']) for st in steps
                   if re.search(r'eventstore|\bes_', st['sql'], re.I)
                   and not re.match(r'\s*SET\b', strip_comments(st['sql']), re.I)), '')
-    if not re.match(r'\s*CREATE EXTENSION eventstore\b', first, re.I):
+    if not re.match(r'\s*CREATE EXTENSION (IF NOT EXISTS )?eventstore\b', first, re.I):
         script.append('\\set ON_ERROR_STOP 1\nCREATE EXTENSION eventstore;\n\\set ON_ERROR_STOP 0\n')
     for n, st in enumerate(steps):
         script.append("\\echo '@@docs-step %d@@'\n" % n)
