@@ -387,7 +387,9 @@ def check_refs(paths):
                 p = m.group(1).rstrip('.')
                 if p in MADE or '<' in p or p.startswith(THEIRS):
                     continue
-                if not glob.glob(os.path.join(ROOT, p.replace('NN_', '[0-9][0-9]_'))):
+                # NN_ and 3x_ stand for numbers: src/sql/NN_*.sql, test/security/3x_*
+                pattern = re.sub(r'(?<![\w])(\d)x_', r'\1[0-9]_', p.replace('NN_', '[0-9][0-9]_'))
+                if not glob.glob(os.path.join(ROOT, pattern)):
                     bad(n, 'names %s, which does not exist' % p)
             for m in FILE.finditer(line):
                 name = m.group(1)
