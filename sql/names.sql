@@ -69,6 +69,12 @@ SELECT try($$SELECT es_handler_position('proj', '')$$);
 \set VERBOSITY default
 SELECT es_advance_position('proj', 500, '');
 SELECT es_append(E'bad\u001bname', 'T');
+-- the detail shows the name sent, escaped so that it prints on one line and in order
+SELECT es_append(E'inv-\u202Efdp.exe', 'T');
+SELECT es_append(E'\u00a0Item "Added\\', 'T');
+SELECT es_append('cart-1', E'ItemAdded\u3000');
+SELECT es_append('-order', 'T');
+SELECT es_append(repeat('ab', 200), 'T');
 
 -- nothing of the refused calls is stored
 SELECT count(*) - :before_events AS added_events FROM eventstore.events;

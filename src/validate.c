@@ -71,6 +71,42 @@ next_code_point(const char *s, int *len)
 	return *len == 1 ? (pg_wchar) u[0] : 0xfffd;
 }
 
+/* Characters of a too long name that its error shows. */
+#define ES_SHOWN_NAME_CHARS 64
+
+/*
+ * A refused name as its error shows it, so that the caller sees which value
+ * it sent: in double quotes, with every character the rules refuse (and
+ * every white space character other than a plain space) written as \\uXXXX,
+ * so that the message prints on one line and in its stored order, and '\\'
+ * and '"' escaped.  At most max_chars characters: only a name longer than
+ * the rules allow is cut.
+ */
+static char *
+shown_name(const char *s, int len, int max_chars)
+{
+	StringInfoData buf;
+	int			i;
+	int			clen;
+	int			n = 0;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '"');
+	for (i = 0; i < len && n < max_chars; i += clen, n++)
+	{
+		pg_wchar	c = next_code_point(s + i, &clen);
+
+		if (is_control_char(c) || is_bidi_format(c) || (c != ' ' && is_white_space(c)))
+			appendStringInfo(&buf, "\\u%04X", (unsigned int) c);
+		else if (c == '\\' || c == '"')
+			appendStringInfo(&buf, "\\%c", (char) c);
+		else
+			appendBinaryStringInfo(&buf, s + i, clen);
+	}
+	appendStringInfoChar(&buf, '"');
+	return buf.data;
+}
+
 /* Ensure a name is present, non-empty, short enough and free of the above. */
 text *
 es_check_name(text *name, const char *what)
@@ -95,7 +131,9 @@ es_check_name(text *name, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s is too long", what),
-				 errdetail("It has %d bytes; the limit is %d.", len, ES_MAX_NAME_LEN)));
+				 errdetail("It has %d bytes; the limit is %d. It begins with %s.",
+						   len, ES_MAX_NAME_LEN,
+						   shown_name(VARDATA_ANY(name), len, ES_SHOWN_NAME_CHARS))));
 
 	/* Text values are verified in the database encoding on input. */
 	s = VARDATA_ANY(name);
@@ -107,24 +145,26 @@ es_check_name(text *name, const char *what)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain control characters", what),
-					 errdetail("Character %d is U+%04X.", nchars, (unsigned int) c),
+					 errdetail("Character %d of %s is U+%04X.", nchars, shown_name(s, len, len), (unsigned int) c),
 					 errhint("See the rules for names in docs/append.md.")));
 		if (is_bidi_format(c))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain bidirectional formatting characters", what),
-					 errdetail("Character %d is U+%04X.", nchars, (unsigned int) c),
+					 errdetail("Character %d of %s is U+%04X.", nchars, shown_name(s, len, len), (unsigned int) c),
 					 errhint("See the rules for names in docs/append.md.")));
 		if (i == 0 && is_white_space(c))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not begin or end with white space", what),
+					 errdetail("It is %s.", shown_name(s, len, len)),
 					 errhint("See the rules for names in docs/append.md.")));
 	}
 	if (is_white_space(c))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not begin or end with white space", what),
+				 errdetail("It is %s.", shown_name(s, len, len)),
 				 errhint("See the rules for names in docs/append.md.")));
 	return name;
 }
@@ -142,7 +182,8 @@ es_check_stream_name(text *stream)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stream name must not begin with \"-\""),
-				 errdetail("A stream's category is the part of its name before the first \"-\", and it must not be empty."),
+				 errdetail("It is %s. A stream's category is the part of its name before the first \"-\", and it must not be empty.",
+						   shown_name(VARDATA_ANY(stream), VARSIZE_ANY_EXHDR(stream), ES_MAX_NAME_LEN)),
 				 errhint("See the rules for names in docs/append.md.")));
 	return stream;
 }
