@@ -47,7 +47,7 @@ debversion=$(dpkg-parsechangelog -S Version)
 [ "${debversion%-*}" = "$release" ] ||
     fail "debian/changelog's version $debversion is not release $release and a Debian revision"
 [ "$(cat debian/source/format)" = "3.0 (quilt)" ] || fail "debian/source/format is not 3.0 (quilt)"
-/usr/bin/python3 - "$release" <<'PY' || fail "META.json disagrees with the other release files"
+/usr/bin/python3 - "$release" <<'PY' || fail "the release files disagree"
 import json, re, sys
 release = sys.argv[1]
 meta = json.load(open("META.json"))
@@ -56,14 +56,14 @@ def need(ok, what):
     if not ok:
         problems.append(what)
 
-need(meta["name"] == "eventstore", "name is %r" % meta["name"])
+need(meta["name"] == "eventstore", "META.json: name is %r" % meta["name"])
 for where, v in (("version", meta["version"]),
                  ("provides.eventstore.version", meta["provides"]["eventstore"]["version"])):
-    need(v == release, "%s %s, the control file's SQL version makes %s" % (where, v, release))
-need(meta["provides"]["eventstore"]["file"] == "eventstore.control", "provides.eventstore.file")
+    need(v == release, "META.json: %s %s, the control file's SQL version makes %s" % (where, v, release))
+need(meta["provides"]["eventstore"]["file"] == "eventstore.control", "META.json: provides.eventstore.file")
 
 # One license everywhere.
-need(meta["license"] == "postgresql", "license %r, not \"postgresql\"" % meta["license"])
+need(meta["license"] == "postgresql", "META.json: license %r, not \"postgresql\"" % meta["license"])
 need(open("LICENSE").readline().strip() == "PostgreSQL License", "LICENSE is not the PostgreSQL License")
 copyright = open("debian/copyright").read()
 need(re.search(r"^Files: \*\nCopyright: .*\nLicense: PostgreSQL$", copyright, re.M) is not None,
@@ -79,17 +79,17 @@ need(majors == list(range(majors[0], majors[-1] + 1)),
      "debian/pgversions %s skips a major version, which META.json's range cannot say" % majors)
 want = ">= %d.0.0, < %d.0.0" % (majors[0], majors[-1] + 1)
 got = meta["prereqs"]["runtime"]["requires"]["PostgreSQL"]
-need(got == want, "PostgreSQL %r, debian/pgversions says %r" % (got, want))
+need(got == want, "META.json: PostgreSQL %r, debian/pgversions says %r" % (got, want))
 
 # Resources are optional; any given must be a real address, not a placeholder.
 for key, value in meta.get("resources", {}).items():
     urls = [value] if isinstance(value, str) else [v for k, v in value.items() if k in ("url", "web")]
     for u in urls:
         need(re.match(r"https?://[^/]+\.[a-z]+(/|$)", u) and ".example" not in u,
-             "resources.%s %r is not a real address" % (key, u))
+             "META.json: resources.%s %r is not a real address" % (key, u))
 
 for p in problems:
-    print("META.json: " + p)
+    print("  " + p)
 sys.exit(1 if problems else 0)
 PY
 echo "SQL version $sqlversion, release $release, Debian $debversion, PostgreSQL $(tr '\n' ' ' <debian/pgversions)"
