@@ -21,8 +21,9 @@
 #
 # It packages the tracked files as they are in the work tree (a new file
 # counts once it is `git add`ed).  Needs root (dpkg -i); lintian runs as
-# nobody and the tests as postgres.  At the end the package is removed, so
-# the machine is left as it was.  Ends with "package-test: ok".
+# nobody and the tests as postgres.  At the end the package is removed and
+# any eventstore files that were installed before are put back, so the
+# machine is left as it was.  Ends with "package-test: ok".
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "package-test installs a package: run it as root"; exit 1; }
@@ -33,9 +34,22 @@ fail() { echo "package-test: $*"; exit 1; }
 work=$(mktemp -d /tmp/eventstore-package.XXXXXX)
 chmod 755 "$work"   # lintian runs as nobody
 pkgs=$(sed 's/.*/postgresql-&-eventstore/' debian/pgversions)
+# A `make install` may have put eventstore files where the package goes:
+# dpkg -i overwrites them and dpkg -r deletes them.  Keep them and put them
+# back at the end, so that the machine is left as it was.
+saved=$work/saved.tar
+for v in $(cat debian/pgversions); do
+    ls -d /usr/share/postgresql/"$v"/extension/eventstore* /usr/lib/postgresql/"$v"/lib/eventstore.so \
+          /usr/lib/postgresql/"$v"/lib/bitcode/eventstore* 2>/dev/null || true
+done >"$work/saved.list"
+if [ -s "$work/saved.list" ]; then
+    tar -cf "$saved" -T "$work/saved.list" 2>/dev/null
+    echo "(keeping $(wc -l <"$work/saved.list") eventstore files already installed, to put back at the end)"
+fi
 cleanup() {
     # shellcheck disable=SC2086
     dpkg -r $pkgs >/dev/null 2>&1 || true
+    if [ -f "$saved" ]; then tar -xf "$saved" -C /; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
