@@ -82,15 +82,24 @@ deps:
 test:
 	test/run-all.sh
 
-# Build the Debian package, install it, run installcheck against the system
-# server (root; .ci/run runs it after `make test`).
+# Check the release files agree (META.json, control file, debian/), build
+# the Debian source and binary packages from the `make dist` tarball, run
+# lintian, install the package and run its autopkgtest (make installcheck on
+# a cluster with the library preloaded), then remove it again (root; .ci/run
+# runs it after `make test`).
 package-test:
 	test/package-test.sh
 
-# A source tarball of the tracked files at HEAD, with META.json at its top,
-# for PGXN and for anyone building without git.
+# The release tarball: the tracked files of DIST_REF (default HEAD) with
+# META.json at its top.  One file serves PGXN and is the Debian package's
+# orig tarball (eventstore_<version>.orig.tar.gz), so it is named for the
+# release version, which PGXN wants in three parts: META.json's "version"
+# is the SQL version with ".0" (1.1 -> 1.1.0), and so is the upstream part
+# of debian/changelog's version.  test/package-test.sh checks all four agree.
+DISTVERSION = $(EXTVERSION).0
+DIST_REF   ?= HEAD
 dist:
-	git archive --format=tar.gz --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).tar.gz HEAD
+	git archive --format=tar.gz --prefix=$(EXTENSION)-$(DISTVERSION)/ -o $(EXTENSION)-$(DISTVERSION).tar.gz $(DIST_REF)
 
 demo:
 	test/install-deps.sh

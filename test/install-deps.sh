@@ -11,8 +11,9 @@ pkgs="$pkgs golang-go golang-github-jackc-pgx-v4-dev default-jdk-headless libpos
 pkgs="$pkgs cargo librust-tokio-postgres-dev librust-tokio-dev librust-serde-json-dev librust-uuid-dev"
 # The pooler suite (test/suites/75_pgbouncer.sh).
 pkgs="$pkgs pgbouncer"
-# The Debian package (make package-test): pg_buildext and dpkg-buildpackage.
-pkgs="$pkgs debhelper postgresql-server-dev-all dpkg-dev"
+# The Debian package (make package-test): pg_buildext and dpkg-buildpackage,
+# lintian, and autopkgtest to run debian/tests with its null server.
+pkgs="$pkgs debhelper postgresql-server-dev-all dpkg-dev lintian autopkgtest"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

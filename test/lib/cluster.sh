@@ -61,6 +61,13 @@ es_build_tmp_install() {
     mkdir -p "$TMP_INSTALL/usr/lib/postgresql" "$TMP_INSTALL/usr/share/postgresql"
     cp -a "/usr/lib/postgresql/$PG_MAJOR" "$TMP_INSTALL/usr/lib/postgresql/"
     cp -a "/usr/share/postgresql/$PG_MAJOR" "$TMP_INSTALL/usr/share/postgresql/"
+    # Only this tree's files: an eventstore the system has (a package, or a
+    # `make install` of another checkout) may hold files this tree does not,
+    # e.g. a version's secondary control file, which would change what the
+    # tests see.
+    rm -rf "$TMP_INSTALL/usr/share/postgresql/$PG_MAJOR/extension/eventstore"* \
+           "$TMP_INSTALL/usr/lib/postgresql/$PG_MAJOR/lib/eventstore.so" \
+           "$TMP_INSTALL/usr/lib/postgresql/$PG_MAJOR/lib/bitcode/eventstore"*
     make -C "$ES_ROOT" -s install DESTDIR="$TMP_INSTALL" >/dev/null
 }
 
