@@ -47,6 +47,7 @@
 #define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
 #define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
 #define ERRCODE_ES_ARCHIVED					MAKE_SQLSTATE('E','S','0','1','0')
+#define ERRCODE_ES_ARCHIVE_SCHEMA			MAKE_SQLSTATE('E','S','0','1','3')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
 #define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
 
@@ -54,6 +55,7 @@
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
 #define ES_MAX_BATCH			10000	/* events in one es_append call */
 #define ES_MAX_COUNT			100000	/* rows in one es_load page */
+#define ES_MAX_PARTITIONS_AHEAD	1000	/* es_make_partitions above the head */
 #define ES_COUNT_ALL			(-1)	/* max_count NULL: the whole stream */
 
 /*
@@ -224,6 +226,13 @@ extern Oid	es_event_ids_relid(void);
 extern Oid	es_stream_starts_relid(void);
 extern void es_check_archive_horizon(int64 after_position);
 extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
+
+/* src/archive_schema.c, src/archive_erase.c: the archives of the partitioned layout */
+struct DropStmt;
+struct StringInfoData;
+extern Oid	es_archive_namespace(bool missing_ok);
+extern void es_guard_archive_drop(struct DropStmt *stmt);
+extern uint64 es_erase_archived_events(text *stream, struct StringInfoData *where);
 
 /* src/append_exec.c */
 extern void es_append_execute(EsStreamAppend *streams, int nstreams,
