@@ -106,6 +106,24 @@ require_store_owned(Oid relid, const char *name)
 				 errhint("A superuser can give it back to the owner of the other archives, then erase again.")));
 }
 
+static SPIPlanPtr recount_plan = NULL;
+
+/* eventstore.archives counts what each archive holds: n fewer now. */
+static void
+recount(const char *table_name, uint64 n)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	es_kept_plan(&recount_plan,
+				 "UPDATE eventstore.archives SET events = events OPERATOR(pg_catalog.-) $2"
+				 " WHERE table_name OPERATOR(pg_catalog.=) $1", 2, types);
+	values[0] = CStringGetTextDatum(table_name);
+	values[1] = Int64GetDatum((int64) n);
+	if (SPI_execute_plan(recount_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update eventstore.archives");
+}
+
 /*
  * Erase a stream's events from every archive, with the caller connected to
  * SPI.  Returns how many were removed, and appends to *where one
@@ -155,6 +173,7 @@ es_erase_archived_events(text *stream, StringInfo where)
 		SPI_freeplan(plan);
 		if (n == 0)
 			continue;
+		recount(psprintf("%s.%s", get_namespace_name(nspid), relname), n);
 		if (total > 0)
 			appendStringInfoString(where, ", ");
 		escape_json(where, psprintf("%s.%s", get_namespace_name(nspid), relname));

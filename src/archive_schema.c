@@ -14,9 +14,10 @@
  * before the first archival, issue 21) would let its owner drop every
  * archive in it: es_archive_events and es_erase_stream refuse it (ES013).
  *
- * The DDL guard (ddl_guard.c) asks here about every DROP: DROP TABLE of an
- * archive holding events, and DROP SCHEMA eventstore_archive while one
- * does, are refused (ES005) unless a superuser set eventstore.allow_destroy;
+ * The DDL guard (ddl_guard.c) asks here about every DROP and ALTER TABLE:
+ * DROP TABLE of an archive holding events, DROP SCHEMA eventstore_archive
+ * while one does, and switching an archive's triggers off are refused
+ * (ES005) unless a superuser set eventstore.allow_destroy;
  * then the drop is written to eventstore.lifecycle_log, action
  * "drop_archive", with the number of events it removes.
  *
@@ -226,19 +227,70 @@ guard_archive(Oid relid)
 }
 
 /*
- * Called by the DDL guard for every DROP: DROP TABLE of an archive, and DROP
- * SCHEMA of the archive schema (every archive in it).
+ * ALTER TABLE on an archive that changes when its triggers fire: refused
+ * like on the store's tables (ddl_guard.c), so that an archive stays
+ * immutable; only ENABLE ALWAYS is allowed.
+ */
+static void
+guard_archive_triggers(AlterTableStmt *stmt, Oid nspid)
+{
+	Oid			relid;
+	ListCell   *lc;
+
+	if (stmt->objtype != OBJECT_TABLE || es_allow_destroy)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) || get_rel_namespace(relid) != nspid)
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		switch (lfirst_node(AlterTableCmd, lc)->subtype)
+		{
+			case AT_EnableTrigAll:
+			case AT_DisableTrigAll:
+			case AT_EnableTrigUser:
+			case AT_DisableTrigUser:
+			case AT_EnableTrig:
+			case AT_EnableReplicaTrig:
+			case AT_DisableTrig:
+				ereport(ERROR,
+						(errcode(ERRCODE_ES_STORE_PROTECTED),
+						 errmsg("cannot change when the triggers of archive \"%s.%s\" fire",
+								ES_ARCHIVE_SCHEMA, get_rel_name(relid)),
+						 errdetail("They keep archived events immutable; only ENABLE ALWAYS TRIGGER is allowed."),
+						 errhint("If destroying the archive is intended, a superuser can "
+								 "SET eventstore.allow_destroy = on first.")));
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+/*
+ * Called by the DDL guard for every DROP and ALTER TABLE: DROP TABLE of an
+ * archive, DROP SCHEMA of the archive schema (every archive in it), and
+ * switching an archive's triggers.
  */
 void
-es_guard_archive_drop(DropStmt *stmt)
+es_guard_archive_ddl(Node *parsetree)
 {
+	DropStmt   *stmt;
 	Oid			nspid;
 	ListCell   *lc;
 
-	if (stmt->removeType != OBJECT_TABLE && stmt->removeType != OBJECT_SCHEMA)
+	if (!IsA(parsetree, DropStmt) && !IsA(parsetree, AlterTableStmt))
 		return;
 	nspid = guarded_namespace();
 	if (!OidIsValid(nspid))
+		return;
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		guard_archive_triggers((AlterTableStmt *) parsetree, nspid);
+		return;
+	}
+	stmt = (DropStmt *) parsetree;
+	if (stmt->removeType != OBJECT_TABLE && stmt->removeType != OBJECT_SCHEMA)
 		return;
 	foreach(lc, stmt->objects)
 	{

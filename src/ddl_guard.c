@@ -352,8 +352,7 @@ es_guard_ddl(PG_FUNCTION_ARGS)
 	if (trigdata->parsetree == NULL)
 		PG_RETURN_VOID();
 	/* Archives: refused, or with allow_destroy audited (archive_schema.c). */
-	if (IsA(trigdata->parsetree, DropStmt))
-		es_guard_archive_drop((DropStmt *) trigdata->parsetree);
+	es_guard_archive_ddl(trigdata->parsetree);
 	if (es_allow_destroy)
 		PG_RETURN_VOID();
 	nspid = store_schema(NULL);

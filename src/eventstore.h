@@ -228,10 +228,10 @@ extern void es_check_archive_horizon(int64 after_position);
 extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/archive_schema.c, src/archive_erase.c: the archives of the partitioned layout */
-struct DropStmt;
+struct Node;
 struct StringInfoData;
 extern Oid	es_archive_namespace(bool missing_ok);
-extern void es_guard_archive_drop(struct DropStmt *stmt);
+extern void es_guard_archive_ddl(struct Node *parsetree);
 extern uint64 es_erase_archived_events(text *stream, struct StringInfoData *where);
 
 /* src/append_exec.c */

@@ -199,6 +199,7 @@ DECLARE
     n         bigint;
     done      integer := 0;
     last_from bigint;
+    head      bigint;
     parts     oid[] := '{}';
     counts    bigint[] := '{}';
 BEGIN
@@ -210,6 +211,10 @@ BEGIN
     -- (05_layout.sql): never a schema someone else made (ES013).
     PERFORM eventstore.es_require_archive_schema();
     SELECT max(p.from_position) INTO last_from FROM eventstore.es_partitions() p;
+    -- Partitions above the feed's head hold positions not handed out yet:
+    -- archived, they would leave no partition for them (a made-ahead
+    -- partition is not the last one).
+    head := eventstore.es_feed_head();
     -- First the streams archived whole, for every partition, under locks
     -- appends and reads do not wait for; then the detaches, whose ACCESS
     -- EXCLUSIVE lock on eventstore.events lasts until the end of the
@@ -221,8 +226,10 @@ BEGIN
         SELECT p.partition AS rel, c.relname, p.from_position AS lo, p.to_position AS hi
         FROM eventstore.es_partitions() p JOIN pg_catalog.pg_class c ON c.oid = p.partition
     LOOP
-        -- Wholly below the bound, and never the last partition (appends go there).
-        EXIT WHEN part.hi IS NULL OR part.hi > before_position OR part.lo >= last_from;
+        -- Wholly below the bound and the head, and never the last partition
+        -- (appends go there).
+        EXIT WHEN part.hi IS NULL OR part.hi > before_position OR part.lo >= last_from
+               OR part.hi - 1 > head;
         parts := parts || part.rel::oid;
         EXECUTE format(
             'INSERT INTO eventstore.stream_state AS s (stream, last_version, last_position, updated_at)
@@ -269,7 +276,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_archive_events(bigint, text) IS
-    'Partitioned layout (admin): move every partition of eventstore.events wholly below before_position, oldest first and never the last one, into schema eventstore_archive; streams continue their numbering, archived ids stay used, feed reads before the archived positions fail (ES010). Returns how many partitions were archived. Audited.';
+    'Partitioned layout (admin): move every partition of eventstore.events wholly below before_position, oldest first, never the last one nor one above the feed''s head, into schema eventstore_archive (ES013 unless it is the store''s); streams continue their numbering, archived ids stay used, feed reads before the archived positions fail (ES010). Returns how many partitions were archived. Audited.';
 REVOKE ALL ON FUNCTION eventstore.es_archive_events(bigint, text) FROM PUBLIC;
 
 -- The first position still in the store: the feed below it was archived
