@@ -55,7 +55,7 @@
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
 #define ES_MAX_BATCH			10000	/* events in one es_append call */
 #define ES_MAX_COUNT			100000	/* rows in one es_load page */
-#define ES_MAX_PARTITIONS_AHEAD	1000	/* es_make_partitions above the head */
+#define ES_MAX_PARTITIONS_PER_CALL 100	/* made by one es_make_partitions call */
 #define ES_COUNT_ALL			(-1)	/* max_count NULL: the whole stream */
 
 /*

@@ -67,7 +67,7 @@ static SPIPlanPtr make_plan = NULL;
 
 /*
  * Set while this backend runs es_make_partitions for an append (in the
- * appender or in the worker): es_check_partitions_ahead then lets it make
+ * appender or in the worker): es_check_partition_count then lets it make
  * what the positions handed out need, however many partitions that is.
  */
 static bool making_for_append = false;
@@ -306,56 +306,33 @@ es_ensure_partitions(int64 first_position, int64 last_position)
 }
 
 /*
- * es_check_partitions_ahead(up_to_position, first_new, partition_size)
+ * es_check_partition_count(partitions)
  *
- * Refuse a request of es_make_partitions that would make more than
- * ES_MAX_PARTITIONS_AHEAD partitions above the head: the highest position
- * stored, deleted (stream_state) or handed out.  Such a target is a
- * mistake (es_make_partitions(9223372036854775807) made partitions until
- * statement_timeout), and every partition costs the catalogue and the
- * planner.  The partitions an append needs are never refused: its
- * positions are handed out already.
+ * Refuse a call of es_make_partitions that would make more than
+ * ES_MAX_PARTITIONS_PER_CALL partitions.  A far target is a mistake
+ * (es_make_partitions(9223372036854775807) made partitions until
+ * statement_timeout), and each partition made holds about 18 locks until
+ * the end of the transaction: a few hundred fill the lock table that all
+ * sessions share (53200).  A bulk load makes its partitions in steps.  The
+ * partitions an append needs are never refused: its positions are handed
+ * out already.
  */
-PG_FUNCTION_INFO_V1(es_check_partitions_ahead);
+PG_FUNCTION_INFO_V1(es_check_partition_count);
 Datum
-es_check_partitions_ahead(PG_FUNCTION_ARGS)
+es_check_partition_count(PG_FUNCTION_ARGS)
 {
-	int64		up_to = PG_GETARG_INT64(0);
-	int64		first_new = PG_GETARG_INT64(1);
-	int64		size = PG_GETARG_INT64(2);
-	int64		head = es_position_high_water();
-	int64		stored;
-	int64		lowest;
-	bool		isnull;
-	Datum		d;
+	int64		n = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
 
-	if (making_for_append || size <= 0)
+	if (making_for_append || n <= ES_MAX_PARTITIONS_PER_CALL)
 		PG_RETURN_VOID();
-	if (head == PG_INT64_MAX)
-		head = 0;				/* unknown: the stored positions say */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT pg_catalog.max(p) FROM ("
-					" SELECT pg_catalog.max(position) FROM eventstore.events"
-					" UNION ALL SELECT pg_catalog.max(last_position) FROM eventstore.stream_state) m(p)",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the highest position");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	stored = isnull ? 0 : DatumGetInt64(d);
-	SPI_finish();
-	head = Max(head, stored);
-	lowest = Max(first_new, head + 1);
-	if (up_to >= lowest && (up_to - lowest) / size >= ES_MAX_PARTITIONS_AHEAD)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("up_to_position " INT64_FORMAT " is too far ahead of the head", up_to),
-				 errdetail("It would make about " INT64_FORMAT " partitions of " INT64_FORMAT
-						   " positions above position " INT64_FORMAT
-						   ", the highest stored or handed out; the limit is %d.",
-						   (up_to - lowest) / size + 1, size, head, ES_MAX_PARTITIONS_AHEAD),
-				 errhint("es_append makes the partitions it needs. For a bulk load, make them up to "
-						 "its highest position in steps as the rows come in, or choose a larger "
-						 "eventstore.partition_size.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("too many partitions to make in one call"),
+			 errdetail("The call would make " INT64_FORMAT " partitions; the limit is %d.",
+					   n, ES_MAX_PARTITIONS_PER_CALL),
+			 errhint("Make them in steps, each call in a transaction of its own, or choose a larger "
+					 "eventstore.partition_size when the store is created. es_append makes the "
+					 "partitions it needs itself.")));
 	PG_RETURN_VOID();
 }
 

@@ -53,16 +53,16 @@ REVOKE ALL ON FUNCTION eventstore.es_require_partitioned() FROM PUBLIC;
 COMMENT ON FUNCTION eventstore.es_require_partitioned() IS
     'Partitioned layout: raises 55000 unless the store was created partitioned (the check of es_make_partitions and es_archive_events).';
 
--- Refuses (22023) a target more than ES_MAX_PARTITIONS_AHEAD partitions
--- above the head (src/partitions.c); not for the partitions an append needs.
-CREATE FUNCTION eventstore.es_check_partitions_ahead(
-    up_to_position bigint, first_new bigint, partition_size bigint)
+-- Refuses (22023) a call of es_make_partitions that would make more than
+-- ES_MAX_PARTITIONS_PER_CALL partitions (src/partitions.c); never the
+-- partitions an append needs.
+CREATE FUNCTION eventstore.es_check_partition_count(partitions bigint)
 RETURNS void
-AS 'MODULE_PATHNAME', 'es_check_partitions_ahead'
+AS 'MODULE_PATHNAME', 'es_check_partition_count'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-REVOKE ALL ON FUNCTION eventstore.es_check_partitions_ahead(bigint, bigint, bigint) FROM PUBLIC;
-COMMENT ON FUNCTION eventstore.es_check_partitions_ahead(bigint, bigint, bigint) IS
-    'Partitioned layout (internal, for es_make_partitions): raises 22023 when making partitions from first_new up to up_to_position would make more than 1,000 partitions above the highest position stored or handed out.';
+REVOKE ALL ON FUNCTION eventstore.es_check_partition_count(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION eventstore.es_check_partition_count(bigint) IS
+    'Partitioned layout (internal, for es_make_partitions): raises 22023 when one call would make more than 100 partitions, unless it makes them for an append.';
 
 CREATE FUNCTION eventstore.es_make_partitions(up_to_position bigint, from_position bigint DEFAULT 1)
 RETURNS integer
@@ -70,6 +70,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
 DECLARE
     size  bigint;
+    count bigint := 0;          -- partitions to make
     part  record;
     top   bigint;               -- upper bound of the partitions seen so far
     above boolean := false;     -- a partition ends at MAXVALUE: nothing above to make
@@ -97,6 +98,7 @@ BEGIN
     LOOP
         IF top IS NOT NULL AND part.lo IS NOT NULL AND part.lo > top THEN
             todo := todo || pg_catalog.int8range(top, part.lo);
+            count := count + (part.lo - 2) / size - (top - 1) / size + 1;
         END IF;
         IF part.hi IS NULL THEN
             above := true;
@@ -110,9 +112,14 @@ BEGIN
     IF NOT above THEN
         lo := coalesce(top, (from_position - 1) / size * size + 1);
         IF lo <= up_to_position THEN
-            PERFORM eventstore.es_check_partitions_ahead(up_to_position, lo, size);
-            todo := todo || pg_catalog.int8range(lo, (up_to_position - 1) / size * size + 1 + size);
+            count := count + (up_to_position - 1) / size - (lo - 1) / size + 1;
         END IF;
+    END IF;
+    -- Refused before anything is made (es_make_partitions(9223372036854775807)
+    -- made partitions until statement_timeout): about 18 locks a partition.
+    PERFORM eventstore.es_check_partition_count(count);
+    IF NOT above AND lo <= up_to_position THEN
+        todo := todo || pg_catalog.int8range(lo, (up_to_position - 1) / size * size + 1 + size);
     END IF;
     FOREACH r IN ARRAY todo LOOP
         lo := pg_catalog.lower(r);
@@ -160,7 +167,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_make_partitions(bigint, bigint) IS
-    'Partitioned layout: fill every gap between the partitions of eventstore.events, then make them up to and including the one that holds up_to_position (the first one, if there is none yet, at from_position); returns how many were made. Refuses (22023) to make more than 1,000 partitions above the head. es_append has it run as positions come near the last partition''s bound or fall in a gap; call it before loading events by INSERT or COPY. Superuser only.';
+    'Partitioned layout: fill every gap between the partitions of eventstore.events, then make them up to and including the one that holds up_to_position (the first one, if there is none yet, at from_position); returns how many were made. Refuses (22023) to make more than 100 partitions in one call. es_append has it run as positions come near the last partition''s bound or fall in a gap; call it before loading events by INSERT or COPY. Superuser only.';
 REVOKE ALL ON FUNCTION eventstore.es_make_partitions(bigint, bigint) FROM PUBLIC;
 
 -- The archive schema (issue 21, item 3): eventstore_archive, created with a
