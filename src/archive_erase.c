@@ -128,19 +128,24 @@ recount(const char *table_name, uint64 n)
  * Erase a stream's events from every archive, with the caller connected to
  * SPI.  Returns how many were removed, and appends to *where one
  * "table": count member per archive that held some (a JSON object's
- * members, comma-separated).  Nothing for the plain layout, or a
- * partitioned store that has no archive schema any more.
+ * members, comma-separated); -1 for the plain layout, which archives
+ * nothing (a schema of that name there is not the store's business: it
+ * must not stop an erasure).  0 for a partitioned store that has no
+ * archive schema any more.
  */
-uint64
+int64
 es_erase_archived_events(text *stream, StringInfo where)
 {
-	Oid			nspid = es_archive_namespace(true);
+	Oid			nspid;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	List	   *tables;
 	ListCell   *lc;
-	uint64		total = 0;
+	int64		total = 0;
 
+	if (!OidIsValid(es_event_ids_relid()))
+		return -1;
+	nspid = es_archive_namespace(true);
 	if (!OidIsValid(nspid))
 		return 0;
 	tables = archive_tables(nspid);
@@ -178,7 +183,7 @@ es_erase_archived_events(text *stream, StringInfo where)
 			appendStringInfoString(where, ", ");
 		escape_json(where, psprintf("%s.%s", get_namespace_name(nspid), relname));
 		appendStringInfo(where, ": " UINT64_FORMAT, n);
-		total += n;
+		total += (int64) n;
 	}
 	return total;
 }

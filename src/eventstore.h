@@ -232,7 +232,7 @@ struct Node;
 struct StringInfoData;
 extern Oid	es_archive_namespace(bool missing_ok);
 extern void es_guard_archive_ddl(struct Node *parsetree);
-extern uint64 es_erase_archived_events(text *stream, struct StringInfoData *where);
+extern int64 es_erase_archived_events(text *stream, struct StringInfoData *where);
 
 /* src/append_exec.c */
 extern void es_append_execute(EsStreamAppend *streams, int nstreams,

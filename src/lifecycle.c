@@ -478,7 +478,7 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	uint64		aside;
 	uint64		snapshots;
 	uint64		checkpoints = 0;
-	uint64		archived = 0;
+	int64		archived = -1;
 	StringInfoData archives;
 	int64		last;
 
@@ -535,14 +535,17 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	if (SPI_execute_plan(mark_tombstoned_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record a tombstone");
 
-	/* What was removed where: counts per table, each archive by name. */
+	/*
+	 * What was removed where: counts per table, each archive by name (the
+	 * archive keys only in the partitioned layout, which has archives).
+	 */
 	es_lifecycle_audit(erase ? "erase" : "tombstone", stream, NULL, NULL,
 		  psprintf("{\"version\": " INT64_FORMAT ", \"events\": " UINT64_FORMAT
 				   ", \"deleted_events\": " UINT64_FORMAT ", \"snapshots\": " UINT64_FORMAT
 				   ", \"checkpoints\": " UINT64_FORMAT "%s}",
 				   last, events, aside, snapshots, checkpoints,
-				   erase ? psprintf(", \"archived_events\": " UINT64_FORMAT ", \"archives\": {%s}",
-									archived, archives.data) : ""),
+				   archived >= 0 ? psprintf(", \"archived_events\": " INT64_FORMAT ", \"archives\": {%s}",
+											archived, archives.data) : ""),
 		  reason);
 	SPI_finish();
 	return last;
