@@ -132,12 +132,29 @@ SELECT action, detail->>'from_position' AS from_position, detail->>'events' AS e
 FROM eventstore.lifecycle_log WHERE action = 'archive' ORDER BY (detail->>'from_position')::bigint;
 -- Nothing more below 29; the last partition is never archived.
 SELECT es_archive_events(29);
+-- Partitions made ahead of the head stay too: their positions are not
+-- handed out yet, and would have no partition left.
+SELECT es_make_partitions((SELECT max(position) FROM eventstore.events) + 30) > 0 AS made_ahead;
 SELECT es_archive_events(9000000000) > 0 AS archived_more;
 SELECT count(*) AS partitions_left FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass;
+SELECT count(*) >= 4 AS kept_above_head FROM es_partitions() WHERE from_position > es_feed_head();
 SELECT version FROM es_append('acct-1', 'AfterAll', '{}', 23);
 -- Archival leaves the starts of archived streams: numbering still continues.
 SELECT count(*) > 0 AS starts_below_horizon FROM eventstore.stream_starts WHERE position < es_archive_horizon();
 :starts_broken;
+-- Positions handed out to an aborted append, to the end of a partition,
+-- then archived with it: when the position counter is read again (after a
+-- restart; here es_reset_position_counter), appends start above the
+-- archive horizon, where partitions are.
+SELECT es_feed_head() AS h \gset
+SELECT to_position AS b FROM es_partitions() WHERE from_position <= :h + 1 AND to_position > :h + 1 \gset
+BEGIN;
+SELECT count(*) AS aborted FROM (SELECT es_append('aborted-1', 'A', '{}') FROM generate_series(1, :b - 1 - :h)) x;
+ROLLBACK;
+SELECT es_archive_events(:b) > 0 AS archived_tail;
+SELECT es_archive_horizon() = :b AS horizon_at_b, es_feed_head() < :b AS tail_never_stored;
+SELECT es_reset_position_counter();
+SELECT version, position >= es_archive_horizon() AS above_horizon FROM es_append('acct-1', 'AfterReset', '{}', 24);
 
 -- Nothing of the layout counts as a user's addition (table_additions).
 SELECT count(*) FROM eventstore.es_current_table_additions();
