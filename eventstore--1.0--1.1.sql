@@ -5,6 +5,127 @@
 -- roads end in the same schema.
 \echo Use "ALTER EXTENSION eventstore UPDATE TO '1.1'" to load this file. \quit
 
+-- Issue 21: the schema is the store's before anything else is created in
+-- it (src/sql/00_claim_schema.sql; the same block).
+-- Why: this script runs as a superuser, also when a database owner installs
+-- (the extension is trusted), and CREATE EXTENSION accepts a schema
+-- "eventstore" that already exists.  Whoever created it first could have
+-- left functions, operators or types in it that this script, or a superuser
+-- calling the store's functions later, would pick instead of the store's
+-- own.  A dump restores the schema before the extension, so an existing
+-- schema cannot simply be refused: it is taken over (owned by the
+-- superuser running the script, CREATE revoked from every other role) and
+-- must hold nothing but the store's own objects and objects that
+-- superusers own (partitions, a superuser's own additions).
+ALTER SCHEMA eventstore OWNER TO CURRENT_USER;
+
+CREATE FUNCTION eventstore.es_claim_schema() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    nsp      oid := 'eventstore'::pg_catalog.regnamespace;
+    ext      oid;
+    grantee  oid;
+    intruders text;
+BEGIN
+    SELECT e.oid INTO STRICT ext FROM pg_catalog.pg_extension e
+    WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
+
+    -- Nobody but the owner may create objects in the schema.  The owner's
+    -- own grants were handed to the new owner by ALTER SCHEMA ... OWNER.
+    FOR grantee IN
+        SELECT DISTINCT a.grantee
+        FROM pg_catalog.pg_namespace n CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+        WHERE n.oid OPERATOR(pg_catalog.=) nsp
+          AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'::pg_catalog.text
+          AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+    LOOP
+        IF grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN
+            EXECUTE 'REVOKE CREATE ON SCHEMA eventstore FROM PUBLIC CASCADE';
+        ELSE
+            EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA eventstore FROM %I CASCADE',
+                                      pg_catalog.pg_get_userbyid(grantee));
+        END IF;
+    END LOOP;
+
+    -- Every object in the schema: which catalog, which object, who owns it.
+    WITH objects(classid, objid, owner) AS (
+        SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid, c.relowner
+        FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, p.oid, p.proowner
+        FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, t.oid, t.typowner
+        FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.oprowner
+        FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.opcowner
+        FROM pg_catalog.pg_opclass o WHERE o.opcnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.opfowner
+        FROM pg_catalog.pg_opfamily o WHERE o.opfnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.collowner
+        FROM pg_catalog.pg_collation o WHERE o.collnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.conowner
+        FROM pg_catalog.pg_conversion o WHERE o.connamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_ts_config'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.cfgowner
+        FROM pg_catalog.pg_ts_config o WHERE o.cfgnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_ts_dict'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.dictowner
+        FROM pg_catalog.pg_ts_dict o WHERE o.dictnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.stxowner
+        FROM pg_catalog.pg_statistic_ext o WHERE o.stxnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        -- another extension in the store's schema, whoever owns it: a
+        -- trusted extension's objects belong to a superuser although a
+        -- database owner chose to put them here
+        SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid, e.oid, 0::pg_catalog.oid
+        FROM pg_catalog.pg_extension e
+        WHERE e.extnamespace OPERATOR(pg_catalog.=) nsp AND e.oid OPERATOR(pg_catalog.<>) ext
+        UNION ALL
+        SELECT 'pg_catalog.pg_publication_namespace'::pg_catalog.regclass::pg_catalog.oid, pn.oid, p.pubowner
+        FROM pg_catalog.pg_publication_namespace pn
+        JOIN pg_catalog.pg_publication p ON p.oid OPERATOR(pg_catalog.=) pn.pnpubid
+        WHERE pn.pnnspid OPERATOR(pg_catalog.=) nsp
+    ), membership AS (
+        SELECT o.classid, o.objid, o.owner,
+               (SELECT d.refobjid FROM pg_catalog.pg_depend d
+                WHERE d.classid OPERATOR(pg_catalog.=) o.classid AND d.objid OPERATOR(pg_catalog.=) o.objid
+                  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid
+                  AND d.deptype OPERATOR(pg_catalog.=) 'e'::"char"
+                LIMIT 1) AS member_of
+        FROM objects o
+    )
+    SELECT pg_catalog.string_agg(pg_catalog.pg_describe_object(m.classid, m.objid, 0), ', '
+                                 ORDER BY pg_catalog.pg_describe_object(m.classid, m.objid, 0))
+    INTO intruders
+    FROM membership m
+    WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid
+       OR (m.member_of IS NOT NULL AND m.member_of OPERATOR(pg_catalog.<>) ext)
+       OR (m.member_of IS NULL
+           AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_authid r
+                             WHERE r.oid OPERATOR(pg_catalog.=) m.owner), false));
+
+    IF intruders IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "eventstore" holds objects that are not part of eventstore'
+            USING ERRCODE = 'ES011',
+                  DETAIL = pg_catalog.format('Objects not created by eventstore or a superuser: %s.', intruders),
+                  HINT = 'Drop them (or the schema, if it holds nothing else), then run the command again. Only a superuser''s objects may live beside the store''s.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_claim_schema() IS
+    'Run by the install and upgrade scripts: takes CREATE on schema eventstore from every role but its owner and refuses (ES011) a schema that holds objects neither eventstore nor a superuser created.';
+REVOKE ALL ON FUNCTION eventstore.es_claim_schema() FROM PUBLIC;
+
+SELECT eventstore.es_claim_schema();
+
 -- Issue 9: no silent loss by DDL (src/sql/85_ddl_guard.sql).
 CREATE FUNCTION eventstore.es_forbid_truncate() RETURNS trigger
 AS 'MODULE_PATHNAME', 'es_forbid_truncate' LANGUAGE C;
@@ -88,7 +209,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('events_template_event_id_key'), ('events_template_category_position_idx'),
                ('event_ids_pkey'), ('stream_starts_pkey'), ('partitioning_pkey'),
                ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
-               ('archives_pkey')
+               ('archives_pkey'),
+               -- the owner's restore (89_owner_backup.sql)
+               ('restore_window_must_close')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s
@@ -261,9 +384,9 @@ SELECT eventstore.es_sync_table_additions();
 -- docs/security.md).
 ALTER FUNCTION eventstore.es_grant_writer(name) SECURITY DEFINER;
 ALTER FUNCTION eventstore.es_grant_reader(name) SECURITY DEFINER;
-ALTER SCHEMA eventstore OWNER TO CURRENT_USER;
 GRANT EXECUTE ON FUNCTION eventstore.es_grant_writer(name), eventstore.es_grant_reader(name) TO @extowner@;
-SELECT eventstore.es_grant_writer('@extowner@');
+SELECT eventstore.es_grant_writer(pg_catalog.pg_get_userbyid(e.extowner))
+FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
 -- Issue 10: the C symbols of the snapshot functions now mirror their SQL
 -- names.  The 1.0 symbols stay in the library (src/snapshot.c), so this
 -- only rebinds; signatures, defaults and attributes are those of 1.0.
@@ -315,7 +438,7 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'es_feed_holders'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
 COMMENT ON FUNCTION eventstore.es_feed_holders() IS
-    'The appending transactions in flight in every database (concurrent mode): backend pid, database, positions taken, when the first was taken, the eventstore.max_append_hold deadline (NULL: none) and whether a reader has already ended the backend. See the feed_holders view.';
+    'The appending transactions in flight in the current database (concurrent mode): backend pid, database, positions taken, when the first was taken, the eventstore.max_append_hold deadline (NULL: none) and whether a reader has already ended the backend. See the feed_holders view.';
 
 CREATE VIEW eventstore.feed_holders AS
 SELECT h.pid,
@@ -354,13 +477,15 @@ FROM pg_catalog.pg_locks l
 LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) l.database
 LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
 WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+  AND l.database OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_database c
+                                         WHERE c.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
   AND l.objsubid OPERATOR(pg_catalog.=) 17734
   AND l.classid OPERATOR(pg_catalog.=) 0::oid
   AND l.objid OPERATOR(pg_catalog.=) 0::oid
   AND l.granted;
 
 COMMENT ON VIEW eventstore.feed_holders IS
-    'The transactions that hold back the global feed: they appended and have not ended (docs/global-feed.md, section 3). In serialized mode, the holder of a database''s feed lock, which delays other appenders, not readers. The query column needs pg_read_all_stats for other roles'' sessions.';
+    'The transactions that hold back the global feed of this database: they appended and have not ended (docs/global-feed.md, section 3). Other databases'' holders are not shown. In serialized mode, the holder of a database''s feed lock, which delays other appenders, not readers. The query column needs pg_read_all_stats for other roles'' sessions.';
 COMMENT ON COLUMN eventstore.feed_holders.pid IS 'Backend process id of the holder (pg_terminate_backend ends it).';
 COMMENT ON COLUMN eventstore.feed_holders.database IS 'Database whose feed it holds.';
 COMMENT ON COLUMN eventstore.feed_holders.mode IS 'concurrent (it holds readers back) or serialized (it holds other appenders back).';
@@ -403,6 +528,27 @@ SELECT pg_catalog.pg_extension_config_dump('eventstore.grants', '');
 
 REVOKE ALL ON TABLE eventstore.grants FROM PUBLIC;
 
+-- Every grant function refuses PUBLIC as a role name (issue 21, item 11):
+-- GRANT ... TO public grants to every role, while eventstore.grants would
+-- record a name that matches no role; and NULL.  In any case, since the
+-- role name is an identifier: 'PUBLIC' names no role either.
+CREATE FUNCTION eventstore.es_check_grantee(role_name name) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF lower(role_name) = 'public' THEN
+        RAISE EXCEPTION 'cannot grant the store''s rights to PUBLIC'
+            USING ERRCODE = '22023',
+                  DETAIL = 'A grant to PUBLIC would reach every role, present and future.',
+                  HINT = 'Grant to a role made for the purpose, and make the users members of it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_check_grantee(name) IS
+    'Internal: refuse PUBLIC (any case) and NULL as the role of a grant function (22023, 22004).';
+
 -- EXECUTE on the writer functions (with reader rights): the part of a grant
 -- that is the same for every writer.  Called by the grant functions below
 -- and es_grant_writer, which run as the store's owner; nobody else may call
@@ -424,6 +570,10 @@ CREATE FUNCTION eventstore.es_grant_scope(role_name name, scope_kind text, scope
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF scope_kind IS NULL OR scope_kind NOT IN ('handler', 'category') THEN
+        RAISE EXCEPTION 'unrecognized grant kind: "%"', scope_kind
+            USING ERRCODE = '22023', HINT = 'A grant is of kind handler or category.';
+    END IF;
     IF role_name IS NULL OR scope_name IS NULL THEN
         RAISE EXCEPTION '% must not be null',
             CASE WHEN role_name IS NULL THEN 'role_name'
@@ -441,6 +591,7 @@ BEGIN
             USING ERRCODE = '22023',
                   DETAIL = 'A category is the part of a stream name before its first "-".';
     END IF;
+    PERFORM eventstore.es_check_grantee(role_name);
     PERFORM eventstore.es_grant_writer_functions(role_name);
     INSERT INTO eventstore.grants (grantee, kind, name) VALUES (role_name, scope_kind, scope_name)
     ON CONFLICT ON CONSTRAINT grants_pkey DO NOTHING;
@@ -487,6 +638,7 @@ RETURN eventstore.es_revoke_scope(role_name, 'category', category);
 COMMENT ON FUNCTION eventstore.es_revoke_category(name, text) IS
     'Remove one category grant of a role; true when there was one. EXECUTE rights stay.';
 
+REVOKE ALL ON FUNCTION eventstore.es_check_grantee(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_writer_functions(name), eventstore.es_grant_scope(name, text, text),
     eventstore.es_revoke_scope(name, text, text),
     eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
@@ -509,6 +661,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f regprocedure;
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p
@@ -794,9 +947,9 @@ ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_trun
 -- Whole streams: max_count NULL reads every event (src/sql/11_load.sql,
 -- src/sql/30_snapshots.sql); only the comments change.
 COMMENT ON FUNCTION eventstore.es_load(text, bigint, integer, boolean) IS
-    'Read a stream: forward from from_version (default 1), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream.';
+    'Read a stream: forward from from_version (default: the first version the stream keeps), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream. A from_version that retention or archival removed is an error (ES012), never a silent start past it.';
 COMMENT ON FUNCTION eventstore.es_load_with_snapshot(text, text, integer) IS
-    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot.';
+    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot. ES012 when retention or archival removed events between the snapshot (or the stream''s start) and the first event kept.';
 
 -- Issue 13: events by id (src/sql/12_events_by_id.sql).
 CREATE FUNCTION eventstore.es_load_event(event_id uuid)
@@ -884,7 +1037,7 @@ RETURNS SETOF eventstore.events
 AS 'MODULE_PATHNAME', 'es_load_until'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 COMMENT ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) IS
-    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all.';
+    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all. ES012 when retention or archival removed the stream''s first versions.';
 
 CREATE FUNCTION eventstore.es_feed_position_at(at timestamptz)
 RETURNS bigint
@@ -946,6 +1099,15 @@ CREATE FUNCTION eventstore.es_streams(
     max_count    integer DEFAULT 1000)
 RETURNS SETOF eventstore.stream_info
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100 AS $$
+DECLARE
+    -- Where the walk starts and the byte prefix every name it keeps shares
+    -- ('' : none).  Only when the stream column sorts by bytes ("C",
+    -- "POSIX", C.UTF-8) are the names with a prefix contiguous in the index:
+    -- then the walk starts at the prefix and stops at the first name past
+    -- it (issue 21, item 11).  In a linguistic collation they need not be
+    -- (docs/queries.md), and the walk visits every name after after_stream.
+    range_prefix text := '';
+    after_name   text := coalesce(es_streams.after_stream, '');
 BEGIN
     IF es_streams.category = '' OR strpos(es_streams.category, '-') > 0 THEN
         RAISE EXCEPTION 'invalid category: "%"', es_streams.category
@@ -965,6 +1127,18 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = format('It is %s.', es_streams.max_count);
     END IF;
 
+    IF (SELECT CASE a.attcollation
+                   WHEN 'pg_catalog."C"'::regcollation THEN true
+                   WHEN 'pg_catalog."POSIX"'::regcollation THEN true
+                   WHEN 'pg_catalog."default"'::regcollation THEN
+                       d.datlocprovider = 'c' AND (d.datcollate IN ('C', 'POSIX') OR d.datcollate ~* '^c\.utf-?8$')
+                   ELSE false END
+        FROM pg_attribute a, pg_database d
+        WHERE a.attrelid = 'eventstore.events'::regclass AND a.attname = 'stream'
+          AND d.datname = current_database()) THEN
+        range_prefix := coalesce(es_streams.prefix, es_streams.category, '');
+    END IF;
+
     RETURN QUERY
     WITH RECURSIVE walk(name, shown, matched) AS (
         SELECT w.name, w.shown, w.shown::int
@@ -972,7 +1146,7 @@ BEGIN
                      (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
                      AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
               FROM (SELECT min(e.stream) AS name FROM eventstore.events e
-                    WHERE es_streams.after_stream IS NULL OR e.stream > es_streams.after_stream) s) w
+                    WHERE e.stream > after_name AND e.stream >= range_prefix) s) w
         WHERE w.name IS NOT NULL
       UNION ALL
         SELECT n.name, n.shown, w.matched + n.shown::int
@@ -983,6 +1157,7 @@ BEGIN
                       FROM (SELECT min(e.stream) AS name FROM eventstore.events e
                             WHERE e.stream > w.name) s) n
         WHERE n.name IS NOT NULL AND w.matched < es_streams.max_count
+          AND starts_with(w.name, range_prefix)
     )
     SELECT w.name, l.category, l.version, f.position, l.position, f.created_at, l.created_at
     FROM walk w,
@@ -1097,6 +1272,7 @@ COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid,
 CREATE FUNCTION eventstore.es_grant_monitor(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events, eventstore.snapshots, eventstore.checkpoints,'
                    ' eventstore.handler_lag TO %I', role_name);
@@ -1110,12 +1286,21 @@ COMMENT ON FUNCTION eventstore.es_grant_monitor(name) IS
 CREATE FUNCTION eventstore.es_grant_cdc(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events TO %I', role_name);
+    -- The partitioned layout's tables that a subscriber taking over the
+    -- appends needs too (docs/partitioning.md publishes them with events).
+    IF pg_catalog.to_regclass('eventstore.event_ids') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.event_ids TO %I', role_name);
+    END IF;
+    IF pg_catalog.to_regclass('eventstore.stream_starts') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.stream_starts TO %I', role_name);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_cdc(name) IS
-    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
+    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events, and in the partitioned layout on event_ids and stream_starts, which are published with it. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_monitor(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_cdc(name) FROM PUBLIC;
@@ -1173,7 +1358,39 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
 DECLARE
     shards integer[];
     streams text[];
+    bad text;
 BEGIN
+    -- The shape es_append checks, with its SQLSTATEs (src/append.c): a
+    -- router refuses what the shard would refuse, and a malformed batch is
+    -- 22023, not a missing stream name.
+    IF batch IS NULL THEN
+        RAISE EXCEPTION 'append batch must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF pg_catalog.jsonb_typeof(batch) NOT IN ('object', 'array') THEN
+        RAISE EXCEPTION 'invalid append batch: the batch must be a JSON object or array'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('It is a JSON %s.', pg_catalog.jsonb_typeof(batch));
+    END IF;
+    SELECT pg_catalog.jsonb_typeof(e.value) INTO bad
+      FROM pg_catalog.jsonb_array_elements(
+               CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
+                    ELSE pg_catalog.jsonb_build_array(batch) END) e
+     WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'object'
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid append batch: each stream entry must be a JSON object'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('An entry is a JSON %s.', bad);
+    END IF;
+    SELECT pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'stream') INTO bad
+      FROM pg_catalog.jsonb_array_elements(
+               CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
+                    ELSE pg_catalog.jsonb_build_array(batch) END) e
+     WHERE pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'stream') OPERATOR(pg_catalog.<>) 'string'
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid append batch: a string is required'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Key "stream" has a value of type %s.', bad);
+    END IF;
     SELECT pg_catalog.array_agg(DISTINCT eventstore.es_shard_of(e.value OPERATOR(pg_catalog.->>) 'stream', shard_count, shard_by)),
            pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->>) 'stream')
       INTO shards, streams
@@ -1547,6 +1764,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f regprocedure;
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p
@@ -1587,4 +1805,131 @@ BEGIN
     END LOOP;
 END
 $$;
-SELECT eventstore.es_grant_reader('@extowner@');
+SELECT eventstore.es_grant_reader(pg_catalog.pg_get_userbyid(e.extowner))
+FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
+
+-- Issue 21, item 9: Backup and restore by the store's owner (issue 21, item 9;
+-- docs/operations.md, "Backup and restore as the database owner").
+--
+-- The owner of a trusted install (the role that ran CREATE EXTENSION) has
+-- no table rights, so pg_dump and pg_restore, which read and write the
+-- store's tables directly, failed for it.  It gets SELECT on every table of
+-- the store (pg_dump reads the rows of some and locks all of them): reading
+-- is little more than es_grant_monitor already lets it give itself.
+--
+-- Writing is another matter: an owner with INSERT on stream_state or
+-- lifecycle_log could hide streams or forge the audit trail of a store in
+-- use.  So INSERT is lent only for a restore, and only into an empty store,
+-- and only until the end of the transaction: es_restore_begin() lends it,
+-- es_restore_end() takes it back, and a deferred constraint trigger
+-- refuses to commit a transaction that did not call es_restore_end().  A
+-- committed database never shows the owner with table rights it could use
+-- on data that was not its own restore.
+
+-- The tables pg_dump saves, from the catalog (one home for the list).
+CREATE FUNCTION eventstore.es_dumped_tables() RETURNS SETOF pg_catalog.regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT c.oid::pg_catalog.regclass
+    FROM pg_catalog.pg_extension e
+    CROSS JOIN LATERAL pg_catalog.unnest(e.extconfig) AS t(oid)
+    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.oid
+    WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name
+$$;
+COMMENT ON FUNCTION eventstore.es_dumped_tables() IS
+    'The store''s tables whose rows pg_dump saves (the extension''s configuration tables).';
+REVOKE ALL ON FUNCTION eventstore.es_dumped_tables() FROM PUBLIC;
+
+-- An open restore: one row while es_restore_begin()'s transaction runs.
+CREATE TABLE eventstore.restore_window (
+    opened_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    opened_by name        NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE eventstore.restore_window IS
+    'A row while an owner''s restore is open (es_restore_begin until es_restore_end, in one transaction); empty otherwise.';
+REVOKE ALL ON TABLE eventstore.restore_window FROM PUBLIC;
+
+CREATE FUNCTION eventstore.es_restore_window_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM eventstore.restore_window) THEN
+        RAISE EXCEPTION 'restore was not finished'
+            USING ERRCODE = 'ES015',
+                  DETAIL = 'es_restore_begin() lends the owner INSERT on the store''s tables for one transaction only.',
+                  HINT = 'Call eventstore.es_restore_end() in the transaction that called es_restore_begin(), after the data is loaded.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_restore_window_check() IS
+    'Constraint trigger: refuses (ES015) to commit a transaction that opened an owner''s restore and did not close it.';
+REVOKE ALL ON FUNCTION eventstore.es_restore_window_check() FROM PUBLIC;
+
+CREATE CONSTRAINT TRIGGER restore_window_must_close AFTER INSERT ON eventstore.restore_window
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION eventstore.es_restore_window_check();
+ALTER TABLE eventstore.restore_window ENABLE ALWAYS TRIGGER restore_window_must_close;
+
+CREATE FUNCTION eventstore.es_restore_begin() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t     pg_catalog.regclass;
+    owner pg_catalog.name;
+    held  boolean;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(e.extowner) INTO STRICT owner
+    FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
+    IF EXISTS (SELECT FROM eventstore.restore_window) THEN
+        RAISE EXCEPTION 'a restore is already open' USING ERRCODE = 'ES008';
+    END IF;
+    -- Empty but for the grants, which the owner manages anyway.
+    FOR t IN SELECT d FROM eventstore.es_dumped_tables() d
+             WHERE d OPERATOR(pg_catalog.<>) 'eventstore.grants'::pg_catalog.regclass LOOP
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s)', t) INTO held;
+        IF held THEN
+            RAISE EXCEPTION 'store is not empty'
+                USING ERRCODE = 'ES008',
+                      DETAIL = pg_catalog.format('Table %s holds rows; a restore goes into a new database.', t),
+                      HINT = 'Restore into a database where CREATE EXTENSION eventstore has just run (docs/operations.md, "Backup and restore as the database owner").';
+        END IF;
+    END LOOP;
+    INSERT INTO eventstore.restore_window DEFAULT VALUES;
+    FOR t IN SELECT d FROM eventstore.es_dumped_tables() d LOOP
+        EXECUTE pg_catalog.format('GRANT INSERT ON %s TO %I', t, owner);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_restore_begin() IS
+    'Owner''s restore: lends the extension''s owner INSERT on the store''s dumped tables until es_restore_end() in the same transaction; only on an empty store (ES008).';
+
+CREATE FUNCTION eventstore.es_restore_end() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t     pg_catalog.regclass;
+    owner pg_catalog.name;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(e.extowner) INTO STRICT owner
+    FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
+    IF NOT EXISTS (SELECT FROM eventstore.restore_window) THEN
+        RAISE EXCEPTION 'no restore is open' USING ERRCODE = 'ES008',
+            HINT = 'Call eventstore.es_restore_begin() first, in the same transaction.';
+    END IF;
+    FOR t IN SELECT d FROM eventstore.es_dumped_tables() d LOOP
+        EXECUTE pg_catalog.format('REVOKE INSERT ON %s FROM %I', t, owner);
+    END LOOP;
+    DELETE FROM eventstore.restore_window;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_restore_end() IS
+    'Owner''s restore: takes back the INSERT that es_restore_begin() lent; the transaction may then commit.';
+
+REVOKE ALL ON FUNCTION eventstore.es_restore_begin() FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_restore_end() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventstore.es_restore_begin(), eventstore.es_restore_end() TO @extowner@;
+
+-- pg_dump as the owner: SELECT on every table of the store (pg_dump locks
+-- each table of an extension, not only those whose rows it saves).
+-- 90_privileges.sql gives the rest of the owner's rights.
+GRANT SELECT ON ALL TABLES IN SCHEMA eventstore TO @extowner@;
+
+-- Issue 21: the claim again, last (src/sql/99_claim_check.sql).
+SELECT eventstore.es_claim_schema();
