@@ -5,7 +5,8 @@
 # past the last partition fail; es_make_partitions(9223372036854775807)
 # made partitions until statement_timeout.
 # Goals (stopping appends with a setting; filling the catalogue): both
-# must fail: the functions pin the settings they rely on, and
+# must fail: the functions pin the settings they rely on (es_streams too:
+# its collation test is a regular expression with a backslash), and
 # es_make_partitions refuses (22023) to make more than 100 partitions in
 # one call, making none.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,6 +21,8 @@ check "appends cross several partitions" \
 check "es_partitions() reads every bound" \
     "$(as_su sec23_d -c "SELECT count(*) FILTER (WHERE from_position IS NULL OR to_position IS NULL), count(*) > 7
                          FROM eventstore.es_partitions()" 2>&1 | grep -v WARNING)" "0|t"
+check "es_streams() reads its collation test the same way (no escape warning)" \
+    "$(as_su sec23_d -c "SELECT count(*) FROM eventstore.es_streams(prefix => 'a')")" 1
 check "es_make_partitions makes the next ones" \
     "$(as_su sec23_d -c "SELECT eventstore.es_make_partitions(60) > 0")" t
 before=$(as_su sec23_d -c "SELECT count(*) FROM eventstore.es_partitions()")
