@@ -810,7 +810,7 @@ CREATE TABLE eventstore.lifecycle_log (
 COMMENT ON TABLE eventstore.lifecycle_log IS
     'Audit trail of the lifecycle functions: what was deleted, restored, erased or reset, when, by whom and why.';
 COMMENT ON COLUMN eventstore.lifecycle_log.logged_at IS 'When (clock time of the call).';
-COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots, reset_checkpoint, set_retention or retention.';
+COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots, reset_checkpoint, set_retention, retention; in the partitioned layout also archive and drop_archive (an archive dropped by a superuser with eventstore.allow_destroy).';
 COMMENT ON COLUMN eventstore.lifecycle_log.stream IS 'The stream concerned, if any.';
 COMMENT ON COLUMN eventstore.lifecycle_log.handler IS 'The handler whose checkpoint was reset, if any.';
 COMMENT ON COLUMN eventstore.lifecycle_log.kind IS 'The snapshot kind deleted, if any.';
@@ -861,7 +861,7 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'es_erase_stream'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
 COMMENT ON FUNCTION eventstore.es_erase_stream(text, text) IS
-    'Erase a stream for data protection (admin): a tombstone that also removes its snapshots and per-stream checkpoints; the reason is required and audited. Returns the version it had.';
+    'Erase a stream for data protection (admin): a tombstone that also removes its snapshots, its per-stream checkpoints and its archived events (partitioned layout); the reason is required and audited with the rows removed from each table. Returns the version it had.';
 
 CREATE FUNCTION eventstore.es_delete_snapshots(
     stream text DEFAULT NULL,
@@ -1098,7 +1098,8 @@ CREATE FUNCTION eventstore.es_streams(
     after_stream text    DEFAULT NULL,
     max_count    integer DEFAULT 1000)
 RETURNS SETOF eventstore.stream_info
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100 AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on ROWS 100 AS $$
 DECLARE
     -- Where the walk starts and the byte prefix every name it keeps shares
     -- ('' : none).  Only when the stream column sorts by bytes ("C",
@@ -1131,6 +1132,7 @@ BEGIN
                    WHEN 'pg_catalog."C"'::regcollation THEN true
                    WHEN 'pg_catalog."POSIX"'::regcollation THEN true
                    WHEN 'pg_catalog."default"'::regcollation THEN
+                       -- The regular expression's backslash is why standard_conforming_strings is pinned.
                        d.datlocprovider = 'c' AND (d.datcollate IN ('C', 'POSIX') OR d.datcollate ~* '^c\.utf-?8$')
                    ELSE false END
         FROM pg_attribute a, pg_database d
@@ -1453,19 +1455,32 @@ REVOKE ALL ON FUNCTION eventstore.es_shard_info() FROM PUBLIC;
 -- Partitions of the partitioned layout (05_layout.sql, docs/partitioning.md).
 -- es_append has es_make_partitions run (src/partitions.c) when the
 -- positions it hands out come near the upper bound of the last partition,
--- under a lock that keeps two appenders from making the same partition; an
--- administrator calls it to make partitions ahead of a bulk load or a
--- restore into the partitioned layout.  Partitions start after the last one,
--- or at the partition that holds from_position if that is higher (1 by
--- default), so a store whose position counter starts high (after a
--- reinstall, a load) does not get empty partitions for the positions below.
+-- or fall where no partition is, under a lock that keeps two appenders from
+-- making the same partition; an administrator calls it to make partitions
+-- ahead of a bulk load or a restore into the partitioned layout.
+--
+-- The invariant (issue 21, item 12): partitions cover every position from
+-- the first partition's lower bound to the last one's upper bound, without a
+-- gap; a position in a gap would fail every append that reaches it (23514,
+-- "no partition of relation"), and the partition maker, which looks at the
+-- last bound only, would never see it.  So es_make_partitions fills every
+-- gap it finds before it extends the partitions upwards, and it only ever
+-- extends from the last upper bound.  from_position places the first
+-- partition of a store that has none (1 by default), so that a store whose
+-- position counter starts high (after a reinstall, a load) does not get
+-- empty partitions for the positions below.
+--
+-- Settings: every function here pins the settings its body relies on
+-- (search_path; standard_conforming_strings, which decides what a
+-- backslash in a literal means), so that ALTER DATABASE ... SET by the
+-- database's owner cannot change what they do.
 
 -- The partitions of eventstore.events with their bounds, oldest first (none
 -- in the plain layout).  Also for monitoring: how many partitions are hot.
 CREATE FUNCTION eventstore.es_partitions(
     OUT partition regclass, OUT from_position bigint, OUT to_position bigint)
 RETURNS SETOF record
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
     SELECT c.oid::regclass,
            substring(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?[0-9]+)''?\)')::bigint,
            substring(pg_get_expr(c.relpartbound, c.oid), 'TO \(''?(-?[0-9]+)''?\)')::bigint
@@ -1479,7 +1494,7 @@ REVOKE ALL ON FUNCTION eventstore.es_partitions() FROM PUBLIC;
 
 -- 55000 unless the store is in the partitioned layout.
 CREATE FUNCTION eventstore.es_require_partitioned() RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
 BEGIN
     IF to_regclass('eventstore.partitioning') IS NULL THEN
         RAISE EXCEPTION 'the store is not partitioned'
@@ -1492,13 +1507,33 @@ REVOKE ALL ON FUNCTION eventstore.es_require_partitioned() FROM PUBLIC;
 COMMENT ON FUNCTION eventstore.es_require_partitioned() IS
     'Partitioned layout: raises 55000 unless the store was created partitioned (the check of es_make_partitions and es_archive_events).';
 
+-- Refuses (22023) a call of es_make_partitions that would make more than
+-- ES_MAX_PARTITIONS_PER_CALL partitions (src/partitions.c); never the
+-- partitions an append needs.
+CREATE FUNCTION eventstore.es_check_partition_count(partitions bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_check_partition_count'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION eventstore.es_check_partition_count(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION eventstore.es_check_partition_count(bigint) IS
+    'Partitioned layout (internal, for es_make_partitions): raises 22023 when one call would make more than 100 partitions, unless it makes them for an append.';
+
 CREATE FUNCTION eventstore.es_make_partitions(up_to_position bigint, from_position bigint DEFAULT 1)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
 DECLARE
     size  bigint;
+    count bigint := 0;          -- partitions to make
+    part  record;
+    top   bigint;               -- upper bound of the partitions seen so far
+    above boolean := false;     -- a partition ends at MAXVALUE: nothing above to make
+    todo  pg_catalog.int8range[] := ARRAY[]::pg_catalog.int8range[];
+    r     pg_catalog.int8range;
     lo    bigint;
+    hi    bigint;
     name  text;
+    made_as integer := 0;
     made  integer := 0;
 BEGIN
     PERFORM eventstore.es_require_partitioned();
@@ -1509,41 +1544,101 @@ BEGIN
         RAISE EXCEPTION 'from_position must be a position from 1 to up_to_position' USING ERRCODE = '22023';
     END IF;
     EXECUTE 'SELECT partition_size FROM eventstore.partitioning' INTO size;
-    SELECT max(p.to_position) INTO lo FROM eventstore.es_partitions() p;
-    -- Positions between the last partition and from_position get none: they
-    -- are below the position counter and never handed out (a gap).
-    lo := greatest(coalesce(lo, 1), (from_position - 1) / size * size + 1);
-    WHILE lo <= up_to_position LOOP
-        name := 'events_' || pg_catalog.lpad(lo::text, 19, '0');
-        -- Made outside the partitioned table and attached: ATTACH takes SHARE
-        -- UPDATE EXCLUSIVE on the parent, which appenders and readers do not
-        -- wait for (CREATE TABLE ... PARTITION OF would take ACCESS EXCLUSIVE).
-        EXECUTE format('CREATE TABLE eventstore.%I (LIKE eventstore.events_template INCLUDING ALL)', name);
-        -- Statement-level guards fire only for the table a statement names:
-        -- each partition carries its own.
-        EXECUTE format('CREATE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON eventstore.%I'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_change()', name);
-        EXECUTE format('CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON eventstore.%I'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_change()', name);
-        EXECUTE format('CREATE TRIGGER events_note_insert BEFORE INSERT ON eventstore.%I'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_note_insert()', name);
-        EXECUTE format('ALTER TABLE eventstore.%I ENABLE ALWAYS TRIGGER events_immutable,'
-                       ' ENABLE ALWAYS TRIGGER events_no_truncate, ENABLE ALWAYS TRIGGER events_note_insert', name);
-        EXECUTE format('REVOKE ALL ON TABLE eventstore.%I FROM PUBLIC', name);
-        EXECUTE format('COMMENT ON TABLE eventstore.%I IS %L', name,
-                       format('Events at positions %s to %s (a partition of eventstore.events, made by the store).',
-                              lo, lo + size - 1));
-        EXECUTE format('ALTER TABLE eventstore.events ATTACH PARTITION eventstore.%I FOR VALUES FROM (%s) TO (%s)',
-                       name, lo, lo + size);
-        lo := lo + size;
-        made := made + 1;
+    -- The gaps between the partitions there are (a NULL bound is MINVALUE
+    -- or MAXVALUE, of a partition attached by hand).
+    FOR part IN
+        SELECT p.from_position AS lo, p.to_position AS hi
+        FROM eventstore.es_partitions() p ORDER BY p.from_position NULLS FIRST
+    LOOP
+        IF top IS NOT NULL AND part.lo IS NOT NULL AND part.lo > top THEN
+            todo := todo || pg_catalog.int8range(top, part.lo);
+            count := count + (part.lo - 2) / size - (top - 1) / size + 1;
+        END IF;
+        IF part.hi IS NULL THEN
+            above := true;
+        ELSIF top IS NULL OR part.hi > top THEN
+            top := part.hi;
+        END IF;
+    END LOOP;
+    -- Then upwards: from the last bound, or for a store without partitions
+    -- from the partition that holds from_position, to the partition that
+    -- holds up_to_position.
+    IF NOT above THEN
+        lo := coalesce(top, (from_position - 1) / size * size + 1);
+        IF lo <= up_to_position THEN
+            count := count + (up_to_position - 1) / size - (lo - 1) / size + 1;
+        END IF;
+    END IF;
+    -- Refused before anything is made (es_make_partitions(9223372036854775807)
+    -- made partitions until statement_timeout): about 18 locks a partition.
+    PERFORM eventstore.es_check_partition_count(count);
+    IF NOT above AND lo <= up_to_position THEN
+        todo := todo || pg_catalog.int8range(lo, (up_to_position - 1) / size * size + 1 + size);
+    END IF;
+    FOREACH r IN ARRAY todo LOOP
+        lo := pg_catalog.lower(r);
+        WHILE lo < pg_catalog.upper(r) LOOP
+            -- Bounds on the grid of partition_size, except where a gap's
+            -- edge (a partition attached by hand) is off it.
+            hi := least(pg_catalog.upper(r), (lo - 1) / size * size + 1 + size);
+            IF hi <= lo THEN
+                hi := pg_catalog.upper(r);
+            END IF;
+            name := 'events_' || pg_catalog.lpad(lo::text, 19, '0');
+            -- A partition detached by hand (empty: the DDL guard refuses
+            -- others) keeps its name; the one filling its place takes another.
+            WHILE EXISTS (SELECT FROM pg_catalog.pg_class c
+                          WHERE c.relnamespace OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.regnamespace
+                            AND c.relname OPERATOR(pg_catalog.=) name) LOOP
+                made_as := made_as + 1;
+                name := 'events_' || pg_catalog.lpad(lo::text, 19, '0') || '_' || made_as;
+            END LOOP;
+            -- Made outside the partitioned table and attached: ATTACH takes SHARE
+            -- UPDATE EXCLUSIVE on the parent, which appenders and readers do not
+            -- wait for (CREATE TABLE ... PARTITION OF would take ACCESS EXCLUSIVE).
+            EXECUTE format('CREATE TABLE eventstore.%I (LIKE eventstore.events_template INCLUDING ALL)', name);
+            -- Statement-level guards fire only for the table a statement names:
+            -- each partition carries its own.
+            EXECUTE format('CREATE TRIGGER events_immutable BEFORE UPDATE OR DELETE ON eventstore.%I'
+                           ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_change()', name);
+            EXECUTE format('CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON eventstore.%I'
+                           ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_forbid_change()', name);
+            EXECUTE format('CREATE TRIGGER events_note_insert BEFORE INSERT ON eventstore.%I'
+                           ' FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_note_insert()', name);
+            EXECUTE format('ALTER TABLE eventstore.%I ENABLE ALWAYS TRIGGER events_immutable,'
+                           ' ENABLE ALWAYS TRIGGER events_no_truncate, ENABLE ALWAYS TRIGGER events_note_insert', name);
+            EXECUTE format('REVOKE ALL ON TABLE eventstore.%I FROM PUBLIC', name);
+            EXECUTE format('COMMENT ON TABLE eventstore.%I IS %L', name,
+                           format('Events at positions %s to %s (a partition of eventstore.events, made by the store).',
+                                  lo, hi - 1));
+            EXECUTE format('ALTER TABLE eventstore.events ATTACH PARTITION eventstore.%I FOR VALUES FROM (%s) TO (%s)',
+                           name, lo, hi);
+            lo := hi;
+            made := made + 1;
+        END LOOP;
     END LOOP;
     RETURN made;
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_make_partitions(bigint, bigint) IS
-    'Partitioned layout: make the partitions of eventstore.events up to and including the one that holds up_to_position (the first one, if there is none yet, at from_position); returns how many were made. es_append has it run as positions come near the last partition''s bound; call it before loading events by INSERT or COPY. Superuser only.';
+    'Partitioned layout: fill every gap between the partitions of eventstore.events, then make them up to and including the one that holds up_to_position (the first one, if there is none yet, at from_position); returns how many were made. Refuses (22023) to make more than 100 partitions in one call. es_append has it run as positions come near the last partition''s bound or fall in a gap; call it before loading events by INSERT or COPY. Superuser only.';
 REVOKE ALL ON FUNCTION eventstore.es_make_partitions(bigint, bigint) FROM PUBLIC;
+
+-- The archive schema (issue 21, item 3): eventstore_archive, created with a
+-- partitioned store (05_layout.sql), so a member of the extension owned by
+-- the superuser who ran its script.  Archived events go nowhere else: a
+-- schema of that name that is not the store's (made by whoever had CREATE
+-- on the database, or handed to another owner) could be dropped with the
+-- archives in it by its owner.  The DDL guard refuses to drop archives
+-- (ES005, src/archive_schema.c) and erasures reach them
+-- (src/archive_erase.c).  ES013 when the schema is missing or not the
+-- store's.
+CREATE FUNCTION eventstore.es_require_archive_schema() RETURNS void
+AS 'MODULE_PATHNAME', 'es_require_archive_schema'
+LANGUAGE C STABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION eventstore.es_require_archive_schema() FROM PUBLIC;
+COMMENT ON FUNCTION eventstore.es_require_archive_schema() IS
+    'Partitioned layout: raises ES013 unless schema eventstore_archive exists, is a member of the extension and is owned by a superuser (the check of es_archive_events).';
 
 -- Archival (docs/partitioning.md, "Archival"): the oldest partitions leave
 -- the store for schema eventstore_archive, where each stays a table of its
@@ -1558,12 +1653,14 @@ REVOKE ALL ON FUNCTION eventstore.es_make_partitions(bigint, bigint) FROM PUBLIC
 -- wait behind the detach only that long.  Retry on 55P03.
 CREATE FUNCTION eventstore.es_archive_events(before_position bigint, reason text DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on SET lock_timeout = '5s' AS $$
 DECLARE
     part      record;
     n         bigint;
     done      integer := 0;
     last_from bigint;
+    head      bigint;
     parts     oid[] := '{}';
     counts    bigint[] := '{}';
 BEGIN
@@ -1571,11 +1668,14 @@ BEGIN
     IF before_position IS NULL OR before_position < 1 THEN
         RAISE EXCEPTION 'before_position must be a position (at least 1)' USING ERRCODE = '22023';
     END IF;
-    IF to_regnamespace('eventstore_archive') IS NULL THEN
-        CREATE SCHEMA eventstore_archive;
-        REVOKE ALL ON SCHEMA eventstore_archive FROM PUBLIC;
-    END IF;
+    -- Created with the store, superuser-owned, a member of the extension
+    -- (05_layout.sql): never a schema someone else made (ES013).
+    PERFORM eventstore.es_require_archive_schema();
     SELECT max(p.from_position) INTO last_from FROM eventstore.es_partitions() p;
+    -- Partitions above the feed's head hold positions not handed out yet:
+    -- archived, they would leave no partition for them (a made-ahead
+    -- partition is not the last one).
+    head := eventstore.es_feed_head();
     -- First the streams archived whole, for every partition, under locks
     -- appends and reads do not wait for; then the detaches, whose ACCESS
     -- EXCLUSIVE lock on eventstore.events lasts until the end of the
@@ -1587,8 +1687,10 @@ BEGIN
         SELECT p.partition AS rel, c.relname, p.from_position AS lo, p.to_position AS hi
         FROM eventstore.es_partitions() p JOIN pg_catalog.pg_class c ON c.oid = p.partition
     LOOP
-        -- Wholly below the bound, and never the last partition (appends go there).
-        EXIT WHEN part.hi IS NULL OR part.hi > before_position OR part.lo >= last_from;
+        -- Wholly below the bound and the head, and never the last partition
+        -- (appends go there).
+        EXIT WHEN part.hi IS NULL OR part.hi > before_position OR part.lo >= last_from
+               OR part.hi - 1 > head;
         parts := parts || part.rel::oid;
         EXECUTE format(
             'INSERT INTO eventstore.stream_state AS s (stream, last_version, last_position, updated_at)
@@ -1618,8 +1720,9 @@ BEGIN
         EXECUTE format('ALTER TABLE %s SET SCHEMA eventstore_archive', part.rel);
         PERFORM pg_catalog.set_config('eventstore.allow_destroy', 'off', true);
         EXECUTE format('COMMENT ON TABLE eventstore_archive.%I IS %L', part.relname,
-                       format('Archived events at positions %s to %s, detached from eventstore.events by es_archive_events on %s.',
-                              part.lo, part.hi - 1, pg_catalog.clock_timestamp()));
+                       format('Archived events at positions %s to %s, detached from eventstore.events by es_archive_events on %s UTC.',
+                              part.lo, part.hi - 1,
+                              pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')));
         INSERT INTO eventstore.archives (table_name, from_position, to_position, events, archived_at)
         VALUES ('eventstore_archive.' || part.relname, part.lo, part.hi, n, pg_catalog.clock_timestamp());
         INSERT INTO eventstore.lifecycle_log (logged_at, action, stream, handler, kind, detail, reason, session_role, calling_role)
@@ -1634,13 +1737,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_archive_events(bigint, text) IS
-    'Partitioned layout (admin): move every partition of eventstore.events wholly below before_position, oldest first and never the last one, into schema eventstore_archive; streams continue their numbering, archived ids stay used, feed reads before the archived positions fail (ES010). Returns how many partitions were archived. Audited.';
+    'Partitioned layout (admin): move every partition of eventstore.events wholly below before_position, oldest first, never the last one nor one above the feed''s head, into schema eventstore_archive (ES013 unless it is the store''s); streams continue their numbering, archived ids stay used, feed reads before the archived positions fail (ES010). Returns how many partitions were archived. Audited.';
 REVOKE ALL ON FUNCTION eventstore.es_archive_events(bigint, text) FROM PUBLIC;
 
 -- The first position still in the store: the feed below it was archived
 -- (1 when nothing was).
 CREATE FUNCTION eventstore.es_archive_horizon() RETURNS bigint
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on AS $$
 DECLARE
     horizon bigint;
 BEGIN

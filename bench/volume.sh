@@ -211,7 +211,13 @@ load_store() {
     local db=$1 total=$2 nstreams=$3 t0 t1
     # A partitioned store needs its partitions before rows are inserted by hand.
     if [ "$($PSQL -At -d "$db" -c "SELECT relkind FROM pg_class WHERE oid = 'eventstore.events'::regclass")" = p ]; then
-        $PSQL -d "$db" -c "SELECT eventstore.es_make_partitions($total + 1000)" >/dev/null
+        # At most 100 partitions a call (docs/partitioning.md, "Bulk loads"), each its own transaction.
+        local upto
+        for (( upto = 100 * PSIZE; ; upto += 100 * PSIZE )); do
+            [ "$upto" -gt $(( total + 1000 )) ] && upto=$(( total + 1000 ))
+            $PSQL -d "$db" -c "SELECT eventstore.es_make_partitions($upto)" >/dev/null
+            [ "$upto" -ge $(( total + 1000 )) ] && break
+        done
     fi
     t0=$(date +%s)
     load_chunks "$db" "$total" "$nstreams" \

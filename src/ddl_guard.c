@@ -19,6 +19,9 @@
  * TRIGGER, or ENABLE/ENABLE REPLICA, which let session_replication_role
  * skip them) is refused even on an empty store: it would open the store to
  * later deletes.  A superuser who means it sets eventstore.allow_destroy.
+ * The archives of the partitioned layout (schema eventstore_archive) are
+ * guarded the same way, by archive_schema.c, which also writes the audit
+ * row of an archive dropped with allow_destroy.
  *
  * Locks: before looking for rows, every store table is locked in the mode
  * the DROP itself will take (AccessExclusiveLock), so an append that
@@ -346,7 +349,11 @@ es_guard_ddl(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("es_guard_ddl must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
-	if (es_allow_destroy || trigdata->parsetree == NULL)
+	if (trigdata->parsetree == NULL)
+		PG_RETURN_VOID();
+	/* Archives: refused, or with allow_destroy audited (archive_schema.c). */
+	es_guard_archive_ddl(trigdata->parsetree);
+	if (es_allow_destroy)
 		PG_RETURN_VOID();
 	nspid = store_schema(NULL);
 	if (!OidIsValid(nspid))

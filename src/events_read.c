@@ -34,6 +34,7 @@
 static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr max_position_plan = NULL;
 static SPIPlanPtr max_position_1_0_plan = NULL;
+static SPIPlanPtr max_position_archived_plan = NULL;
 
 /*
  * The first row, in `direction`, of the rows of `heap` whose index key
@@ -345,7 +346,11 @@ read_version_by_sql(text *stream, Snapshot snapshot)
  * of the events table and the highest position of any deleted event
  * (stream_state.last_position, docs/lifecycle.md), 0 when both are empty;
  * so that positions of deleted events are never handed out again, also
- * after a restart or a restore.  Read with the latest
+ * after a restart or a restore.  In the partitioned layout also the last
+ * archived position (eventstore.archives): no partition holds the positions
+ * below the archive horizon any more, and a feed reader starts above it
+ * (an archived partition's tail may hold no event, but its positions are
+ * gone all the same).  Read with the latest
  * snapshot so that rows committed after our transaction snapshot count too.
  * Not read-only: the command counter is advanced first, so rows this
  * transaction inserted earlier in the current command count as well (the
@@ -362,7 +367,15 @@ es_read_max_position(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (es_stream_state_exists())
+	if (OidIsValid(es_event_ids_relid()))	/* partitioned: has archives */
+		plan = es_kept_plan(&max_position_archived_plan,
+							"SELECT GREATEST("
+							" (SELECT pg_catalog.max(position) FROM eventstore.events),"
+							" (SELECT pg_catalog.max(last_position) FROM eventstore.stream_state),"
+							" (SELECT pg_catalog.max(to_position) OPERATOR(pg_catalog.-) 1"
+							"  FROM eventstore.archives))",
+							0, NULL);
+	else if (es_stream_state_exists())
 		plan = es_kept_plan(&max_position_plan,
 							"SELECT GREATEST("
 							" (SELECT pg_catalog.max(position) FROM eventstore.events),"

@@ -50,6 +50,8 @@
 /* raised by the install and upgrade scripts (src/sql/00_claim_schema.sql) */
 #define ERRCODE_ES_SCHEMA_NOT_OURS			MAKE_SQLSTATE('E','S','0','1','1')
 #define ERRCODE_ES_VERSIONS_REMOVED			MAKE_SQLSTATE('E','S','0','1','2')
+/* the archive schema of the partitioned layout (src/archive_schema.c) */
+#define ERRCODE_ES_ARCHIVE_SCHEMA			MAKE_SQLSTATE('E','S','0','1','3')
 /* raised by the owner's restore (src/sql/89_owner_backup.sql) */
 #define ERRCODE_ES_RESTORE_OPEN				MAKE_SQLSTATE('E','S','0','1','5')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
@@ -59,6 +61,7 @@
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
 #define ES_MAX_BATCH			10000	/* events in one es_append call */
 #define ES_MAX_COUNT			100000	/* rows in one es_load page */
+#define ES_MAX_PARTITIONS_PER_CALL 100	/* made by one es_make_partitions call */
 #define ES_COUNT_ALL			(-1)	/* max_count NULL: the whole stream */
 
 /*
@@ -230,6 +233,13 @@ extern Oid	es_event_ids_relid(void);
 extern Oid	es_stream_starts_relid(void);
 extern void es_check_archive_horizon(int64 after_position);
 extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
+
+/* src/archive_schema.c, src/archive_erase.c: the archives of the partitioned layout */
+struct Node;
+struct StringInfoData;
+extern Oid	es_archive_namespace(bool missing_ok);
+extern void es_guard_archive_ddl(struct Node *parsetree);
+extern int64 es_erase_archived_events(text *stream, struct StringInfoData *where);
 
 /* src/append_exec.c */
 extern void es_append_execute(EsStreamAppend *streams, int nstreams,

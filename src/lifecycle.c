@@ -36,6 +36,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -477,6 +478,8 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	uint64		aside;
 	uint64		snapshots;
 	uint64		checkpoints = 0;
+	int64		archived = -1;
+	StringInfoData archives;
 	int64		last;
 
 	es_begin_stream_change(stream, &t);
@@ -511,6 +514,10 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 					 " WHERE stream OPERATOR(pg_catalog.=) $1", 1, types);
 		checkpoints = run_on_stream(delete_stream_checkpoints_plan, stream, SPI_OK_DELETE);
 	}
+	/* An erasure reaches the archives too (archive_erase.c); a tombstone keeps history. */
+	initStringInfo(&archives);
+	if (erase)
+		archived = es_erase_archived_events(stream, &archives);
 
 	es_kept_plan(&mark_tombstoned_plan,
 				 "INSERT INTO eventstore.stream_state AS s"
@@ -528,11 +535,17 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	if (SPI_execute_plan(mark_tombstoned_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not record a tombstone");
 
+	/*
+	 * What was removed where: counts per table, each archive by name (the
+	 * archive keys only in the partitioned layout, which has archives).
+	 */
 	es_lifecycle_audit(erase ? "erase" : "tombstone", stream, NULL, NULL,
 		  psprintf("{\"version\": " INT64_FORMAT ", \"events\": " UINT64_FORMAT
 				   ", \"deleted_events\": " UINT64_FORMAT ", \"snapshots\": " UINT64_FORMAT
-				   ", \"checkpoints\": " UINT64_FORMAT "}",
-				   last, events, aside, snapshots, checkpoints),
+				   ", \"checkpoints\": " UINT64_FORMAT "%s}",
+				   last, events, aside, snapshots, checkpoints,
+				   archived >= 0 ? psprintf(", \"archived_events\": " INT64_FORMAT ", \"archives\": {%s}",
+											archived, archives.data) : ""),
 		  reason);
 	SPI_finish();
 	return last;

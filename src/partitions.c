@@ -12,7 +12,11 @@
  * partition is made now, by whichever appender gets the partitions lock
  * without waiting; the others go on.  A call whose positions pass the last
  * bound (the store's first append, or a burst that outran the margin)
- * waits for the lock, looks again, and makes what is still missing.
+ * waits for the lock, looks again, and makes what is still missing.  A
+ * position in a gap between two partitions (left by a partition made or
+ * detached by hand) counts as one without a partition: the bounds are
+ * searched for the call's first position and walked to its last, and
+ * es_make_partitions fills every gap before it makes anything above.
  *
  * Who makes them: a background worker, in a transaction of its own, while
  * the appender waits for it (a few milliseconds, once per partition).  A
@@ -61,19 +65,37 @@ typedef struct EsPartitionJob
 
 static SPIPlanPtr make_plan = NULL;
 
+/*
+ * Set while this backend runs es_make_partitions for an append (in the
+ * appender or in the worker): es_check_partition_count then lets it make
+ * what the positions handed out need, however many partitions that is.
+ */
+static bool making_for_append = false;
+
 /* Run es_make_partitions(up_to, from) through SPI, in the current transaction. */
 static void
 make_partitions_here(int64 up_to, int64 from)
 {
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		args[2];
+	int			rc;
 
 	args[0] = Int64GetDatum(up_to);
 	args[1] = Int64GetDatum(from);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	es_kept_plan(&make_plan, "SELECT eventstore.es_make_partitions($1, $2)", 2, types);
-	if (SPI_execute_plan(make_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+	making_for_append = true;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(make_plan, args, NULL, false, 1);
+	}
+	PG_FINALLY();
+	{
+		making_for_append = false;
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not make partitions of eventstore.events");
 	SPI_finish();
 }
@@ -106,15 +128,72 @@ make_partitions_in_worker(int64 up_to, int64 from)
 	return WaitForBackgroundWorkerShutdown(handle) == BGWH_STOPPED;
 }
 
+/* What es_ensure_partitions needs to know of the partitions. */
+typedef struct EsPartitionView
+{
+	int			nparts;
+	int64		lower;			/* of the last partition */
+	int64		upper;			/* of the last partition; 0 when MAXVALUE */
+	bool		covered;		/* a partition holds every position first..last */
+} EsPartitionView;
+
+/* A range bound as a number: MINVALUE and MAXVALUE as the int64 extremes. */
+static inline int64
+bound_value(PartitionBoundInfo b, int i)
+{
+	if (b->kind[i][0] == PARTITION_RANGE_DATUM_MINVALUE)
+		return PG_INT64_MIN;
+	if (b->kind[i][0] == PARTITION_RANGE_DATUM_MAXVALUE)
+		return PG_INT64_MAX;
+	return DatumGetInt64(b->datums[i][0]);
+}
+
+/* How many bounds are at or below v (a binary search of the sorted bounds). */
+static int
+bounds_at_or_below(PartitionBoundInfo b, int64 v)
+{
+	int			lo = 0,
+				hi = b->ndatums;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (bound_value(b, mid) <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /*
- * The bounds of the last partition of eventstore.events; false for the
- * plain layout.  *nparts is 0 when there is none; *upper is 0 when the last
- * one has no upper bound (MAXVALUE, attached by hand: it takes every
- * position).  Opens and closes the table: ATTACH refuses a table that this
- * backend has open (CheckTableNotInUse).
+ * Whether a partition holds every position from first to last.  The bounds
+ * of a range-partitioned table are one sorted list of every boundary, and
+ * indexes[i] is the partition whose upper bound is bound i, -1 for a range
+ * that no partition holds (a gap, or above the last bound): the ranges
+ * from the one holding first to the one holding last must all have one.
  */
 static bool
-last_partition(int *nparts, int64 *lower, int64 *upper)
+positions_covered(PartitionBoundInfo b, int64 first, int64 last)
+{
+	int			from = bounds_at_or_below(b, first);
+	int			to = bounds_at_or_below(b, last);
+	int			i;
+
+	for (i = from; i <= to; i++)
+		if (b->indexes[i] < 0)
+			return false;
+	return true;
+}
+
+/*
+ * Look at the partitions of eventstore.events; false for the plain layout.
+ * Opens and closes the table: ATTACH refuses a table that this backend has
+ * open (CheckTableNotInUse).
+ */
+static bool
+look_at_partitions(int64 first, int64 last, EsPartitionView *v)
 {
 	Relation	events = table_open(es_events_relid(), RowExclusiveLock);
 	PartitionDesc pd;
@@ -127,18 +206,20 @@ last_partition(int *nparts, int64 *lower, int64 *upper)
 	}
 	pd = RelationGetPartitionDesc(events, true);
 	b = pd->boundinfo;
-	*nparts = pd->nparts;
-	*lower = *upper = 0;
+	v->nparts = pd->nparts;
+	v->lower = v->upper = 0;
+	v->covered = false;
 	if (pd->nparts > 0)
 	{
 		int			n = b->ndatums;
 
 		if (b->kind[n - 1][0] == PARTITION_RANGE_DATUM_VALUE)
 		{
-			*upper = DatumGetInt64(b->datums[n - 1][0]);
-			*lower = n >= 2 && b->kind[n - 2][0] == PARTITION_RANGE_DATUM_VALUE ?
-				DatumGetInt64(b->datums[n - 2][0]) : *upper;
+			v->upper = DatumGetInt64(b->datums[n - 1][0]);
+			v->lower = n >= 2 && b->kind[n - 2][0] == PARTITION_RANGE_DATUM_VALUE ?
+				DatumGetInt64(b->datums[n - 2][0]) : v->upper;
 		}
+		v->covered = positions_covered(b, first, last);
 	}
 	table_close(events, NoLock);
 	return true;
@@ -155,65 +236,59 @@ holds_attach_conflict(void)
 	return held;
 }
 
-/* Whether positions up to last are all below the last partition's bound. */
-static bool
-covered(int nparts, int64 upper, int64 last)
-{
-	return nparts > 0 && (upper == 0 || last < upper);
-}
-
 /*
- * Whether nothing is to be made: every position up to last has a partition,
- * and last is below the last partition's upper half (the common case).
+ * Whether nothing is to be made: every position of the call has a
+ * partition, and last is below the last partition's upper half (the common
+ * case).
  */
 static bool
-nothing_to_make(int nparts, int64 lower, int64 upper, int64 last)
+nothing_to_make(EsPartitionView *v, int64 last)
 {
-	return covered(nparts, upper, last) &&
-		(upper == 0 || last < upper - (upper - lower) / 2);
+	return v->covered &&
+		(v->upper == 0 || last < v->upper - (v->upper - v->lower) / 2);
 }
 
 /*
  * Ensure that a partition of eventstore.events holds every position from
  * first_position to last_position, and make the next one ahead of need;
  * nothing for the plain layout.  Called before the caller opens the table.
+ * A position in a gap between partitions (made by hand, or detached) counts
+ * as one without a partition: es_make_partitions fills every gap.
  */
 void
 es_ensure_partitions(int64 first_position, int64 last_position)
 {
-	int			nparts;
-	int64		lower,
-				upper;
+	EsPartitionView v;
 	bool		must;
 	bool		made = false;
 	int64		target;
 
-	if (!last_partition(&nparts, &lower, &upper))
+	if (!look_at_partitions(first_position, last_position, &v))
 		return;
-	if (nothing_to_make(nparts, lower, upper, last_position))
+	if (nothing_to_make(&v, last_position))
 		return;
-	must = !covered(nparts, upper, last_position);
+	must = !v.covered;
 	if (!es_lock_partitions(must))
 		return;					/* another appender is making the next one */
 
 	/* Another appender may have made them while we waited for the lock. */
 	AcceptInvalidationMessages();
-	if (!last_partition(&nparts, &lower, &upper))
+	if (!look_at_partitions(first_position, last_position, &v))
 		return;
-	if (nothing_to_make(nparts, lower, upper, last_position))
+	if (nothing_to_make(&v, last_position))
 	{
 		es_unlock_partitions();
 		return;
 	}
-	must = !covered(nparts, upper, last_position);
-	target = must ? last_position : upper;
+	must = !v.covered;
+	target = must ? last_position : v.upper;
 
 	/* Our own lock on the table, if it conflicts with ATTACH, rules the worker out. */
 	if (!holds_attach_conflict() && make_partitions_in_worker(target, first_position))
 	{
 		AcceptInvalidationMessages();
-		(void) last_partition(&nparts, &lower, &upper);
-		made = covered(nparts, upper, target);
+		(void) look_at_partitions(first_position, target, &v);
+		made = v.covered;
 	}
 	if (!made)
 	{
@@ -228,6 +303,37 @@ es_ensure_partitions(int64 first_position, int64 last_position)
 		return;
 	}
 	es_unlock_partitions();
+}
+
+/*
+ * es_check_partition_count(partitions)
+ *
+ * Refuse a call of es_make_partitions that would make more than
+ * ES_MAX_PARTITIONS_PER_CALL partitions.  A far target is a mistake
+ * (es_make_partitions(9223372036854775807) made partitions until
+ * statement_timeout), and each partition made holds about 18 locks until
+ * the end of the transaction: a few hundred fill the lock table that all
+ * sessions share (53200).  A bulk load makes its partitions in steps.  The
+ * partitions an append needs are never refused: its positions are handed
+ * out already.
+ */
+PG_FUNCTION_INFO_V1(es_check_partition_count);
+Datum
+es_check_partition_count(PG_FUNCTION_ARGS)
+{
+	int64		n = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+
+	if (making_for_append || n <= ES_MAX_PARTITIONS_PER_CALL)
+		PG_RETURN_VOID();
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("too many partitions to make in one call"),
+			 errdetail("The call would make " INT64_FORMAT " partitions; the limit is %d.",
+					   n, ES_MAX_PARTITIONS_PER_CALL),
+			 errhint("Make them in steps, each call in a transaction of its own, or choose a larger "
+					 "eventstore.partition_size when the store is created. es_append makes the "
+					 "partitions it needs itself.")));
+	PG_RETURN_VOID();
 }
 
 /* A table of the partitioned layout, InvalidOid when the store is plain. */

@@ -25,7 +25,9 @@
 --                     partition, and walks an old stream's partitions from
 --                     its first one only;
 --   partitioning      the partition size;
---   archives          the partitions archived (es_archive_events).
+--   archives          the partitions archived (es_archive_events);
+--   eventstore_archive the schema they are moved to (a member, so never
+--                     one that someone else created first: ES013).
 -- Partitions are made by the store as positions reach them (es_append,
 -- src/partitions.c) and are not members of the extension, so pg_dump
 -- dumps them as ordinary tables and DROP EXTENSION cannot drop them unseen.
@@ -152,5 +154,20 @@ BEGIN
         'Partitioned layout: the partitions archived by es_archive_events, now tables of schema eventstore_archive; positions from_position to to_position - 1.';
     PERFORM pg_catalog.pg_extension_config_dump('eventstore.archives', '');
     REVOKE ALL ON TABLE eventstore.archives FROM PUBLIC;
+
+    -- Where archived partitions go (17_partitions.sql): created here, so it
+    -- is a member of the extension, owned by the superuser running this
+    -- script, and nobody else can create in it or drop it.  One that exists
+    -- already was made by someone else, who could drop what lands in it.
+    IF pg_catalog.to_regnamespace('eventstore_archive') IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "eventstore_archive" already exists'
+            USING ERRCODE = 'ES013',
+                  DETAIL = 'A partitioned store keeps its archived partitions in a schema of its own, created with the extension; its owner could drop them.',
+                  HINT = 'Drop or rename that schema, then create the extension.';
+    END IF;
+    CREATE SCHEMA eventstore_archive;
+    REVOKE ALL ON SCHEMA eventstore_archive FROM PUBLIC;
+    COMMENT ON SCHEMA eventstore_archive IS
+        'Partitioned layout: the partitions es_archive_events moved out of eventstore.events, one table each (eventstore.archives lists them). Part of the extension; dropping an archive that holds events is refused (ES005) unless a superuser sets eventstore.allow_destroy.';
 END
 $layout$;

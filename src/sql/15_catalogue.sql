@@ -29,7 +29,8 @@ CREATE FUNCTION eventstore.es_streams(
     after_stream text    DEFAULT NULL,
     max_count    integer DEFAULT 1000)
 RETURNS SETOF eventstore.stream_info
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100 AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET standard_conforming_strings = on ROWS 100 AS $$
 DECLARE
     -- Where the walk starts and the byte prefix every name it keeps shares
     -- ('' : none).  Only when the stream column sorts by bytes ("C",
@@ -62,6 +63,7 @@ BEGIN
                    WHEN 'pg_catalog."C"'::regcollation THEN true
                    WHEN 'pg_catalog."POSIX"'::regcollation THEN true
                    WHEN 'pg_catalog."default"'::regcollation THEN
+                       -- The regular expression's backslash is why standard_conforming_strings is pinned.
                        d.datlocprovider = 'c' AND (d.datcollate IN ('C', 'POSIX') OR d.datcollate ~* '^c\.utf-?8$')
                    ELSE false END
         FROM pg_attribute a, pg_database d

@@ -90,7 +90,7 @@ CREATE TABLE eventstore.lifecycle_log (
 COMMENT ON TABLE eventstore.lifecycle_log IS
     'Audit trail of the lifecycle functions: what was deleted, restored, erased or reset, when, by whom and why.';
 COMMENT ON COLUMN eventstore.lifecycle_log.logged_at IS 'When (clock time of the call).';
-COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots, reset_checkpoint, set_retention or retention.';
+COMMENT ON COLUMN eventstore.lifecycle_log.action IS 'delete, restore, tombstone, erase, delete_snapshots, reset_checkpoint, set_retention, retention; in the partitioned layout also archive and drop_archive (an archive dropped by a superuser with eventstore.allow_destroy).';
 COMMENT ON COLUMN eventstore.lifecycle_log.stream IS 'The stream concerned, if any.';
 COMMENT ON COLUMN eventstore.lifecycle_log.handler IS 'The handler whose checkpoint was reset, if any.';
 COMMENT ON COLUMN eventstore.lifecycle_log.kind IS 'The snapshot kind deleted, if any.';
@@ -141,7 +141,7 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'es_erase_stream'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER;
 COMMENT ON FUNCTION eventstore.es_erase_stream(text, text) IS
-    'Erase a stream for data protection (admin): a tombstone that also removes its snapshots and per-stream checkpoints; the reason is required and audited. Returns the version it had.';
+    'Erase a stream for data protection (admin): a tombstone that also removes its snapshots, its per-stream checkpoints and its archived events (partitioned layout); the reason is required and audited with the rows removed from each table. Returns the version it had.';
 
 CREATE FUNCTION eventstore.es_delete_snapshots(
     stream text DEFAULT NULL,

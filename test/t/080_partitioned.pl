@@ -62,8 +62,9 @@ $sub->init;
 $sub->append_conf('postgresql.conf', "shared_preload_libraries = 'eventstore'\neventstore.partition_size = 5");
 $sub->start;
 $sub->safe_psql('postgres', 'CREATE EXTENSION eventstore');
-# Rows applied by the subscription need their partitions there.
-$sub->safe_psql('postgres', 'SELECT eventstore.es_make_partitions(1000)');
+# Rows applied by the subscription need their partitions there (at most
+# 100 a call, each call in a transaction of its own).
+$sub->safe_psql('postgres', "SELECT eventstore.es_make_partitions($_)") for (500, 1000);
 $primary->safe_psql('postgres', q{CREATE PUBLICATION events
     FOR TABLE eventstore.events, eventstore.event_ids, eventstore.stream_starts WITH (publish_via_partition_root = true)});
 my $connstr = $primary->connstr . ' dbname=postgres';
