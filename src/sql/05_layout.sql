@@ -167,6 +167,8 @@ BEGIN
     END IF;
     CREATE SCHEMA eventstore_archive;
     REVOKE ALL ON SCHEMA eventstore_archive FROM PUBLIC;
+    -- The store's owner may look in (pg_dump of its store: 89_owner_backup.sql).
+    GRANT USAGE ON SCHEMA eventstore_archive TO @extowner@;
     COMMENT ON SCHEMA eventstore_archive IS
         'Partitioned layout: the partitions es_archive_events moved out of eventstore.events, one table each (eventstore.archives lists them). Part of the extension; dropping an archive that holds events is refused (ES005) unless a superuser sets eventstore.allow_destroy.';
 END

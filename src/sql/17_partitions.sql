@@ -154,6 +154,11 @@ BEGIN
             EXECUTE format('ALTER TABLE eventstore.%I ENABLE ALWAYS TRIGGER events_immutable,'
                            ' ENABLE ALWAYS TRIGGER events_no_truncate, ENABLE ALWAYS TRIGGER events_note_insert', name);
             EXECUTE format('REVOKE ALL ON TABLE eventstore.%I FROM PUBLIC', name);
+            -- The store's owner reads every table of the store, so that it
+            -- can pg_dump it (89_owner_backup.sql): partitions too.
+            EXECUTE format('GRANT SELECT ON TABLE eventstore.%I TO %I', name,
+                           (SELECT pg_catalog.pg_get_userbyid(e.extowner) FROM pg_catalog.pg_extension e
+                            WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name));
             EXECUTE format('COMMENT ON TABLE eventstore.%I IS %L', name,
                            format('Events at positions %s to %s (a partition of eventstore.events, made by the store).',
                                   lo, hi - 1));
