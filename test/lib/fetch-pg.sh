@@ -130,6 +130,13 @@ for link in json.load(open(os.path.join(top, "native/pg-symlinks.json"))):
     if not os.path.lexists(dst):
         os.symlink(os.path.relpath(src, os.path.dirname(dst)), dst)
 EOF
+# The package's isolationtester looks for libpq where the package was built
+# (its RUNPATH), and 15's libpq lacks what it calls: a wrapper points it at
+# the package's own.  (psql, from 15, keeps the machine's libpq.)
+iso=$native/lib/postgresql/pgxs/src/test/isolation/isolationtester
+mv "$iso" "$iso.bin"
+printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$native/lib" "$iso.bin" >"$iso"
+chmod +x "$iso"
 # The package's PGXS compiles with -Os, under which gcc's -Wclobbered (part
 # of the -Wextra the build adds) flags PostgreSQL's own PG_TRY macro; -O2 is
 # what PostgreSQL's default build and Debian's use.
