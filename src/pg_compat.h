@@ -67,6 +67,19 @@
 #define es_check_constraint_exprs(rri)	((rri)->ri_ConstraintExprs)
 #endif
 
+/*
+ * An index scan started by hand.  18 added the instrumentation argument
+ * (EXPLAIN ANALYZE's index search counts), which a caller outside a plan
+ * leaves NULL.
+ */
+#if PG_VERSION_NUM >= 180000
+#define es_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys))
+#else
+#define es_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
 /* A result relation opened outside a plan, so AFTER triggers find it. */
 #define es_register_result_rel(estate, rri) \
 	((estate)->es_opened_result_relations = \
