@@ -14,7 +14,8 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # released database to the next version.
 SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql))
+DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql)) \
+              $(wildcard $(EXTENSION)--*.control)
 
 # The tests `make installcheck` runs against an installed server (which
 # must have shared_preload_libraries = 'eventstore' for the isolation specs

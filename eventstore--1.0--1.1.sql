@@ -5,6 +5,127 @@
 -- roads end in the same schema.
 \echo Use "ALTER EXTENSION eventstore UPDATE TO '1.1'" to load this file. \quit
 
+-- Issue 21: the schema is the store's before anything else is created in
+-- it (src/sql/00_claim_schema.sql; the same block).
+-- Why: this script runs as a superuser, also when a database owner installs
+-- (the extension is trusted), and CREATE EXTENSION accepts a schema
+-- "eventstore" that already exists.  Whoever created it first could have
+-- left functions, operators or types in it that this script, or a superuser
+-- calling the store's functions later, would pick instead of the store's
+-- own.  A dump restores the schema before the extension, so an existing
+-- schema cannot simply be refused: it is taken over (owned by the
+-- superuser running the script, CREATE revoked from every other role) and
+-- must hold nothing but the store's own objects and objects that
+-- superusers own (partitions, a superuser's own additions).
+ALTER SCHEMA eventstore OWNER TO CURRENT_USER;
+
+CREATE FUNCTION eventstore.es_claim_schema() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    nsp      oid := 'eventstore'::pg_catalog.regnamespace;
+    ext      oid;
+    grantee  oid;
+    intruders text;
+BEGIN
+    SELECT e.oid INTO STRICT ext FROM pg_catalog.pg_extension e
+    WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
+
+    -- Nobody but the owner may create objects in the schema.  The owner's
+    -- own grants were handed to the new owner by ALTER SCHEMA ... OWNER.
+    FOR grantee IN
+        SELECT DISTINCT a.grantee
+        FROM pg_catalog.pg_namespace n CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+        WHERE n.oid OPERATOR(pg_catalog.=) nsp
+          AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'::pg_catalog.text
+          AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+    LOOP
+        IF grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN
+            EXECUTE 'REVOKE CREATE ON SCHEMA eventstore FROM PUBLIC CASCADE';
+        ELSE
+            EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA eventstore FROM %I CASCADE',
+                                      pg_catalog.pg_get_userbyid(grantee));
+        END IF;
+    END LOOP;
+
+    -- Every object in the schema: which catalog, which object, who owns it.
+    WITH objects(classid, objid, owner) AS (
+        SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid, c.relowner
+        FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, p.oid, p.proowner
+        FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, t.oid, t.typowner
+        FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.oprowner
+        FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_opclass'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.opcowner
+        FROM pg_catalog.pg_opclass o WHERE o.opcnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_opfamily'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.opfowner
+        FROM pg_catalog.pg_opfamily o WHERE o.opfnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_collation'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.collowner
+        FROM pg_catalog.pg_collation o WHERE o.collnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_conversion'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.conowner
+        FROM pg_catalog.pg_conversion o WHERE o.connamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_ts_config'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.cfgowner
+        FROM pg_catalog.pg_ts_config o WHERE o.cfgnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_ts_dict'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.dictowner
+        FROM pg_catalog.pg_ts_dict o WHERE o.dictnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass::pg_catalog.oid, o.oid, o.stxowner
+        FROM pg_catalog.pg_statistic_ext o WHERE o.stxnamespace OPERATOR(pg_catalog.=) nsp
+        UNION ALL
+        -- another extension in the store's schema, whoever owns it: a
+        -- trusted extension's objects belong to a superuser although a
+        -- database owner chose to put them here
+        SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid, e.oid, 0::pg_catalog.oid
+        FROM pg_catalog.pg_extension e
+        WHERE e.extnamespace OPERATOR(pg_catalog.=) nsp AND e.oid OPERATOR(pg_catalog.<>) ext
+        UNION ALL
+        SELECT 'pg_catalog.pg_publication_namespace'::pg_catalog.regclass::pg_catalog.oid, pn.oid, p.pubowner
+        FROM pg_catalog.pg_publication_namespace pn
+        JOIN pg_catalog.pg_publication p ON p.oid OPERATOR(pg_catalog.=) pn.pnpubid
+        WHERE pn.pnnspid OPERATOR(pg_catalog.=) nsp
+    ), membership AS (
+        SELECT o.classid, o.objid, o.owner,
+               (SELECT d.refobjid FROM pg_catalog.pg_depend d
+                WHERE d.classid OPERATOR(pg_catalog.=) o.classid AND d.objid OPERATOR(pg_catalog.=) o.objid
+                  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid
+                  AND d.deptype OPERATOR(pg_catalog.=) 'e'::"char"
+                LIMIT 1) AS member_of
+        FROM objects o
+    )
+    SELECT pg_catalog.string_agg(pg_catalog.pg_describe_object(m.classid, m.objid, 0), ', '
+                                 ORDER BY pg_catalog.pg_describe_object(m.classid, m.objid, 0))
+    INTO intruders
+    FROM membership m
+    WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid
+       OR (m.member_of IS NOT NULL AND m.member_of OPERATOR(pg_catalog.<>) ext)
+       OR (m.member_of IS NULL
+           AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_authid r
+                             WHERE r.oid OPERATOR(pg_catalog.=) m.owner), false));
+
+    IF intruders IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "eventstore" holds objects that are not part of eventstore'
+            USING ERRCODE = 'ES011',
+                  DETAIL = pg_catalog.format('Objects not created by eventstore or a superuser: %s.', intruders),
+                  HINT = 'Drop them (or the schema, if it holds nothing else), then run the command again. Only a superuser''s objects may live beside the store''s.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_claim_schema() IS
+    'Run by the install and upgrade scripts: takes CREATE on schema eventstore from every role but its owner and refuses (ES011) a schema that holds objects neither eventstore nor a superuser created.';
+REVOKE ALL ON FUNCTION eventstore.es_claim_schema() FROM PUBLIC;
+
+SELECT eventstore.es_claim_schema();
+
 -- Issue 9: no silent loss by DDL (src/sql/85_ddl_guard.sql).
 CREATE FUNCTION eventstore.es_forbid_truncate() RETURNS trigger
 AS 'MODULE_PATHNAME', 'es_forbid_truncate' LANGUAGE C;
@@ -88,7 +209,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('events_template_event_id_key'), ('events_template_category_position_idx'),
                ('event_ids_pkey'), ('stream_starts_pkey'), ('partitioning_pkey'),
                ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
-               ('archives_pkey')
+               ('archives_pkey'),
+               -- the owner's restore (89_owner_backup.sql)
+               ('restore_window_must_close')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s
@@ -261,9 +384,9 @@ SELECT eventstore.es_sync_table_additions();
 -- docs/security.md).
 ALTER FUNCTION eventstore.es_grant_writer(name) SECURITY DEFINER;
 ALTER FUNCTION eventstore.es_grant_reader(name) SECURITY DEFINER;
-ALTER SCHEMA eventstore OWNER TO CURRENT_USER;
 GRANT EXECUTE ON FUNCTION eventstore.es_grant_writer(name), eventstore.es_grant_reader(name) TO @extowner@;
-SELECT eventstore.es_grant_writer('@extowner@');
+SELECT eventstore.es_grant_writer(pg_catalog.pg_get_userbyid(e.extowner))
+FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
 -- Issue 10: the C symbols of the snapshot functions now mirror their SQL
 -- names.  The 1.0 symbols stay in the library (src/snapshot.c), so this
 -- only rebinds; signatures, defaults and attributes are those of 1.0.
@@ -1486,4 +1609,131 @@ BEGIN
     END LOOP;
 END
 $$;
-SELECT eventstore.es_grant_reader('@extowner@');
+SELECT eventstore.es_grant_reader(pg_catalog.pg_get_userbyid(e.extowner))
+FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
+
+-- Issue 21, item 9: Backup and restore by the store's owner (issue 21, item 9;
+-- docs/operations.md, "Backup and restore as the database owner").
+--
+-- The owner of a trusted install (the role that ran CREATE EXTENSION) has
+-- no table rights, so pg_dump and pg_restore, which read and write the
+-- store's tables directly, failed for it.  It gets SELECT on every table of
+-- the store (pg_dump reads the rows of some and locks all of them): reading
+-- is little more than es_grant_monitor already lets it give itself.
+--
+-- Writing is another matter: an owner with INSERT on stream_state or
+-- lifecycle_log could hide streams or forge the audit trail of a store in
+-- use.  So INSERT is lent only for a restore, and only into an empty store,
+-- and only until the end of the transaction: es_restore_begin() lends it,
+-- es_restore_end() takes it back, and a deferred constraint trigger
+-- refuses to commit a transaction that did not call es_restore_end().  A
+-- committed database never shows the owner with table rights it could use
+-- on data that was not its own restore.
+
+-- The tables pg_dump saves, from the catalog (one home for the list).
+CREATE FUNCTION eventstore.es_dumped_tables() RETURNS SETOF pg_catalog.regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT c.oid::pg_catalog.regclass
+    FROM pg_catalog.pg_extension e
+    CROSS JOIN LATERAL pg_catalog.unnest(e.extconfig) AS t(oid)
+    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.oid
+    WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name
+$$;
+COMMENT ON FUNCTION eventstore.es_dumped_tables() IS
+    'The store''s tables whose rows pg_dump saves (the extension''s configuration tables).';
+REVOKE ALL ON FUNCTION eventstore.es_dumped_tables() FROM PUBLIC;
+
+-- An open restore: one row while es_restore_begin()'s transaction runs.
+CREATE TABLE eventstore.restore_window (
+    opened_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    opened_by name        NOT NULL DEFAULT CURRENT_USER
+);
+COMMENT ON TABLE eventstore.restore_window IS
+    'A row while an owner''s restore is open (es_restore_begin until es_restore_end, in one transaction); empty otherwise.';
+REVOKE ALL ON TABLE eventstore.restore_window FROM PUBLIC;
+
+CREATE FUNCTION eventstore.es_restore_window_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF EXISTS (SELECT FROM eventstore.restore_window) THEN
+        RAISE EXCEPTION 'restore was not finished'
+            USING ERRCODE = 'ES015',
+                  DETAIL = 'es_restore_begin() lends the owner INSERT on the store''s tables for one transaction only.',
+                  HINT = 'Call eventstore.es_restore_end() in the transaction that called es_restore_begin(), after the data is loaded.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_restore_window_check() IS
+    'Constraint trigger: refuses (ES015) to commit a transaction that opened an owner''s restore and did not close it.';
+REVOKE ALL ON FUNCTION eventstore.es_restore_window_check() FROM PUBLIC;
+
+CREATE CONSTRAINT TRIGGER restore_window_must_close AFTER INSERT ON eventstore.restore_window
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION eventstore.es_restore_window_check();
+ALTER TABLE eventstore.restore_window ENABLE ALWAYS TRIGGER restore_window_must_close;
+
+CREATE FUNCTION eventstore.es_restore_begin() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t     pg_catalog.regclass;
+    owner pg_catalog.name;
+    held  boolean;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(e.extowner) INTO STRICT owner
+    FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
+    IF EXISTS (SELECT FROM eventstore.restore_window) THEN
+        RAISE EXCEPTION 'a restore is already open' USING ERRCODE = 'ES008';
+    END IF;
+    -- Empty but for the grants, which the owner manages anyway.
+    FOR t IN SELECT d FROM eventstore.es_dumped_tables() d
+             WHERE d OPERATOR(pg_catalog.<>) 'eventstore.grants'::pg_catalog.regclass LOOP
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s)', t) INTO held;
+        IF held THEN
+            RAISE EXCEPTION 'store is not empty'
+                USING ERRCODE = 'ES008',
+                      DETAIL = pg_catalog.format('Table %s holds rows; a restore goes into a new database.', t),
+                      HINT = 'Restore into a database where CREATE EXTENSION eventstore has just run (docs/operations.md, "Backup and restore as the database owner").';
+        END IF;
+    END LOOP;
+    INSERT INTO eventstore.restore_window DEFAULT VALUES;
+    FOR t IN SELECT d FROM eventstore.es_dumped_tables() d LOOP
+        EXECUTE pg_catalog.format('GRANT INSERT ON %s TO %I', t, owner);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_restore_begin() IS
+    'Owner''s restore: lends the extension''s owner INSERT on the store''s dumped tables until es_restore_end() in the same transaction; only on an empty store (ES008).';
+
+CREATE FUNCTION eventstore.es_restore_end() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t     pg_catalog.regclass;
+    owner pg_catalog.name;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(e.extowner) INTO STRICT owner
+    FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
+    IF NOT EXISTS (SELECT FROM eventstore.restore_window) THEN
+        RAISE EXCEPTION 'no restore is open' USING ERRCODE = 'ES008',
+            HINT = 'Call eventstore.es_restore_begin() first, in the same transaction.';
+    END IF;
+    FOR t IN SELECT d FROM eventstore.es_dumped_tables() d LOOP
+        EXECUTE pg_catalog.format('REVOKE INSERT ON %s FROM %I', t, owner);
+    END LOOP;
+    DELETE FROM eventstore.restore_window;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_restore_end() IS
+    'Owner''s restore: takes back the INSERT that es_restore_begin() lent; the transaction may then commit.';
+
+REVOKE ALL ON FUNCTION eventstore.es_restore_begin() FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_restore_end() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventstore.es_restore_begin(), eventstore.es_restore_end() TO @extowner@;
+
+-- pg_dump as the owner: SELECT on every table of the store (pg_dump locks
+-- each table of an extension, not only those whose rows it saves).
+-- 90_privileges.sql gives the rest of the owner's rights.
+GRANT SELECT ON ALL TABLES IN SCHEMA eventstore TO @extowner@;
+
+-- Issue 21: the claim again, last (src/sql/99_claim_check.sql).
+SELECT eventstore.es_claim_schema();

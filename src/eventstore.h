@@ -35,6 +35,10 @@
 #define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
 #define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
 #define ERRCODE_ES_ARCHIVED					MAKE_SQLSTATE('E','S','0','1','0')
+/* raised by the install and upgrade scripts (src/sql/00_claim_schema.sql) */
+#define ERRCODE_ES_SCHEMA_NOT_OURS			MAKE_SQLSTATE('E','S','0','1','1')
+/* raised by the owner's restore (src/sql/89_owner_backup.sql) */
+#define ERRCODE_ES_RESTORE_OPEN				MAKE_SQLSTATE('E','S','0','1','5')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
 #define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
 

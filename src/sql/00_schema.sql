@@ -1,6 +1,5 @@
 -- eventstore (head version): schema, tables and indexes.
 -- Assembled with the other src/sql/NN_*.sql files into eventstore--<head>.sql.
-\echo Use "CREATE EXTENSION eventstore" to load this file. \quit
 
 -- Every stored event.  Rows are only ever inserted, by es_append (or by a
 -- restore); triggers in 20_guards.sql refuse UPDATE, DELETE and TRUNCATE.

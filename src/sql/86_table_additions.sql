@@ -65,7 +65,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('events_template_event_id_key'), ('events_template_category_position_idx'),
                ('event_ids_pkey'), ('stream_starts_pkey'), ('partitioning_pkey'),
                ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
-               ('archives_pkey')
+               ('archives_pkey'),
+               -- the owner's restore (89_owner_backup.sql)
+               ('restore_window_must_close')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s

@@ -70,9 +70,13 @@ REVOKE ALL ON FUNCTION eventstore.es_grant_admin(name) FROM PUBLIC;
 -- DEFINER, so that it needs no grant option), and it does not own the schema:
 -- a schema's owner could add objects beside the store's functions, which run
 -- as a superuser.
-ALTER SCHEMA eventstore OWNER TO CURRENT_USER;
+-- (The schema was given to the superuser first: 00_claim_schema.sql.)
+-- The owner's name is read from the catalog, never written into a string
+-- literal: @extowner@ is substituted as an identifier, and a role name may
+-- hold a quote that would end the literal.
 GRANT EXECUTE ON FUNCTION eventstore.es_grant_writer(name), eventstore.es_grant_reader(name) TO @extowner@;
-SELECT eventstore.es_grant_writer('@extowner@');
+SELECT eventstore.es_grant_writer(pg_catalog.pg_get_userbyid(e.extowner))
+FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'eventstore'::pg_catalog.name;
 -- The owner and its members need no rows in eventstore.grants (src/grants.c),
 -- and a row written by this script would come back from a dump as data and
 -- collide with the one CREATE EXTENSION writes on restore.
