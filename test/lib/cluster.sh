@@ -76,8 +76,22 @@ es_build_tmp_install() {
         mkdir -p "$TMP_INSTALL$(dirname "$d")"
         cp -a "$d" "$TMP_INSTALL$(dirname "$d")/"
     done
-    [ -e "$PGBIN/psql" ] || ln -s "$ES_CLIENT_BIN/psql" "$PGBIN/psql"
+    for d in psql pgbench; do
+        [ -e "$PGBIN/$d" ] || ln -s "$ES_CLIENT_BIN/$d" "$PGBIN/$d"
+    done
     make -C "${ES_BUILD_DIR:-$ES_ROOT}" -s install PG_CONFIG="$PG_CONFIG" DESTDIR="$TMP_INSTALL" >/dev/null
+}
+
+# es_build_copy DIR: builds eventstore for $PG_CONFIG, warnings as errors,
+# in DIR, a fresh copy of the clone's sources (the clone's own objects are
+# for its default server), and points es_build_tmp_install at it.
+es_build_copy() {
+    local dir=$1
+    rm -rf "$dir"; mkdir -p "$dir"
+    (cd "$ES_ROOT" && cp -a Makefile ./*.control eventstore--*.sql releases.sha256 src "$dir/") || return 1
+    make -s -C "$dir" PG_CONFIG="$PG_CONFIG" clean >/dev/null
+    make -s -C "$dir" PG_CONFIG="$PG_CONFIG" WERROR=-Werror >/dev/null || return 1
+    ES_BUILD_DIR=$dir
 }
 
 es_free_port() {
