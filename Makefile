@@ -32,7 +32,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 # Isolation specs (test/specs/*.spec, expected output in test/expected/).
 ISOLATION      = checkpoint_race delete_append_race direct_insert_counter \
                  expected_version_race feed_no_skip idempotent_retry_race \
-                 multi_stream_deadlock read_check_race retention_race shard_identity_race \
+                 multi_stream_deadlock read_check_race read_gap_snapshot retention_race shard_identity_race \
                  snapshot_append_race wait_wakeup
 ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 

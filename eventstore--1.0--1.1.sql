@@ -438,7 +438,7 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'es_feed_holders'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
 COMMENT ON FUNCTION eventstore.es_feed_holders() IS
-    'The appending transactions in flight in every database (concurrent mode): backend pid, database, positions taken, when the first was taken, the eventstore.max_append_hold deadline (NULL: none) and whether a reader has already ended the backend. See the feed_holders view.';
+    'The appending transactions in flight in the current database (concurrent mode): backend pid, database, positions taken, when the first was taken, the eventstore.max_append_hold deadline (NULL: none) and whether a reader has already ended the backend. See the feed_holders view.';
 
 CREATE VIEW eventstore.feed_holders AS
 SELECT h.pid,
@@ -477,13 +477,15 @@ FROM pg_catalog.pg_locks l
 LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) l.database
 LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
 WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+  AND l.database OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_database c
+                                         WHERE c.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
   AND l.objsubid OPERATOR(pg_catalog.=) 17734
   AND l.classid OPERATOR(pg_catalog.=) 0::oid
   AND l.objid OPERATOR(pg_catalog.=) 0::oid
   AND l.granted;
 
 COMMENT ON VIEW eventstore.feed_holders IS
-    'The transactions that hold back the global feed: they appended and have not ended (docs/global-feed.md, section 3). In serialized mode, the holder of a database''s feed lock, which delays other appenders, not readers. The query column needs pg_read_all_stats for other roles'' sessions.';
+    'The transactions that hold back the global feed of this database: they appended and have not ended (docs/global-feed.md, section 3). Other databases'' holders are not shown. In serialized mode, the holder of a database''s feed lock, which delays other appenders, not readers. The query column needs pg_read_all_stats for other roles'' sessions.';
 COMMENT ON COLUMN eventstore.feed_holders.pid IS 'Backend process id of the holder (pg_terminate_backend ends it).';
 COMMENT ON COLUMN eventstore.feed_holders.database IS 'Database whose feed it holds.';
 COMMENT ON COLUMN eventstore.feed_holders.mode IS 'concurrent (it holds readers back) or serialized (it holds other appenders back).';
@@ -526,6 +528,27 @@ SELECT pg_catalog.pg_extension_config_dump('eventstore.grants', '');
 
 REVOKE ALL ON TABLE eventstore.grants FROM PUBLIC;
 
+-- Every grant function refuses PUBLIC as a role name (issue 21, item 11):
+-- GRANT ... TO public grants to every role, while eventstore.grants would
+-- record a name that matches no role; and NULL.  In any case, since the
+-- role name is an identifier: 'PUBLIC' names no role either.
+CREATE FUNCTION eventstore.es_check_grantee(role_name name) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF lower(role_name) = 'public' THEN
+        RAISE EXCEPTION 'cannot grant the store''s rights to PUBLIC'
+            USING ERRCODE = '22023',
+                  DETAIL = 'A grant to PUBLIC would reach every role, present and future.',
+                  HINT = 'Grant to a role made for the purpose, and make the users members of it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_check_grantee(name) IS
+    'Internal: refuse PUBLIC (any case) and NULL as the role of a grant function (22023, 22004).';
+
 -- EXECUTE on the writer functions (with reader rights): the part of a grant
 -- that is the same for every writer.  Called by the grant functions below
 -- and es_grant_writer, which run as the store's owner; nobody else may call
@@ -547,6 +570,10 @@ CREATE FUNCTION eventstore.es_grant_scope(role_name name, scope_kind text, scope
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF scope_kind IS NULL OR scope_kind NOT IN ('handler', 'category') THEN
+        RAISE EXCEPTION 'unrecognized grant kind: "%"', scope_kind
+            USING ERRCODE = '22023', HINT = 'A grant is of kind handler or category.';
+    END IF;
     IF role_name IS NULL OR scope_name IS NULL THEN
         RAISE EXCEPTION '% must not be null',
             CASE WHEN role_name IS NULL THEN 'role_name'
@@ -564,6 +591,7 @@ BEGIN
             USING ERRCODE = '22023',
                   DETAIL = 'A category is the part of a stream name before its first "-".';
     END IF;
+    PERFORM eventstore.es_check_grantee(role_name);
     PERFORM eventstore.es_grant_writer_functions(role_name);
     INSERT INTO eventstore.grants (grantee, kind, name) VALUES (role_name, scope_kind, scope_name)
     ON CONFLICT ON CONSTRAINT grants_pkey DO NOTHING;
@@ -610,6 +638,7 @@ RETURN eventstore.es_revoke_scope(role_name, 'category', category);
 COMMENT ON FUNCTION eventstore.es_revoke_category(name, text) IS
     'Remove one category grant of a role; true when there was one. EXECUTE rights stay.';
 
+REVOKE ALL ON FUNCTION eventstore.es_check_grantee(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_writer_functions(name), eventstore.es_grant_scope(name, text, text),
     eventstore.es_revoke_scope(name, text, text),
     eventstore.es_grant_handler(name, text), eventstore.es_grant_category(name, text),
@@ -632,6 +661,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f regprocedure;
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p
@@ -917,9 +947,9 @@ ALTER TABLE eventstore.lifecycle_log ENABLE ALWAYS TRIGGER lifecycle_log_no_trun
 -- Whole streams: max_count NULL reads every event (src/sql/11_load.sql,
 -- src/sql/30_snapshots.sql); only the comments change.
 COMMENT ON FUNCTION eventstore.es_load(text, bigint, integer, boolean) IS
-    'Read a stream: forward from from_version (default 1), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream.';
+    'Read a stream: forward from from_version (default: the first version the stream keeps), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream. A from_version that retention or archival removed is an error (ES012), never a silent start past it.';
 COMMENT ON FUNCTION eventstore.es_load_with_snapshot(text, text, integer) IS
-    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot.';
+    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot. ES012 when retention or archival removed events between the snapshot (or the stream''s start) and the first event kept.';
 
 -- Issue 13: events by id (src/sql/12_events_by_id.sql).
 CREATE FUNCTION eventstore.es_load_event(event_id uuid)
@@ -1007,7 +1037,7 @@ RETURNS SETOF eventstore.events
 AS 'MODULE_PATHNAME', 'es_load_until'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 COMMENT ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) IS
-    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all.';
+    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all. ES012 when retention or archival removed the stream''s first versions.';
 
 CREATE FUNCTION eventstore.es_feed_position_at(at timestamptz)
 RETURNS bigint
@@ -1069,6 +1099,15 @@ CREATE FUNCTION eventstore.es_streams(
     max_count    integer DEFAULT 1000)
 RETURNS SETOF eventstore.stream_info
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100 AS $$
+DECLARE
+    -- Where the walk starts and the byte prefix every name it keeps shares
+    -- ('' : none).  Only when the stream column sorts by bytes ("C",
+    -- "POSIX", C.UTF-8) are the names with a prefix contiguous in the index:
+    -- then the walk starts at the prefix and stops at the first name past
+    -- it (issue 21, item 11).  In a linguistic collation they need not be
+    -- (docs/queries.md), and the walk visits every name after after_stream.
+    range_prefix text := '';
+    after_name   text := coalesce(es_streams.after_stream, '');
 BEGIN
     IF es_streams.category = '' OR strpos(es_streams.category, '-') > 0 THEN
         RAISE EXCEPTION 'invalid category: "%"', es_streams.category
@@ -1088,6 +1127,18 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = format('It is %s.', es_streams.max_count);
     END IF;
 
+    IF (SELECT CASE a.attcollation
+                   WHEN 'pg_catalog."C"'::regcollation THEN true
+                   WHEN 'pg_catalog."POSIX"'::regcollation THEN true
+                   WHEN 'pg_catalog."default"'::regcollation THEN
+                       d.datlocprovider = 'c' AND (d.datcollate IN ('C', 'POSIX') OR d.datcollate ~* '^c\.utf-?8$')
+                   ELSE false END
+        FROM pg_attribute a, pg_database d
+        WHERE a.attrelid = 'eventstore.events'::regclass AND a.attname = 'stream'
+          AND d.datname = current_database()) THEN
+        range_prefix := coalesce(es_streams.prefix, es_streams.category, '');
+    END IF;
+
     RETURN QUERY
     WITH RECURSIVE walk(name, shown, matched) AS (
         SELECT w.name, w.shown, w.shown::int
@@ -1095,7 +1146,7 @@ BEGIN
                      (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
                      AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
               FROM (SELECT min(e.stream) AS name FROM eventstore.events e
-                    WHERE es_streams.after_stream IS NULL OR e.stream > es_streams.after_stream) s) w
+                    WHERE e.stream > after_name AND e.stream >= range_prefix) s) w
         WHERE w.name IS NOT NULL
       UNION ALL
         SELECT n.name, n.shown, w.matched + n.shown::int
@@ -1106,6 +1157,7 @@ BEGIN
                       FROM (SELECT min(e.stream) AS name FROM eventstore.events e
                             WHERE e.stream > w.name) s) n
         WHERE n.name IS NOT NULL AND w.matched < es_streams.max_count
+          AND starts_with(w.name, range_prefix)
     )
     SELECT w.name, l.category, l.version, f.position, l.position, f.created_at, l.created_at
     FROM walk w,
@@ -1220,6 +1272,7 @@ COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid,
 CREATE FUNCTION eventstore.es_grant_monitor(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events, eventstore.snapshots, eventstore.checkpoints,'
                    ' eventstore.handler_lag TO %I', role_name);
@@ -1233,12 +1286,21 @@ COMMENT ON FUNCTION eventstore.es_grant_monitor(name) IS
 CREATE FUNCTION eventstore.es_grant_cdc(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events TO %I', role_name);
+    -- The partitioned layout's tables that a subscriber taking over the
+    -- appends needs too (docs/partitioning.md publishes them with events).
+    IF pg_catalog.to_regclass('eventstore.event_ids') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.event_ids TO %I', role_name);
+    END IF;
+    IF pg_catalog.to_regclass('eventstore.stream_starts') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.stream_starts TO %I', role_name);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_cdc(name) IS
-    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
+    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events, and in the partitioned layout on event_ids and stream_starts, which are published with it. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_monitor(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_cdc(name) FROM PUBLIC;
@@ -1296,7 +1358,39 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
 DECLARE
     shards integer[];
     streams text[];
+    bad text;
 BEGIN
+    -- The shape es_append checks, with its SQLSTATEs (src/append.c): a
+    -- router refuses what the shard would refuse, and a malformed batch is
+    -- 22023, not a missing stream name.
+    IF batch IS NULL THEN
+        RAISE EXCEPTION 'append batch must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF pg_catalog.jsonb_typeof(batch) NOT IN ('object', 'array') THEN
+        RAISE EXCEPTION 'invalid append batch: the batch must be a JSON object or array'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('It is a JSON %s.', pg_catalog.jsonb_typeof(batch));
+    END IF;
+    SELECT pg_catalog.jsonb_typeof(e.value) INTO bad
+      FROM pg_catalog.jsonb_array_elements(
+               CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
+                    ELSE pg_catalog.jsonb_build_array(batch) END) e
+     WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'object'
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid append batch: each stream entry must be a JSON object'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('An entry is a JSON %s.', bad);
+    END IF;
+    SELECT pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'stream') INTO bad
+      FROM pg_catalog.jsonb_array_elements(
+               CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
+                    ELSE pg_catalog.jsonb_build_array(batch) END) e
+     WHERE pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'stream') OPERATOR(pg_catalog.<>) 'string'
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid append batch: a string is required'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Key "stream" has a value of type %s.', bad);
+    END IF;
     SELECT pg_catalog.array_agg(DISTINCT eventstore.es_shard_of(e.value OPERATOR(pg_catalog.->>) 'stream', shard_count, shard_by)),
            pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->>) 'stream')
       INTO shards, streams
@@ -1569,6 +1663,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f regprocedure;
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p

@@ -75,3 +75,8 @@ SELECT try($$SELECT es_expected_version('1.5')$$);
 SELECT try($$SELECT es_expected_version('NO_STREAM')$$);
 SELECT try($$SELECT es_expected_version('99999999999999999999')$$);
 SELECT try($$SELECT es_append('{"stream": "s-1", "expected_version": "-2", "events": [{"type": "T"}]}'::jsonb)$$);
+-- in a batch document a version is a JSON number, never a string (issue 21, item 11)
+SELECT try_detail($$SELECT es_append('{"stream": "s-1", "expected_version": "1", "events": [{"type": "T"}]}'::jsonb)$$);
+SELECT try($$SELECT es_append('{"stream": "s-1", "expected_version": " 1", "events": [{"type": "T"}]}'::jsonb)$$);
+SELECT try($$SELECT es_append('[{"stream": "s-1", "expected_version": "0", "events": [{"type": "T"}]}]'::jsonb)$$);
+SELECT es_expected_version('1') AS text_form_takes_numbers;

@@ -67,6 +67,10 @@ SELECT try($$SELECT * FROM es_load(after_position => NULL)$$);
 SELECT try($$SELECT * FROM es_load(after_position => 0, max_count => 0)$$);
 SELECT try($$SELECT * FROM es_load(after_position => 0, max_count => 100001)$$);
 SELECT try($$SELECT * FROM es_load(after_position => 0, max_count => NULL)$$);
+-- every call shape of the feed refuses a NULL page size (issue 21, item 11)
+SELECT try($$SELECT * FROM es_load(0::bigint, NULL)$$);
+SELECT try($$SELECT * FROM es_load_feed(0, NULL)$$);
+SELECT try($$SELECT * FROM es_load_feed(after_position => 0, max_count => NULL, category => 'fcart')$$);
 SELECT try($$SELECT * FROM es_load(after_position => 0, to_position => -1)$$);
 SELECT try($$SELECT * FROM es_load(after_position => 0, with_payload => NULL)$$);
 SELECT try($$SELECT * FROM es_load(after_position => 0, category => '')$$);

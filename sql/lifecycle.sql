@@ -184,7 +184,10 @@ SELECT count(*) FROM es_append(jsonb_build_object('stream', 'lc-r1', 'events',
 SELECT * FROM es_apply_retention();
 SELECT * FROM es_apply_retention();
 SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('lc-r1');
-SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('lc-r1', 1, 2);
+-- from_version NULL starts at the first version kept; a read from a removed
+-- version is ES012 (issue 21, item 8; the rest under "Version gaps" below).
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('lc-r1', NULL, 2);
+SELECT try_detail($$SELECT * FROM es_load('lc-r1', 1, 2)$$);
 SELECT count(*) AS feed_rows FROM feed_of('lc-r1');
 SELECT es_stream_version('lc-r1');
 SELECT stream, version FROM es_append('lc-r1', 'T', NULL, 17);
@@ -254,6 +257,48 @@ SELECT version, occurred_at FROM deleted_events WHERE stream = 'lc-dated' ORDER 
 SELECT es_restore_stream('lc-dated');
 SELECT version, type, occurred_at FROM es_load('lc-dated');
 
+-- Version gaps (issue 21, item 8; docs/lifecycle.md, "Reads of a shortened
+-- stream"): a read that names or implies where it starts never starts past
+-- versions that retention removed; it fails with ES012.
+SELECT count(*) FROM es_append('{"stream": "gap-1", "events": [{"type": "T"}, {"type": "T"}, {"type": "T"}, {"type": "T"}, {"type": "T"}]}');
+SELECT * FROM es_snapshot('gap-1', 1, '{"n": 1}');
+SELECT es_set_retention('gap-1', truncate_before => 3, reason => 'gap test');
+-- the snapshot at 1 cannot be completed: version 2 is gone
+SELECT try_detail($$SELECT * FROM es_load_with_snapshot('gap-1')$$);
+-- no snapshot of that kind: the stream's start (1, 2) is gone
+SELECT try_detail($$SELECT * FROM es_load_with_snapshot('gap-1', 'v2')$$);
+SELECT try($$SELECT * FROM es_load_until('gap-1', now())$$);
+SELECT try($$SELECT * FROM es_load('gap-1', 1)$$);
+SELECT try($$SELECT * FROM es_load('gap-1', 0)$$);
+SELECT try($$SELECT * FROM es_load('gap-1', 2, backward => true)$$);
+-- what is kept reads as before
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('gap-1');
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('gap-1', 3);
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('gap-1', 4, backward => true);
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('gap-1', backward => true);
+SELECT count(*) FROM es_load('gap-1', 6);
+-- a snapshot at or above the removed versions completes the stream
+SELECT * FROM es_snapshot('gap-1', 3, '{"n": 3}');
+SELECT is_snapshot, version FROM es_load_with_snapshot('gap-1');
+SELECT * FROM es_snapshot('gap-1', 2, '{"n": 2}', kind => 'v2');
+SELECT is_snapshot, version FROM es_load_with_snapshot('gap-1', 'v2');
+-- a stream that came back to life after a soft delete starts where its
+-- numbering continued: no gap for the versions deleted on purpose
+SELECT count(*) FROM es_append('{"stream": "gap-2", "events": [{"type": "T"}, {"type": "T"}]}');
+SELECT es_delete_stream('gap-2', reason => 'gap test');
+SELECT count(*) FROM es_append('{"stream": "gap-2", "events": [{"type": "T"}, {"type": "T"}]}');
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load('gap-2', 1);
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load_with_snapshot('gap-2');
+SELECT string_agg(version::text, ',' ORDER BY version) FROM es_load_until('gap-2', now());
+-- ... but retention after that is a gap again
+SELECT es_set_retention('gap-2', truncate_before => 4, reason => 'gap test');
+SELECT try($$SELECT * FROM es_load_with_snapshot('gap-2')$$);
+SELECT try($$SELECT * FROM es_load('gap-2', 1)$$);
+-- streams that never existed stay empty, without an error
+SELECT count(*) FROM es_load('gap-none', 1);
+SELECT count(*) FROM es_load_with_snapshot('gap-none');
+SELECT count(*) FROM es_load_until('gap-none', now());
 RESET search_path;
 DROP OWNED BY lc_admin, lc_writer, lc_reader;
 DROP ROLE lc_admin, lc_writer, lc_reader;
+

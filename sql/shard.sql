@@ -35,6 +35,16 @@ SELECT es_shard_of_batch('[{"stream": "order-1"}, {"stream": "order-2"}]', 4, 'c
 SELECT try_detail($$SELECT es_shard_of_batch('[{"stream": "order-1"}, {"stream": "order-2"}]', 4)$$);
 SELECT try($$SELECT es_shard_of_batch('[]', 4)$$);
 SELECT try($$SELECT es_shard_of_batch('[{"events": []}]', 4)$$);
+-- a malformed batch is 22023, as es_append answers it (issue 21, item 11)
+SELECT try($$SELECT es_shard_of_batch('null'::jsonb, 2)$$);
+SELECT try($$SELECT es_shard_of_batch('5', 2)$$);
+SELECT try($$SELECT es_shard_of_batch('[null]', 2)$$);
+SELECT try($$SELECT es_shard_of_batch('[{"stream": "a-1"}, 7]', 2)$$);
+SELECT try_detail($$SELECT es_shard_of_batch('{"stream": 5}', 2)$$);
+SELECT try($$SELECT es_shard_of_batch('{"stream": null}', 2)$$);
+SELECT try($$SELECT es_shard_of_batch(NULL, 2)$$);
+SELECT try($$SELECT es_append('null'::jsonb)$$);
+SELECT try($$SELECT es_append('{"stream": 5, "events": [{"type": "T"}]}')$$);
 
 -- A store that holds streams of other shards cannot become a shard (the
 -- stream named depends on what the other tests stored).

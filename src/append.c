@@ -182,7 +182,7 @@ jbv_expected(JsonbValue *v)
 		return es_check_expected_version(DatumGetInt64(d));
 	}
 	if (v->type == jbvString)
-		return es_parse_expected_version(pnstrdup(v->val.string.val, v->val.string.len));
+		return es_parse_expected_name(pnstrdup(v->val.string.val, v->val.string.len));
 	batch_error("expected_version must be null, a number or a string", "expected_version", v);
 	return 0;					/* keep compiler quiet */
 }

@@ -37,6 +37,7 @@
 #define ERRCODE_ES_ARCHIVED					MAKE_SQLSTATE('E','S','0','1','0')
 /* raised by the install and upgrade scripts (src/sql/00_claim_schema.sql) */
 #define ERRCODE_ES_SCHEMA_NOT_OURS			MAKE_SQLSTATE('E','S','0','1','1')
+#define ERRCODE_ES_VERSIONS_REMOVED			MAKE_SQLSTATE('E','S','0','1','2')
 /* raised by the owner's restore (src/sql/89_owner_backup.sql) */
 #define ERRCODE_ES_RESTORE_OPEN				MAKE_SQLSTATE('E','S','0','1','5')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
@@ -158,6 +159,7 @@ extern text *es_check_name(text *name, const char *what);
 extern text *es_check_stream_name(text *stream);
 extern int64 es_check_expected_version(int64 v);
 extern int64 es_parse_expected_version(const char *s);
+extern int64 es_parse_expected_name(const char *s);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
@@ -230,6 +232,23 @@ extern struct _SPI_plan *es_kept_plan(struct _SPI_plan **slot, const char *sql,
 /* src/srf_result.c */
 extern void es_run_into_result(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
 							   int nargs, Oid *types, Datum *values, bool *nulls);
+
+/*
+ * What a stream read returned first: the versions of its first two rows
+ * (its column "version"), and, for a read whose first row may be a
+ * snapshot, that row's flag (column flag_att, 0: none).  Filled in by
+ * es_run_into_result_watched, checked by read_gaps.c.
+ */
+typedef struct EsReadStart
+{
+	AttrNumber	flag_att;
+	int			rows;			/* rows seen, counted up to 2 */
+	int64		version[2];
+	bool		flag[2];
+} EsReadStart;
+extern void es_run_into_result_watched(FunctionCallInfo fcinfo, struct _SPI_plan *plan,
+									   int nargs, Oid *types, Datum *values, bool *nulls,
+									   EsReadStart *seen);
 extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot,
 								const char *sql, int nargs, Oid *types,
 								Datum *values, bool *nulls);
@@ -245,6 +264,11 @@ struct TupleTableSlot;
 extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
 							   text *key, struct SnapshotData *snapshot,
 							   ScanDirection direction, struct TupleTableSlot *slot);
+
+/* src/read_gaps.c: a stream read never silently starts past a removed version (ES012) */
+extern void es_check_read_from(text *stream, int64 from, bool backward, const EsReadStart *seen);
+extern void es_check_snapshot_read(text *stream, text *kind, const EsReadStart *seen);
+extern void es_check_read_until(text *stream, const EsReadStart *seen);
 
 /* src/stream_state.c: a stream's lifecycle state (docs/lifecycle.md) */
 typedef struct EsStreamState

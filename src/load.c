@@ -7,6 +7,10 @@
  * Reads use the caller's snapshot, so a load inside a transaction is
  * consistent with the rest of it, and work on a hot standby.  Rows are
  * streamed by the executor straight into the function's result tuplestore.
+ * A read from a version, and a read as of a time, fail with ES012 rather
+ * than start past versions that retention or archival removed
+ * (read_gaps.c); es_load(stream) with from_version NULL starts at the
+ * first version kept.
  *
  *-------------------------------------------------------------------------
  */
@@ -76,7 +80,16 @@ es_load_stream(PG_FUNCTION_ARGS)
 					   3, types);
 	values[0] = PointerGetDatum(stream);
 	values[1] = Int64GetDatum(from);
-	es_run_into_result(fcinfo, plan, 3, types, values, nulls);
+	if (PG_ARGISNULL(1))
+		es_run_into_result(fcinfo, plan, 3, types, values, nulls);
+	else
+	{
+		/* A read from a version must not start past removed ones (read_gaps.c). */
+		EsReadStart seen = {0};
+
+		es_run_into_result_watched(fcinfo, plan, 3, types, values, nulls, &seen);
+		es_check_read_from(stream, from, backward, &seen);
+	}
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -95,21 +108,31 @@ es_load_until(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	bool		by_occurrence;
+	text	   *stream;
+	SPIPlanPtr	plan;
+	EsReadStart seen = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
-	values[0] = PointerGetDatum(es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0)));
+	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
+	values[0] = PointerGetDatum(stream);
 	values[1] = TimestampTzGetDatum(es_check_time_arg(fcinfo, 1, "until"));
 	by_occurrence = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
 	es_limit_param(fcinfo, 3, &values[2], &nulls[2]);
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	if (by_occurrence)
-		es_read_into_result(fcinfo, &until_occurred_plan, LOAD_COLUMNS
+		plan = es_kept_plan(&until_occurred_plan, LOAD_COLUMNS
 							" AND COALESCE(occurred_at, created_at) OPERATOR(pg_catalog.<=) $2"
-							" ORDER BY version LIMIT $3", 3, types, values, nulls);
+							" ORDER BY version LIMIT $3", 3, types);
 	else
-		es_read_into_result(fcinfo, &until_recorded_plan, LOAD_COLUMNS
+		plan = es_kept_plan(&until_recorded_plan, LOAD_COLUMNS
 							" AND created_at OPERATOR(pg_catalog.<=) $2"
-							" ORDER BY version LIMIT $3", 3, types, values, nulls);
+							" ORDER BY version LIMIT $3", 3, types);
+	es_run_into_result_watched(fcinfo, plan, 3, types, values, nulls, &seen);
+	/* The stream as of a time starts at its first version (read_gaps.c). */
+	es_check_read_until(stream, &seen);
+	SPI_finish();
 	return (Datum) 0;
 }
 

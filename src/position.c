@@ -626,9 +626,11 @@ es_position_high_water(void)
 }
 
 /*
- * es_feed_holders(): the appending transactions in flight, in every
- * database of the server (concurrent mode; none in serialized mode, where
- * the holder of the feed lock shows in pg_locks instead).
+ * es_feed_holders(): the appending transactions in flight in the current
+ * database (concurrent mode; none in serialized mode, where the holder of
+ * the feed lock shows in pg_locks instead).  Only this database's: a
+ * reader grant is a right on one store, and another database's holders
+ * (their pids, roles, positions) are not its business (issue 21, item 11).
  */
 PG_FUNCTION_INFO_V1(es_feed_holders);
 Datum
@@ -647,7 +649,8 @@ es_feed_holders(PG_FUNCTION_ARGS)
 	copy = palloc(sizeof(EsSlot) * shared_state->nslots);
 	LWLockAcquire(shared_state->lock, LW_SHARED);
 	for (i = 0; i < shared_state->nslots; i++)
-		if (shared_state->slots[i].min_pos > 0)
+		if (shared_state->slots[i].min_pos > 0 &&
+			shared_state->slots[i].dboid == MyDatabaseId)
 			copy[n++] = shared_state->slots[i];
 	LWLockRelease(shared_state->lock);
 

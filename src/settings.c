@@ -22,8 +22,14 @@ int			es_max_snapshot_size = 64 * 1024;
 /* eventstore.allow_destroy: a superuser says destroying the store is intended (ddl_guard.c) */
 bool		es_allow_destroy = false;
 
-/* eventstore.max_append_hold, in ms, 0 = no limit: how long an appender may hold the feed (position.c) */
-int			es_max_append_hold = 0;
+/*
+ * eventstore.max_append_hold, in ms, 0 = no limit: how long an appender may
+ * hold the feed (position.c).  On by default (docs/global-feed.md, section
+ * 3.1): without a limit one writer idle in its transaction stalls every
+ * subscriber of its database for as long as it likes.
+ */
+#define ES_DEFAULT_APPEND_HOLD_MS	(60 * 1000)
+int			es_max_append_hold = ES_DEFAULT_APPEND_HOLD_MS;
 
 /* eventstore.max_databases: counters in shared memory, one per database (position.c) */
 int			es_max_databases = 256;
@@ -62,7 +68,7 @@ es_define_settings(void)
 							"pg_terminate_backend does. The value in effect when the transaction first "
 							"appends counts. 0 means no limit. Only superusers can change it.",
 							&es_max_append_hold,
-							0, 0, PG_INT32_MAX,
+							ES_DEFAULT_APPEND_HOLD_MS, 0, PG_INT32_MAX,
 							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

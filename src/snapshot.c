@@ -32,6 +32,10 @@
  *
  * Loading reads with the caller's snapshot, like es_load, so the snapshot
  * and the events after it come from one consistent view of the database.
+ * When retention or archival removed events between the snapshot and the
+ * first one kept (or, with no snapshot, the stream's first versions), the
+ * load fails with ES012 instead of returning a state with a hole
+ * (read_gaps.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -249,12 +253,14 @@ es_load_with_snapshot(PG_FUNCTION_ARGS)
 	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
+	EsReadStart seen = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = PointerGetDatum(es_check_stream_name(PG_ARGISNULL(0) ? NULL :
 													 PG_GETARG_TEXT_PP(0)));
 	values[1] = PointerGetDatum(check_kind(fcinfo, 1));
 	es_limit_param(fcinfo, 2, &values[2], &nulls[2]);
+	seen.flag_att = 1;			/* is_snapshot */
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -276,7 +282,9 @@ es_load_with_snapshot(PG_FUNCTION_ARGS)
 				 "   COALESCE((SELECT s.version FROM s), 0)"
 				 "  ORDER BY e.version LIMIT $3)"
 				 " ORDER BY 4", 3, types);
-	es_run_into_result(fcinfo, load_with_events_plan, 3, types, values, nulls);
+	es_run_into_result_watched(fcinfo, load_with_events_plan, 3, types, values, nulls, &seen);
+	/* The events must follow the snapshot without a hole (read_gaps.c). */
+	es_check_snapshot_read(DatumGetTextPP(values[0]), DatumGetTextPP(values[1]), &seen);
 	SPI_finish();
 	return (Datum) 0;
 }

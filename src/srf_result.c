@@ -6,13 +6,17 @@
  * Every read function of the store (es_load in both forms, the snapshot
  * loads) returns rows through this one path: the executor sends each row
  * into the function's result tuplestore as it is produced, with no copy
- * into SPI's tuple table and no second pass.
+ * into SPI's tuple table and no second pass.  A stream read that checks
+ * where its result starts (read_gaps.c) has the first rows' versions noted
+ * on the way through.
  *
  *-------------------------------------------------------------------------
  */
 #include "eventstore.h"
 
+#include "access/tupdesc.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
 #include "nodes/params.h"
@@ -28,6 +32,90 @@
 void
 es_run_into_result(FunctionCallInfo fcinfo, SPIPlanPtr plan, int nargs,
 				   Oid *types, Datum *values, bool *nulls)
+{
+	es_run_into_result_watched(fcinfo, plan, nargs, types, values, nulls, NULL);
+}
+
+/*
+ * A receiver in front of the tuplestore's that notes the versions of the
+ * first two rows on their way through (EsReadStart, eventstore.h): a stream
+ * read checks its start against them (read_gaps.c) without reading its
+ * result back.
+ */
+typedef struct StartWatch
+{
+	DestReceiver pub;
+	DestReceiver *inner;
+	EsReadStart *seen;
+	AttrNumber	version_att;
+} StartWatch;
+
+static bool
+watch_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	StartWatch *w = (StartWatch *) self;
+	EsReadStart *seen = w->seen;
+
+	if (seen->rows < 2)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, w->version_att, &isnull);
+
+		seen->version[seen->rows] = isnull ? 0 : DatumGetInt64(d);
+		seen->flag[seen->rows] = false;
+		if (seen->flag_att > 0)
+		{
+			d = slot_getattr(slot, seen->flag_att, &isnull);
+			seen->flag[seen->rows] = !isnull && DatumGetBool(d);
+		}
+		seen->rows++;
+	}
+	return w->inner->receiveSlot(slot, w->inner);
+}
+
+static void
+watch_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	StartWatch *w = (StartWatch *) self;
+	int			i;
+
+	w->version_att = InvalidAttrNumber;
+	for (i = 0; i < typeinfo->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(typeinfo, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), "version") == 0)
+		{
+			w->version_att = i + 1;
+			break;
+		}
+	}
+	if (w->version_att == InvalidAttrNumber)
+		elog(ERROR, "a stream read has no column \"version\"");
+	w->inner->rStartup(w->inner, operation, typeinfo);
+}
+
+static void
+watch_shutdown(DestReceiver *self)
+{
+	StartWatch *w = (StartWatch *) self;
+
+	w->inner->rShutdown(w->inner);
+}
+
+static void
+watch_destroy(DestReceiver *self)
+{
+	StartWatch *w = (StartWatch *) self;
+
+	w->inner->rDestroy(w->inner);
+	pfree(w);
+}
+
+/* es_run_into_result, noting the first rows' versions in *seen when given. */
+void
+es_run_into_result_watched(FunctionCallInfo fcinfo, SPIPlanPtr plan, int nargs,
+						   Oid *types, Datum *values, bool *nulls, EsReadStart *seen)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ParamListInfo params = makeParamList(nargs);
@@ -47,6 +135,20 @@ es_run_into_result(FunctionCallInfo fcinfo, SPIPlanPtr plan, int nargs,
 									rsinfo->econtext->ecxt_per_query_memory,
 									false, rsinfo->setDesc,
 									"the columns of table \"eventstore.events\" do not match what es_load returns");
+	if (seen != NULL)
+	{
+		StartWatch *w = palloc0(sizeof(StartWatch));
+
+		w->pub.receiveSlot = watch_receive;
+		w->pub.rStartup = watch_startup;
+		w->pub.rShutdown = watch_shutdown;
+		w->pub.rDestroy = watch_destroy;
+		w->pub.mydest = DestTuplestore;
+		w->inner = dest;
+		w->seen = seen;
+		seen->rows = 0;
+		dest = &w->pub;
+	}
 	memset(&options, 0, sizeof(options));
 	options.params = params;
 	options.read_only = true;

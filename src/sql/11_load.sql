@@ -14,7 +14,7 @@ AS 'MODULE_PATHNAME', 'es_load_stream'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 
 COMMENT ON FUNCTION eventstore.es_load(text, bigint, integer, boolean) IS
-    'Read a stream: forward from from_version (default 1), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream.';
+    'Read a stream: forward from from_version (default: the first version the stream keeps), or backward from from_version (default: the end), at most max_count events; max_count NULL reads the whole stream. A from_version that retention or archival removed is an error (ES012), never a silent start past it.';
 
 CREATE FUNCTION eventstore.es_stream_version(stream text)
 RETURNS bigint

@@ -16,7 +16,7 @@ RETURNS SETOF eventstore.events
 AS 'MODULE_PATHNAME', 'es_load_until'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 COMMENT ON FUNCTION eventstore.es_load_until(text, timestamptz, boolean, integer) IS
-    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all.';
+    'Read a stream as of a time: its events recorded (created_at) at or before until, or with by_occurrence those that occurred (occurred_at, else created_at) at or before it, in version order; max_count NULL (the default): all. ES012 when retention or archival removed the stream''s first versions.';
 
 CREATE FUNCTION eventstore.es_feed_position_at(at timestamptz)
 RETURNS bigint

@@ -30,6 +30,15 @@ CREATE FUNCTION eventstore.es_streams(
     max_count    integer DEFAULT 1000)
 RETURNS SETOF eventstore.stream_info
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp ROWS 100 AS $$
+DECLARE
+    -- Where the walk starts and the byte prefix every name it keeps shares
+    -- ('' : none).  Only when the stream column sorts by bytes ("C",
+    -- "POSIX", C.UTF-8) are the names with a prefix contiguous in the index:
+    -- then the walk starts at the prefix and stops at the first name past
+    -- it (issue 21, item 11).  In a linguistic collation they need not be
+    -- (docs/queries.md), and the walk visits every name after after_stream.
+    range_prefix text := '';
+    after_name   text := coalesce(es_streams.after_stream, '');
 BEGIN
     IF es_streams.category = '' OR strpos(es_streams.category, '-') > 0 THEN
         RAISE EXCEPTION 'invalid category: "%"', es_streams.category
@@ -49,6 +58,18 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = format('It is %s.', es_streams.max_count);
     END IF;
 
+    IF (SELECT CASE a.attcollation
+                   WHEN 'pg_catalog."C"'::regcollation THEN true
+                   WHEN 'pg_catalog."POSIX"'::regcollation THEN true
+                   WHEN 'pg_catalog."default"'::regcollation THEN
+                       d.datlocprovider = 'c' AND (d.datcollate IN ('C', 'POSIX') OR d.datcollate ~* '^c\.utf-?8$')
+                   ELSE false END
+        FROM pg_attribute a, pg_database d
+        WHERE a.attrelid = 'eventstore.events'::regclass AND a.attname = 'stream'
+          AND d.datname = current_database()) THEN
+        range_prefix := coalesce(es_streams.prefix, es_streams.category, '');
+    END IF;
+
     RETURN QUERY
     WITH RECURSIVE walk(name, shown, matched) AS (
         SELECT w.name, w.shown, w.shown::int
@@ -56,7 +77,7 @@ BEGIN
                      (es_streams.prefix IS NULL OR starts_with(s.name, es_streams.prefix))
                      AND (es_streams.category IS NULL OR split_part(s.name, '-', 1) = es_streams.category) AS shown
               FROM (SELECT min(e.stream) AS name FROM eventstore.events e
-                    WHERE es_streams.after_stream IS NULL OR e.stream > es_streams.after_stream) s) w
+                    WHERE e.stream > after_name AND e.stream >= range_prefix) s) w
         WHERE w.name IS NOT NULL
       UNION ALL
         SELECT n.name, n.shown, w.matched + n.shown::int
@@ -67,6 +88,7 @@ BEGIN
                       FROM (SELECT min(e.stream) AS name FROM eventstore.events e
                             WHERE e.stream > w.name) s) n
         WHERE n.name IS NOT NULL AND w.matched < es_streams.max_count
+          AND starts_with(w.name, range_prefix)
     )
     SELECT w.name, l.category, l.version, f.position, l.position, f.created_at, l.created_at
     FROM walk w,

@@ -66,4 +66,4 @@ AS 'MODULE_PATHNAME', 'es_load_with_snapshot'
 LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER ROWS 100;
 
 COMMENT ON FUNCTION eventstore.es_load_with_snapshot(text, text, integer) IS
-    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot.';
+    'Rebuild an aggregate in one query: the newest snapshot of the kind (is_snapshot, type = kind, position NULL), if any, then at most max_count events after its version (all of them when max_count is NULL), in version order, all from one database snapshot. ES012 when retention or archival removed events between the snapshot (or the stream''s start) and the first event kept.';

@@ -33,7 +33,39 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
 DECLARE
     shards integer[];
     streams text[];
+    bad text;
 BEGIN
+    -- The shape es_append checks, with its SQLSTATEs (src/append.c): a
+    -- router refuses what the shard would refuse, and a malformed batch is
+    -- 22023, not a missing stream name.
+    IF batch IS NULL THEN
+        RAISE EXCEPTION 'append batch must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF pg_catalog.jsonb_typeof(batch) NOT IN ('object', 'array') THEN
+        RAISE EXCEPTION 'invalid append batch: the batch must be a JSON object or array'
+            USING ERRCODE = '22023',
+                  DETAIL = pg_catalog.format('It is a JSON %s.', pg_catalog.jsonb_typeof(batch));
+    END IF;
+    SELECT pg_catalog.jsonb_typeof(e.value) INTO bad
+      FROM pg_catalog.jsonb_array_elements(
+               CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
+                    ELSE pg_catalog.jsonb_build_array(batch) END) e
+     WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'object'
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid append batch: each stream entry must be a JSON object'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('An entry is a JSON %s.', bad);
+    END IF;
+    SELECT pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'stream') INTO bad
+      FROM pg_catalog.jsonb_array_elements(
+               CASE pg_catalog.jsonb_typeof(batch) WHEN 'array' THEN batch
+                    ELSE pg_catalog.jsonb_build_array(batch) END) e
+     WHERE pg_catalog.jsonb_typeof(e.value OPERATOR(pg_catalog.->) 'stream') OPERATOR(pg_catalog.<>) 'string'
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid append batch: a string is required'
+            USING ERRCODE = '22023', DETAIL = pg_catalog.format('Key "stream" has a value of type %s.', bad);
+    END IF;
     SELECT pg_catalog.array_agg(DISTINCT eventstore.es_shard_of(e.value OPERATOR(pg_catalog.->>) 'stream', shard_count, shard_by)),
            pg_catalog.array_agg(e.value OPERATOR(pg_catalog.->>) 'stream')
       INTO shards, streams

@@ -41,7 +41,7 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'es_feed_holders'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
 COMMENT ON FUNCTION eventstore.es_feed_holders() IS
-    'The appending transactions in flight in every database (concurrent mode): backend pid, database, positions taken, when the first was taken, the eventstore.max_append_hold deadline (NULL: none) and whether a reader has already ended the backend. See the feed_holders view.';
+    'The appending transactions in flight in the current database (concurrent mode): backend pid, database, positions taken, when the first was taken, the eventstore.max_append_hold deadline (NULL: none) and whether a reader has already ended the backend. See the feed_holders view.';
 
 CREATE VIEW eventstore.feed_holders AS
 SELECT h.pid,
@@ -80,13 +80,15 @@ FROM pg_catalog.pg_locks l
 LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) l.database
 LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
 WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+  AND l.database OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_database c
+                                         WHERE c.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
   AND l.objsubid OPERATOR(pg_catalog.=) 17734
   AND l.classid OPERATOR(pg_catalog.=) 0::oid
   AND l.objid OPERATOR(pg_catalog.=) 0::oid
   AND l.granted;
 
 COMMENT ON VIEW eventstore.feed_holders IS
-    'The transactions that hold back the global feed: they appended and have not ended (docs/global-feed.md, section 3). In serialized mode, the holder of a database''s feed lock, which delays other appenders, not readers. The query column needs pg_read_all_stats for other roles'' sessions.';
+    'The transactions that hold back the global feed of this database: they appended and have not ended (docs/global-feed.md, section 3). Other databases'' holders are not shown. In serialized mode, the holder of a database''s feed lock, which delays other appenders, not readers. The query column needs pg_read_all_stats for other roles'' sessions.';
 COMMENT ON COLUMN eventstore.feed_holders.pid IS 'Backend process id of the holder (pg_terminate_backend ends it).';
 COMMENT ON COLUMN eventstore.feed_holders.database IS 'Database whose feed it holds.';
 COMMENT ON COLUMN eventstore.feed_holders.mode IS 'concurrent (it holds readers back) or serialized (it holds other appenders back).';

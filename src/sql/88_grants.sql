@@ -24,6 +24,27 @@ SELECT pg_catalog.pg_extension_config_dump('eventstore.grants', '');
 
 REVOKE ALL ON TABLE eventstore.grants FROM PUBLIC;
 
+-- Every grant function refuses PUBLIC as a role name (issue 21, item 11):
+-- GRANT ... TO public grants to every role, while eventstore.grants would
+-- record a name that matches no role; and NULL.  In any case, since the
+-- role name is an identifier: 'PUBLIC' names no role either.
+CREATE FUNCTION eventstore.es_check_grantee(role_name name) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF lower(role_name) = 'public' THEN
+        RAISE EXCEPTION 'cannot grant the store''s rights to PUBLIC'
+            USING ERRCODE = '22023',
+                  DETAIL = 'A grant to PUBLIC would reach every role, present and future.',
+                  HINT = 'Grant to a role made for the purpose, and make the users members of it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_check_grantee(name) IS
+    'Internal: refuse PUBLIC (any case) and NULL as the role of a grant function (22023, 22004).';
+
 -- EXECUTE on the writer functions (with reader rights): the part of a grant
 -- that is the same for every writer.  Called by the grant functions below
 -- and es_grant_writer, which run as the store's owner; nobody else may call
@@ -45,6 +66,10 @@ CREATE FUNCTION eventstore.es_grant_scope(role_name name, scope_kind text, scope
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF scope_kind IS NULL OR scope_kind NOT IN ('handler', 'category') THEN
+        RAISE EXCEPTION 'unrecognized grant kind: "%"', scope_kind
+            USING ERRCODE = '22023', HINT = 'A grant is of kind handler or category.';
+    END IF;
     IF role_name IS NULL OR scope_name IS NULL THEN
         RAISE EXCEPTION '% must not be null',
             CASE WHEN role_name IS NULL THEN 'role_name'
@@ -62,6 +87,7 @@ BEGIN
             USING ERRCODE = '22023',
                   DETAIL = 'A category is the part of a stream name before its first "-".';
     END IF;
+    PERFORM eventstore.es_check_grantee(role_name);
     PERFORM eventstore.es_grant_writer_functions(role_name);
     INSERT INTO eventstore.grants (grantee, kind, name) VALUES (role_name, scope_kind, scope_name)
     ON CONFLICT ON CONSTRAINT grants_pkey DO NOTHING;

@@ -22,6 +22,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f regprocedure;
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     FOR f IN
         SELECT p.oid::regprocedure FROM pg_proc p

@@ -8,6 +8,7 @@
 CREATE FUNCTION eventstore.es_grant_monitor(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events, eventstore.snapshots, eventstore.checkpoints,'
                    ' eventstore.handler_lag TO %I', role_name);
@@ -21,12 +22,21 @@ COMMENT ON FUNCTION eventstore.es_grant_monitor(name) IS
 CREATE FUNCTION eventstore.es_grant_cdc(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events TO %I', role_name);
+    -- The partitioned layout's tables that a subscriber taking over the
+    -- appends needs too (docs/partitioning.md publishes them with events).
+    IF pg_catalog.to_regclass('eventstore.event_ids') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.event_ids TO %I', role_name);
+    END IF;
+    IF pg_catalog.to_regclass('eventstore.stream_starts') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.stream_starts TO %I', role_name);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_cdc(name) IS
-    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
+    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events, and in the partitioned layout on event_ids and stream_starts, which are published with it. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_monitor(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_cdc(name) FROM PUBLIC;

@@ -2,7 +2,13 @@
 # transaction open cannot hold the feed for longer than a superuser allows
 # (docs/global-feed.md, section 3.1; issue 11, item 3).
 #
-# - Without a limit, a writer idle in transaction (after switching
+# - By default (1min, issue 21 item 10), a writer idle in transaction that
+#   set nothing is ended a minute after its append and the feed moves on
+#   (started first, in a database of its own, and checked last, so that the
+#   minute passes while the rest runs).
+# - feed_holders shows the holders of its own database only.
+# - With the limit switched off for its role (0, a superuser's choice), a
+#   writer idle in transaction (after switching
 #   idle_in_transaction_session_timeout off for itself) holds the feed:
 #   es_wait times out, a feed page stops before it, feed_holders shows it.
 # - The writer cannot change the limit (superuser only).
@@ -28,6 +34,27 @@ $node->safe_psql('feed', q{
 	SELECT eventstore.es_grant_writer('es_app');
 	SELECT eventstore.es_grant_reader('es_ops');
 });
+
+# ---- the default: a holder that set nothing, in a database of its own
+$node->safe_psql('postgres', 'CREATE DATABASE dflt');
+$node->safe_psql('dflt', q{
+	CREATE EXTENSION eventstore;
+	CREATE ROLE es_dflt LOGIN;
+	SELECT eventstore.es_grant_writer('es_dflt');
+});
+is($node->safe_psql('dflt', 'SHOW eventstore.max_append_hold'), '1min', 'the default limit is 1min');
+my $dflt_base = $node->safe_psql('dflt', 'SELECT eventstore.es_feed_head()');
+my $hd = $node->background_psql('dflt', extra_params => [ '-U', 'es_dflt' ]);
+$hd->query_safe('SET idle_in_transaction_session_timeout = 0');
+my $piddflt = $hd->query_safe('SELECT pg_backend_pid()');
+$hd->query_safe("BEGIN; SELECT eventstore.es_append('dflt-hold', 'E')");
+$node->safe_psql('dflt', "SELECT eventstore.es_append('dflt-later', 'E')");
+is( $node->safe_psql('dflt',
+		'SELECT deadline - held_since FROM eventstore.feed_holders'),
+	'00:01:00', 'default: the holder\'s deadline is a minute after its append');
+
+# The limit off for es_app: a superuser's choice, per role.
+$node->safe_psql('postgres', 'ALTER ROLE es_app SET eventstore.max_append_hold = 0');
 
 sub append_one
 {
@@ -55,7 +82,7 @@ sub start_holder
 	return ($h, $pid);
 }
 
-# ---- without a limit the holder holds the feed
+# ---- with the limit off the holder holds the feed
 my $base = $node->safe_psql('feed', 'SELECT eventstore.es_feed_head()');
 my ($h1, $pid1) = start_holder('hold-1');
 append_one('later-1');
@@ -72,7 +99,7 @@ is( $node->safe_psql(
 		'feed', 'SELECT count(*) FROM eventstore.feed_holders',
 		extra_params => [ '-U', 'es_ops' ]),
 	'1',
-	'a reader grant can read feed_holders');
+	'a reader grant can read feed_holders, which shows this database\'s holder only');
 my ($rc, $out, $err) = $node->psql('feed', 'SET eventstore.max_append_hold = 0',
 	extra_params => [ '-U', 'es_app' ]);
 like($err, qr/permission denied to set parameter "eventstore.max_append_hold"/,
@@ -124,6 +151,18 @@ ok( $node->poll_query_until(
 		"SELECT count(*) = 1 FROM eventstore.es_load(after_position => $base)"),
 	'limit: polling feed pages move past the holder');
 eval { $h4->quit };
+
+# ---- the default, a minute after the append: the holder is ended
+is($node->safe_psql('dflt', "SELECT eventstore.es_wait($dflt_base, 120000)"),
+	't', 'default: es_wait returns once the holder has been ended');
+is($node->safe_psql('dflt',
+		"SELECT coalesce(string_agg(stream, ',' ORDER BY position), '')"
+		  . " FROM eventstore.es_load(after_position => $dflt_base)"),
+	'dflt-later', 'default: the later event is read, the held one is a gap');
+ok( $node->poll_query_until(
+		'postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $piddflt"),
+	'default: the holder\'s backend is gone');
+eval { $hd->quit };
 $node->stop;
 
 # ---- serialized mode: the holder of the feed lock shows in feed_holders
@@ -140,6 +179,10 @@ is( $ser->safe_psql(
 		"SELECT pid, mode, state, backend_state FROM eventstore.feed_holders"),
 	"$spid|serialized|holding|idle in transaction",
 	'serialized mode: feed_holders shows the holder of the feed lock');
+$ser->safe_psql('postgres', 'CREATE DATABASE other');
+$ser->safe_psql('other', 'SET client_min_messages = warning; CREATE EXTENSION eventstore');
+is($ser->safe_psql('other', 'SELECT count(*) FROM eventstore.feed_holders'), '0',
+	'serialized mode: another database\'s feed_holders does not show it');
 is($ser->safe_psql('feed', 'SELECT eventstore.es_feed_head()'), '0',
 	'serialized mode: readers are not held (nothing committed yet)');
 $sh->query_safe('COMMIT');
