@@ -18,12 +18,15 @@
 #   --big-events N     events in the growth store (full: 10000000)
 #   --no-docs          do not update docs/
 #   --keep             leave the cluster running at the end
+#   --pg 15|17|18      the PostgreSQL major (default 15, the machine's);
+#                      17 and 18 come from test/lib/fetch-pg.sh, with 15's
+#                      pgbench and psql as clients; they imply --no-docs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 MODE=full; DURATION=10; REPS=3; CLIENTS="1 4 16"; ONLY="w1 w2 w3 w4 w5 w6 w7 w8"
-BIG_EVENTS=10000000; WRITE_DOCS=1; KEEP=0
+BIG_EVENTS=10000000; WRITE_DOCS=1; KEEP=0; PG=15
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) MODE=quick; DURATION=1; REPS=3; BIG_EVENTS=1000000 ;;
@@ -34,7 +37,8 @@ while [ $# -gt 0 ]; do
         --big-events) BIG_EVENTS=$2; shift ;;
         --no-docs) WRITE_DOCS=0 ;;
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --pg) PG=$2; shift ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -46,6 +50,13 @@ started=$(date +%s)
 # A cluster directory of its own, so `make test` in the same tree does not
 # remove it under our feet.
 export TMP_CHECK=${BENCH_TMP:-$ROOT/tmp_bench}
+if [ "$PG" != 15 ]; then
+    # Another major: its own server tree and private install; the clone's
+    # build stays 15's, so eventstore is built in a copy of the sources.
+    export PG_CONFIG; PG_CONFIG=$(test/lib/fetch-pg.sh "$PG")
+    export TMP_INSTALL=$TMP_CHECK.install
+    WRITE_DOCS=0
+fi
 . test/lib/cluster.sh
 
 test/install-deps.sh >/dev/null || { echo "could not install dependencies" >&2; exit 1; }
@@ -56,7 +67,11 @@ if ! command -v gnuplot >/dev/null; then
 fi
 
 echo "== build and install into tmp_install"
-make -s >/dev/null
+if [ "$PG" = 15 ]; then
+    make -s >/dev/null
+else
+    es_build_copy "$ROOT/tmp_pgver/build-bench-$PG" || exit 1
+fi
 es_build_tmp_install
 PGBENCH=$PGBIN/pgbench
 PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"

@@ -344,7 +344,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	{
 		if (insert_depth == 1 && !partitioned)
 		{
-			rri->ri_ConstraintExprs = es_events_check_exprs(rel);
+			es_check_constraint_exprs(rri) = es_events_check_exprs(rel);
 			es_events_use_compiled_indexes(rri);
 		}
 		AfterTriggerBeginQuery();
@@ -355,7 +355,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 			if (partitioned)
 			{
 				ResultRelInfo *leaf = ExecFindPartition(mtstate, rri, proute, slot, estate);
-				TupleConversionMap *map = leaf->ri_RootToPartitionMap;
+				TupleConversionMap *map = es_root_to_partition_map(leaf, estate);
 				TupleTableSlot *leaf_slot = slot;
 
 				/*
@@ -366,7 +366,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 				 */
 				if (insert_depth == 1 && leaf != compiled_leaf)
 				{
-					leaf->ri_ConstraintExprs = es_events_check_exprs(leaf->ri_RelationDesc);
+					es_check_constraint_exprs(leaf) = es_events_check_exprs(leaf->ri_RelationDesc);
 					es_events_use_compiled_indexes(leaf);
 					compiled_leaf = leaf;
 				}

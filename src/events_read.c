@@ -52,7 +52,7 @@ es_index_first_row(Relation heap, Relation index, text *key, Snapshot snapshot,
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key));
 	skey.sk_collation = index->rd_indcollation[0];
-	scan = index_beginscan(heap, index, snap, 1, 0);
+	scan = es_index_beginscan(heap, index, snap, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	found = index_getnext_slot(scan, direction, slot);
 	index_endscan(scan);

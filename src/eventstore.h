@@ -3,10 +3,9 @@
  * eventstore.h
  *	  Declarations shared by the eventstore extension's source files.
  *
- * PostgreSQL 15 is what eventstore supports and is tested on (the code uses
- * pg_prng and InitMaterializedSRF, and 15's signatures of the executor
- * calls below).  Whatever depends on the server version stays in the block
- * "version shims" below, behind PG_VERSION_NUM, and nowhere else.
+ * eventstore builds for PostgreSQL 15, 17 and 18.  Whatever depends on the
+ * server version stays in pg_compat.h, behind PG_VERSION_NUM, and nowhere
+ * else.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,19 +22,8 @@
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
-/* ---- version shims ---- */
-#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
-#error "eventstore supports PostgreSQL 15 only: the shims below are written for it"
-#endif
-/* Index entries for a new row, without ON CONFLICT or summarizing-only logic. */
-#define es_insert_index_tuples(rri, slot, estate) \
-	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
-/* A result relation opened outside a plan, so AFTER triggers find it. */
-#define es_register_result_rel(estate, rri) \
-	((estate)->es_opened_result_relations = \
-	 lappend((estate)->es_opened_result_relations, (rri)))
-/* This backend's entry in per-backend shared arrays (0-based). */
-#define ES_MY_BACKEND_INDEX		(MyBackendId - 1)
+/* ---- version shims: every PG_VERSION_NUM test is there ---- */
+#include "pg_compat.h"
 
 /* ---- SQLSTATEs of the store's own conditions (class ES) ---- */
 #define ERRCODE_ES_WRONG_EXPECTED_VERSION	MAKE_SQLSTATE('E','S','0','0','1')

@@ -72,7 +72,7 @@ extension_owner(void)
 	SysScanDesc scan;
 	HeapTuple	tup;
 
-	if (owner_cache_lxid == MyProc->lxid)
+	if (owner_cache_lxid == es_my_local_xid())
 		return owner_cache;
 	owner_cache = InvalidOid;
 	ext = get_extension_oid("eventstore", true);
@@ -88,7 +88,7 @@ extension_owner(void)
 		systable_endscan(scan);
 		table_close(rel, AccessShareLock);
 	}
-	owner_cache_lxid = MyProc->lxid;
+	owner_cache_lxid = es_my_local_xid();
 	return owner_cache;
 }
 

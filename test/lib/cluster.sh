@@ -6,6 +6,11 @@
 # relative to its own binary, so a copy of Debian's PostgreSQL under
 # tmp_install/ with eventstore installed into it lets tests run without
 # touching (or depending on) what is installed system-wide.
+#
+# PG_CONFIG chooses the server: Debian's PostgreSQL 15 by default, or a
+# tree that test/lib/fetch-pg.sh made (17, 18), whose pg_config is a
+# stand-in.  Such a tree has no client programs: its tmp_install gets 15's
+# psql, which talks to the later servers (test/suites/90_other_majors.sh).
 
 ES_ROOT=${ES_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PG_CONFIG=${PG_CONFIG:-pg_config}
@@ -35,7 +40,9 @@ es_work_dir() {
 ES_WORK=${ES_WORK:-$(es_work_dir)} || return 1 2>/dev/null || exit 1
 TMP_INSTALL=${TMP_INSTALL:-$ES_WORK/tmp_install}
 TMP_CHECK=${TMP_CHECK:-$ES_WORK/tmp_check}
-PGBIN=$TMP_INSTALL/usr/lib/postgresql/$PG_MAJOR/bin
+PGBIN=$TMP_INSTALL$($PG_CONFIG --bindir)
+# Where psql comes from when the server's tree has none.
+ES_CLIENT_BIN=${ES_CLIENT_BIN:-/usr/lib/postgresql/15/bin}
 PGXS_DIR=$(cd "$(dirname "$($PG_CONFIG --pgxs)")/../.." && pwd)
 PG_REGRESS=$PGXS_DIR/src/test/regress/pg_regress
 PG_ISOLATION_REGRESS=$PGXS_DIR/src/test/isolation/pg_isolation_regress
@@ -56,19 +63,42 @@ as_pg() {
     fi
 }
 
+# Copies the server's tree (its bin/ and lib/ parent, and its share/ when
+# that lies elsewhere, as on Debian) under $TMP_INSTALL at the same path and
+# installs eventstore into it, built in ES_BUILD_DIR (default: the clone).
 es_build_tmp_install() {
+    local top share d
+    top=$(dirname "$($PG_CONFIG --bindir)")
+    share=$($PG_CONFIG --sharedir)
     rm -rf "$TMP_INSTALL"
-    mkdir -p "$TMP_INSTALL/usr/lib/postgresql" "$TMP_INSTALL/usr/share/postgresql"
-    cp -a "/usr/lib/postgresql/$PG_MAJOR" "$TMP_INSTALL/usr/lib/postgresql/"
-    cp -a "/usr/share/postgresql/$PG_MAJOR" "$TMP_INSTALL/usr/share/postgresql/"
+    for d in "$top" "$share"; do
+        [ "$d" != "$top" ] && case "$d/" in "$top"/*) continue ;; esac
+        mkdir -p "$TMP_INSTALL$(dirname "$d")"
+        cp -a "$d" "$TMP_INSTALL$(dirname "$d")/"
+    done
+    for d in psql pgbench; do
+        [ -e "$PGBIN/$d" ] || ln -s "$ES_CLIENT_BIN/$d" "$PGBIN/$d"
+    done
     # Only this tree's files: an eventstore the system has (a package, or a
     # `make install` of another checkout) may hold files this tree does not,
     # e.g. a version's secondary control file, which would change what the
     # tests see.
-    rm -rf "$TMP_INSTALL/usr/share/postgresql/$PG_MAJOR/extension/eventstore"* \
-           "$TMP_INSTALL/usr/lib/postgresql/$PG_MAJOR/lib/eventstore.so" \
-           "$TMP_INSTALL/usr/lib/postgresql/$PG_MAJOR/lib/bitcode/eventstore"*
-    make -C "$ES_ROOT" -s install DESTDIR="$TMP_INSTALL" >/dev/null
+    rm -rf "$TMP_INSTALL$share/extension/eventstore"* \
+           "$TMP_INSTALL$($PG_CONFIG --pkglibdir)/eventstore.so" \
+           "$TMP_INSTALL$($PG_CONFIG --pkglibdir)/bitcode/eventstore"*
+    make -C "${ES_BUILD_DIR:-$ES_ROOT}" -s install PG_CONFIG="$PG_CONFIG" DESTDIR="$TMP_INSTALL" >/dev/null
+}
+
+# es_build_copy DIR: builds eventstore for $PG_CONFIG, warnings as errors,
+# in DIR, a fresh copy of the clone's sources (the clone's own objects are
+# for its default server), and points es_build_tmp_install at it.
+es_build_copy() {
+    local dir=$1
+    rm -rf "$dir"; mkdir -p "$dir"
+    (cd "$ES_ROOT" && cp -a Makefile ./*.control eventstore--*.sql releases.sha256 src "$dir/") || return 1
+    make -s -C "$dir" PG_CONFIG="$PG_CONFIG" clean >/dev/null
+    make -s -C "$dir" PG_CONFIG="$PG_CONFIG" WERROR=-Werror >/dev/null || return 1
+    ES_BUILD_DIR=$dir
 }
 
 es_free_port() {

@@ -126,7 +126,13 @@ bad=$($PSQL -At -c "
 echo "read model equals the from-scratch computation"
 
 # pg_dump / pg_restore keep checkpoints and snapshots, and the projection
-# continues in the restored database from where it was.
+# continues in the restored database from where it was.  (Not where the
+# server's tree has no pg_dump: PostgreSQL 17 and 18 in
+# test/suites/90_other_majors.sh; 15's pg_dump refuses later servers.)
+if [ ! -x "$PGBIN/pg_dump" ]; then
+    echo "the dump and restore step needs a pg_dump of this server's major: not run here"
+    exit 0
+fi
 $PSQL -c "SELECT eventstore.es_snapshot('cart-1', eventstore.es_stream_version('cart-1'),
               jsonb_build_object('items', (SELECT items FROM cart_totals WHERE stream = 'cart-1')),
               'cart:v1')" >/dev/null || fail "snapshot"
