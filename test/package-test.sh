@@ -3,10 +3,10 @@
 #
 # 1. The release files agree: META.json (PGXN) names the control file's SQL
 #    version as a three-part release version, debian/changelog's upstream
-#    version is that release version, the PostgreSQL range META.json claims
-#    is exactly debian/pgversions (the versions the package is built and
-#    tested for), and LICENSE, META.json and debian/copyright name the same
-#    license.
+#    version is that release version, the PostgreSQL versions META.json
+#    claims are exactly those the suites test (debian/pgversions, what the
+#    package is built for here, and 90_other_majors.sh's), and LICENSE,
+#    META.json and debian/copyright name the same license.
 # 2. `make dist` writes the tarball META.json names, with META.json and
 #    LICENSE at its top and without debian/.
 # 3. That tarball, as eventstore_<version>.orig.tar.gz, and debian/ build
@@ -85,15 +85,25 @@ need(re.search(r"^Files: \*\nCopyright: .*\nLicense: PostgreSQL$", copyright, re
 need(re.search(r"^License: PostgreSQL\n ", copyright, re.M) is not None,
      "debian/copyright has no text of the PostgreSQL license")
 
-# Claim only the PostgreSQL versions that are built and tested: the range
-# is exactly debian/pgversions, which must be consecutive majors (a PGXN
+# Claim only the PostgreSQL versions that are tested: META.json lists them
+# (x_postgresql_tested) and must equal test/suites/90_other_majors.sh's
+# majors plus Debian's own (debian/pgversions, what the package is built
+# for here); its range runs from the lowest to the highest, and a major
+# inside it that no suite runs is named in x_postgresql_untested (a PGXN
 # range cannot leave one out).
-majors = sorted(int(l) for l in open("debian/pgversions").read().split())
-need(majors == list(range(majors[0], majors[-1] + 1)),
-     "debian/pgversions %s skips a major version, which META.json's range cannot say" % majors)
-want = ">= %d.0.0, < %d.0.0" % (majors[0], majors[-1] + 1)
+import re as _re
+other = _re.search(r'majors=\$\{ES_OTHER_MAJORS:-([0-9 ]+)\}', open("test/suites/90_other_majors.sh").read())
+need(other is not None, "test/suites/90_other_majors.sh: no majors=${ES_OTHER_MAJORS:-...} line")
+debian_majors = sorted(int(l) for l in open("debian/pgversions").read().split())
+tested = sorted(set(debian_majors) | set(int(v) for v in other.group(1).split()))
+got_tested = sorted(int(v) for v in meta.get("x_postgresql_tested", []))
+need(got_tested == tested, "META.json x_postgresql_tested %r, the suites test %r" % (got_tested, tested))
+untested = [v for v in range(tested[0], tested[-1] + 1) if v not in tested]
+got_untested = sorted(int(v) for v in meta.get("x_postgresql_untested", []))
+need(got_untested == untested, "META.json x_postgresql_untested %r, should be %r" % (got_untested, untested))
+want = ">= %d.0.0, < %d.0.0" % (tested[0], tested[-1] + 1)
 got = meta["prereqs"]["runtime"]["requires"]["PostgreSQL"]
-need(got == want, "META.json: PostgreSQL %r, debian/pgversions says %r" % (got, want))
+need(got == want, "META.json: PostgreSQL %r, the tested majors say %r" % (got, want))
 
 # Resources are optional; any given must be a real address, not a placeholder.
 for key, value in meta.get("resources", {}).items():
