@@ -47,6 +47,8 @@
 #define ERRCODE_ES_WRONG_STATE				MAKE_SQLSTATE('E','S','0','0','8')
 #define ERRCODE_ES_BEYOND_HEAD				MAKE_SQLSTATE('E','S','0','0','9')
 #define ERRCODE_ES_ARCHIVED					MAKE_SQLSTATE('E','S','0','1','0')
+/* Raised by src/sql/86_table_additions.sql (PL/pgSQL), checked by src/table_additions.c. */
+#define ERRCODE_ES_ADDITION_REFUSED			MAKE_SQLSTATE('E','S','0','1','4')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
 #define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
 

@@ -168,7 +168,7 @@ out=$(psql_q "${dst}2" -c "SELECT position FROM eventstore.es_append('order-1', 
 # must not fire for restored events.
 psql_q "$src" <<'SQL' >/dev/null 2>&1 || { echo "not ok - could not add objects to the store's tables"; fails=$((fails + 1)); }
 CREATE TABLE public.trigger_log (position bigint);
-CREATE FUNCTION public.log_event() RETURNS trigger LANGUAGE plpgsql AS
+CREATE FUNCTION public.log_event() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
     $$BEGIN INSERT INTO public.trigger_log VALUES (NEW.position); RETURN NEW; END$$;
 CREATE INDEX events_data_gin ON eventstore.events USING gin (data);
 CREATE INDEX events_correlation_idx ON eventstore.events ((metadata ->> 'correlation_id'));
@@ -197,6 +197,8 @@ for fmt in custom plain; do
         "$PGBIN/pg_dump" -d "$src" | "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" 2>&1 >/dev/null | grep -v 'wal_level\|HINT'
     fi
     check "$fmt: every addition is back, as it was" "$(psql_q "$db" -c "$additions_sql")" "$src_additions"
+    check "$fmt: every recorded addition is present (none pending or refused)" \
+        "$(psql_q "$db" -c "SELECT string_agg(DISTINCT state, ',') FROM eventstore.table_additions")" present
     check "$fmt: every event identical" "$(psql_q "$db" -c "$rows_sql" | md5sum)" "$src_rows"
     check "$fmt: restored triggers did not fire for restored events" "$(psql_q "$db" -c "SELECT count(*) FROM public.trigger_log")" 0
     check "$fmt: the restored trigger fires for a new event" \
