@@ -244,6 +244,8 @@ raw_expr_refused(Node *node, AdditionCheck *check)
 			break;
 		case T_IndexElem:
 			return index_elem_refused((IndexElem *) node, check);
+		case T_SubLink:
+			return refuse(check, pstrdup("a sub-select"));
 		case T_ColumnRef:
 		case T_A_Const:
 		case T_TypeCast:
