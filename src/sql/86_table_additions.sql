@@ -274,6 +274,17 @@ COMMENT ON FUNCTION eventstore.es_track_table_additions() IS
 CREATE FUNCTION eventstore.es_restore_table_addition() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- Only the tables' owner, a superuser, can add to them: a restore by
+    -- another role (the owner of a trusted install) keeps the rows for a
+    -- superuser to apply.
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = current_user AND r.rolsuper) THEN
+        RAISE WARNING USING ERRCODE = 'ES014',
+            MESSAGE = format('recorded %s %s of table eventstore.%s is not recreated', NEW.kind, quote_ident(NEW.name), NEW.table_name),
+            DETAIL = format('Role %I, which restores it, is not a superuser; only a superuser can add to the store''s tables.', current_user),
+            HINT = 'A superuser can recreate it with eventstore.es_apply_table_addition.';
+        NEW.state := 'refused';
+        RETURN NEW;
+    END IF;
     NEW.state := eventstore.es_replay_table_addition(NEW, false);
     RETURN NEW;
 END
@@ -321,8 +332,10 @@ COMMENT ON EVENT TRIGGER eventstore_track_additions IS
     'Records what users add to the store''s tables (eventstore.table_additions) so that pg_restore recreates it.';
 
 -- Every function, operator, type or operator class that an object on a
--- store table makes the store run, and why it must not: the tables
--- themselves (column types), their indexes, constraints, triggers, column
+-- store table makes the store run, and why it must not.  The store's tables
+-- are those of schema eventstore and the archive tables (es_archive_events;
+-- the lifecycle functions reach them too): the tables themselves (column
+-- types), their indexes, constraints, triggers, column
 -- defaults, policies, rules and statistics objects, and what each depends
 -- on (pg_depend; pinned built-ins have no rows there).
 CREATE FUNCTION eventstore.es_store_dependency_problems(
@@ -332,7 +345,8 @@ RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH store AS (
         SELECT c.oid FROM pg_class c
-        WHERE c.relnamespace = 'eventstore'::regnamespace AND c.relkind IN ('r', 'p')
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('eventstore', 'eventstore_archive') AND c.relkind IN ('r', 'p')
     ), attached(table_oid, classid, objid) AS (
         SELECT s.oid, 'pg_class'::regclass::oid, s.oid FROM store s
         UNION ALL

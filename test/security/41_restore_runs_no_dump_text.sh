@@ -88,4 +88,15 @@ for name in zz z2 z3 z5; do
 done
 check "mallory is still not superuser" \
     "$(as_su s41_dst -c "SELECT rolsuper FROM pg_roles WHERE rolname = 's41_mallory'")" f
+# A restore by a role that is not a superuser (given the right to load the
+# table) recreates nothing, not even a legitimate row: only a superuser can
+# add to the store's tables.  A superuser applies it afterwards.
+as_su s41_dst -c "GRANT USAGE ON SCHEMA eventstore TO s41_mallory" \
+    -c "GRANT INSERT ON eventstore.table_additions TO s41_mallory" >/dev/null
+printf 'index\tevents\tzlegit\tCREATE INDEX zlegit ON eventstore.events USING btree (type)\n' |
+    "$PGBIN/psql" -X -q -U s41_mallory -d s41_dst -c "COPY eventstore.table_additions (kind, table_name, name, definition) FROM STDIN" >/dev/null 2>&1
+check "a non-superuser's load recreates nothing and keeps the row, refused" \
+    "$(as_su s41_dst -c "SELECT state FROM eventstore.table_additions WHERE name = 'zlegit'")$(as_su s41_dst -c "SELECT count(*) FROM pg_class WHERE relname = 'zlegit'")" refused0
+check "a superuser applies it" \
+    "$(as_su s41_dst -c "SELECT eventstore.es_apply_table_addition('index', 'events', 'zlegit')")$(as_su s41_dst -c "SELECT count(*) FROM pg_class WHERE relname = 'zlegit'")" present1
 finish
