@@ -212,7 +212,20 @@ BEGIN
         RETURN 'refused';
     END IF;
     -- Exactly the text that was checked, parsed with the same settings.
-    EXECUTE addition.definition;
+    -- A restore goes on when it fails (rows that break a restored CHECK, a
+    -- name already taken): the row is kept, refused, and the warning says why.
+    BEGIN
+        EXECUTE addition.definition;
+    EXCEPTION WHEN OTHERS THEN
+        IF refuse THEN
+            RAISE;
+        END IF;
+        RAISE WARNING USING ERRCODE = SQLSTATE,
+            MESSAGE = format('recorded %s %s of table eventstore.%s is not recreated', addition.kind, quote_ident(addition.name), addition.table_name),
+            DETAIL = format('Its statement failed: %s', SQLERRM),
+            HINT = 'It stays in eventstore.table_additions with state ''refused''; eventstore.es_apply_table_addition tries it again.';
+        RETURN 'refused';
+    END;
     RETURN 'present';
 END
 $$;

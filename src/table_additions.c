@@ -396,7 +396,8 @@ index_refused(IndexStmt *stmt, const char *table_name, const char *name,
 		return refuse(check, psprintf("the statement does not create index %s", name));
 	if (relation_refused(stmt->relation, table_name, check))
 		return true;
-	if (stmt->primary || stmt->isconstraint || stmt->excludeOpNames != NIL)
+	/* CONCURRENTLY cannot run in the restore's transaction. */
+	if (stmt->primary || stmt->isconstraint || stmt->excludeOpNames != NIL || stmt->concurrent)
 		return refuse(check, pstrdup("the statement is not a plain CREATE INDEX"));
 	check->amname = stmt->accessMethod ? stmt->accessMethod : DEFAULT_INDEX_TYPE;
 	foreach(lc, stmt->indexParams)

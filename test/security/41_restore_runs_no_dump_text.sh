@@ -63,6 +63,10 @@ load_row constraint z8 "ALTER TABLE eventstore.events ADD CONSTRAINT z8 CHECK (t
 load_row constraint z9 "ALTER TABLE eventstore.events ADD CONSTRAINT z9 CHECK (type OPERATOR(m.===) type)"
 load_row publication z10 "ALTER PUBLICATION z10 ADD TABLE ONLY eventstore.events; ALTER ROLE s41_mallory SUPERUSER"
 load_row index z11 "CREATE INDEX z11 ON eventstore.events (type) WHERE (SELECT m.escalate())"
+# Rows that would make the restore fail (a CHECK the restored rows break,
+# CONCURRENTLY inside the restore's transaction) are kept, refused, too.
+load_row constraint z12 "ALTER TABLE eventstore.events ADD CONSTRAINT z12 CHECK (type <> 'Placed')"
+load_row index z13 "CREATE INDEX CONCURRENTLY z13 ON eventstore.events (type)"
 # The store's own immutability trigger, replaced by one that lets UPDATE through.
 load_row trigger events_immutable "CREATE OR REPLACE TRIGGER events_immutable BEFORE UPDATE ON eventstore.events FOR EACH ROW EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger()"
 as_su s41_dst -c "SET client_min_messages = error" -c "CREATE PUBLICATION z10" >/dev/null
@@ -72,7 +76,7 @@ check "no large object was imported by a restored CHECK or WHEN" \
     "$(as_su s41_dst -c "SELECT count(*) FROM pg_largeobject_metadata")" 0
 check "every hostile row is kept, refused" \
     "$(as_su s41_dst -c "SELECT string_agg(name || ':' || state, ',' ORDER BY name) FROM eventstore.table_additions WHERE name <> 'events_tenant_idx'")" \
-    "events_immutable:refused,z1:refused,z10:refused,z11:refused,z2:refused,z3:refused,z4:refused,z5:refused,z6:refused,z7:refused,z8:refused,z9:refused,zz:refused"
+    "events_immutable:refused,z1:refused,z10:refused,z11:refused,z12:refused,z13:refused,z2:refused,z3:refused,z4:refused,z5:refused,z6:refused,z7:refused,z8:refused,z9:refused,zz:refused"
 check "none of the hostile objects exists" \
     "$(as_su s41_dst -c "SELECT (SELECT count(*) FROM pg_class WHERE relname ~ '^z[0-9]+\$') + (SELECT count(*) FROM pg_constraint WHERE conname ~ '^z[0-9]+\$') + (SELECT count(*) FROM pg_trigger WHERE tgname ~ '^z[0-9]+\$') + (SELECT count(*) FROM pg_publication_tables WHERE pubname = 'z10')")" 0
 check "the store's own trigger is unchanged: an UPDATE of an event is refused (ES003)" \
