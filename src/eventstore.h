@@ -301,6 +301,9 @@ extern int	es_shard_number(text *stream, int count, bool category);
 extern void es_check_shard(EsStreamAppend *streams, int nstreams);
 extern void es_recheck_shard(EsStreamAppend *streams, int nstreams);
 
+/* src/store_functions.c */
+extern char *es_function_run_problem(Oid funcid);
+
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;
 extern bool es_allow_destroy;

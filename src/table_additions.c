@@ -33,21 +33,10 @@
  * - an operator class of an index is pg_catalog's, or names (qualified)
  *   one that a superuser owns (creating one takes superuser rights; this
  *   keeps an index using pg_trgm's gin_trgm_ops);
- * - a trigger's function is one that may run as a superuser at all
- *   (function_problem below);
+ * - a trigger's function is one that may run with the store's rights at
+ *   all (src/store_functions.c);
  * - foreign keys are not recreated: their checks run operators that the
  *   referenced table's index chose.
- *
- * The same rule for a function, the only one that user code on a store
- * table can run, decides what the event trigger of 86_table_additions.sql
- * refuses live: the store's writing functions are SECURITY DEFINER, owned
- * by the superuser that installed the store, and triggers, index
- * expressions and constraints on its tables run inside them, with those
- * rights and with the caller's search_path.  A function may run there when
- * a superuser owns it and its body cannot be redirected by the caller's
- * search_path: written in C or internal, in pg_catalog, a SQL function
- * with a standard body (BEGIN ATOMIC, resolved when it was created), or
- * one that sets search_path itself.
  *
  *-------------------------------------------------------------------------
  */
@@ -58,10 +47,8 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_language.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_opclass.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
@@ -76,10 +63,8 @@
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
 #include "parser/parser.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -288,56 +273,6 @@ relation_refused(RangeVar *rv, const char *table_name, AdditionCheck *check)
 	return false;
 }
 
-/* Whether a function sets search_path itself (SET search_path = ...). */
-static bool
-sets_search_path(HeapTuple proctup)
-{
-	bool		isnull;
-	Datum		config = SysCacheGetAttr(PROCOID, proctup, Anum_pg_proc_proconfig, &isnull);
-	Datum	   *items;
-	int			n;
-
-	if (isnull)
-		return false;
-	deconstruct_array(DatumGetArrayTypeP(config), TEXTOID, -1, false, TYPALIGN_INT,
-					  &items, NULL, &n);
-	for (int i = 0; i < n; i++)
-		if (strncmp(TextDatumGetCString(items[i]), "search_path=", 12) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Why a function must not run with the store's superuser rights; NULL when
- * it may (the header says when).
- */
-static char *
-function_problem(Oid funcid)
-{
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
-	Form_pg_proc proc;
-	char	   *problem = NULL;
-
-	if (!HeapTupleIsValid(tup))
-		return psprintf("function %u does not exist", funcid);
-	proc = (Form_pg_proc) GETSTRUCT(tup);
-	if (!superuser_arg(proc->proowner))
-	{
-		char	   *owner = GetUserNameFromId(proc->proowner, true);
-
-		problem = psprintf("function %s is owned by role \"%s\", which is not a superuser",
-						   format_procedure(funcid), owner ? owner : "?");
-	}
-	else if (proc->pronamespace != PG_CATALOG_NAMESPACE &&
-			 proc->prolang != ClanguageId && proc->prolang != INTERNALlanguageId &&
-			 heap_attisnull(tup, Anum_pg_proc_prosqlbody, NULL) &&
-			 !sets_search_path(tup))
-		problem = psprintf("function %s does not set search_path, so the caller's search_path would choose what it runs",
-						   format_procedure(funcid));
-	ReleaseSysCache(tup);
-	return problem;
-}
-
 /* Parse analysis of a CHECK expression, to see which functions it calls. */
 static Node *
 analyse_check(Relation rel, Node *raw)
@@ -474,7 +409,7 @@ trigger_refused(List *stmts, Relation rel, const char *table_name, const char *n
 	if (!OidIsValid(funcid))
 		return refuse(check, psprintf("trigger function %s() does not exist",
 									  NameListToString(stmt->funcname)));
-	if ((problem = function_problem(funcid)) != NULL)
+	if ((problem = es_function_run_problem(funcid)) != NULL)
 		return refuse(check, problem);
 	if (stmt->whenClause != NULL &&
 		immutable_expr_refused(stmt->whenClause, rel, true, "the WHEN clause", check))
@@ -585,23 +520,6 @@ es_table_addition_problem(PG_FUNCTION_ARGS)
 							   text_to_cstring(PG_GETARG_TEXT_PP(1)),
 							   text_to_cstring(PG_GETARG_TEXT_PP(2)),
 							   text_to_cstring(PG_GETARG_TEXT_PP(3)));
-	if (problem == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(problem));
-}
-
-PG_FUNCTION_INFO_V1(es_function_problem);
-
-/*
- * es_function_problem(oid) -> text: why this function must not run with
- * the store's superuser rights (as a trigger, in an index or a constraint
- * of a store table), or NULL.
- */
-Datum
-es_function_problem(PG_FUNCTION_ARGS)
-{
-	char	   *problem = function_problem(PG_GETARG_OID(0));
-
 	if (problem == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(problem));
