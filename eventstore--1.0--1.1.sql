@@ -363,7 +363,9 @@ COMMENT ON EVENT TRIGGER eventstore_track_additions IS
 -- types), their indexes, constraints, triggers, column
 -- defaults, policies, rules and statistics objects, and what each depends
 -- on (pg_depend; pinned built-ins have no rows there).
+-- only_tables: look at these tables only (NULL: at every store table).
 CREATE FUNCTION eventstore.es_store_dependency_problems(
+    only_tables oid[] DEFAULT NULL,
     OUT table_oid oid, OUT classid oid, OUT objid oid, OUT refclassid oid, OUT refobjid oid,
     OUT object text, OUT problem text)
 RETURNS SETOF record
@@ -372,6 +374,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         SELECT c.oid FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname IN ('eventstore', 'eventstore_archive') AND c.relkind IN ('r', 'p')
+          AND (only_tables IS NULL OR c.oid = ANY (only_tables))
     ), attached(table_oid, classid, objid) AS (
         SELECT s.oid, 'pg_class'::regclass::oid, s.oid FROM store s
         UNION ALL
@@ -420,7 +423,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WHERE p.problem IS NOT NULL
 $$;
 
-COMMENT ON FUNCTION eventstore.es_store_dependency_problems() IS
+COMMENT ON FUNCTION eventstore.es_store_dependency_problems(oid[]) IS
     'Objects on the store''s tables (triggers, indexes, constraints, defaults, policies, rules, statistics) that would run, with the store''s superuser rights, a function, operator, type or operator class that a non-superuser owns or whose search_path the caller chooses; empty when there is none.';
 
 -- Event trigger: refuse DDL that leaves such an object, for the objects the
@@ -432,10 +435,39 @@ COMMENT ON FUNCTION eventstore.es_store_dependency_problems() IS
 CREATE FUNCTION eventstore.es_guard_table_additions() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    tables oid[];
+    used boolean;
     bad record;
 BEGIN
+    -- The tables the command named or put an object on (only store tables
+    -- count below), so that DDL on one table (a partition being made) looks
+    -- at that table only.
+    SELECT array_agg(t.oid) INTO tables
+    FROM pg_event_trigger_ddl_commands() c
+    CROSS JOIN LATERAL (
+        SELECT CASE c.classid
+            WHEN 'pg_class'::regclass THEN coalesce((SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = c.objid), c.objid)
+            WHEN 'pg_trigger'::regclass THEN (SELECT x.tgrelid FROM pg_trigger x WHERE x.oid = c.objid)
+            WHEN 'pg_constraint'::regclass THEN (SELECT x.conrelid FROM pg_constraint x WHERE x.oid = c.objid)
+            WHEN 'pg_attrdef'::regclass THEN (SELECT x.adrelid FROM pg_attrdef x WHERE x.oid = c.objid)
+            WHEN 'pg_policy'::regclass THEN (SELECT x.polrelid FROM pg_policy x WHERE x.oid = c.objid)
+            WHEN 'pg_rewrite'::regclass THEN (SELECT x.ev_class FROM pg_rewrite x WHERE x.oid = c.objid)
+            WHEN 'pg_statistic_ext'::regclass THEN (SELECT x.stxrelid FROM pg_statistic_ext x WHERE x.oid = c.objid)
+        END AS oid
+    ) t
+    WHERE NOT c.in_extension AND t.oid IS NOT NULL;
+    -- A function, type, operator or operator class the command made or
+    -- changed that some object uses: any store table may use it.
+    used := EXISTS (SELECT FROM pg_event_trigger_ddl_commands() c
+                    JOIN pg_depend d ON d.refclassid = c.classid AND d.refobjid = c.objid
+                    WHERE NOT c.in_extension
+                      AND c.classid IN ('pg_proc'::regclass, 'pg_type'::regclass,
+                                        'pg_operator'::regclass, 'pg_opclass'::regclass));
+    IF tables IS NULL AND NOT used THEN
+        RETURN;
+    END IF;
     SELECT p.object, p.problem INTO bad
-    FROM eventstore.es_store_dependency_problems() p
+    FROM eventstore.es_store_dependency_problems(CASE WHEN used THEN NULL ELSE tables END) p
     JOIN pg_event_trigger_ddl_commands() c ON NOT c.in_extension
      AND ((c.classid = 'pg_class'::regclass AND c.objid = p.table_oid)
           OR (c.classid = p.classid AND c.objid = p.objid)
@@ -473,7 +505,7 @@ REVOKE ALL ON FUNCTION eventstore.es_sync_table_additions() FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_track_table_additions() FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_restore_table_addition() FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_apply_table_addition(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION eventstore.es_store_dependency_problems() FROM PUBLIC;
+REVOKE ALL ON FUNCTION eventstore.es_store_dependency_problems(oid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_guard_table_additions() FROM PUBLIC;
 
 -- Record what users added to the tables of the 1.0 store, and say which of
