@@ -357,12 +357,15 @@ CREATE FUNCTION eventstore.es_store_dependency_problems(
     OUT table_oid oid, OUT classid oid, OUT objid oid, OUT refclassid oid, OUT refobjid oid,
     OUT object text, OUT problem text)
 RETURNS SETOF record
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- PL/pgSQL keeps the plan: the guard runs this after much DDL.
+    RETURN QUERY
     WITH store AS (
         SELECT c.oid FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname IN ('eventstore', 'eventstore_archive') AND c.relkind IN ('r', 'p')
-          AND (only_tables IS NULL OR c.oid = ANY (only_tables))
+          AND (es_store_dependency_problems.only_tables IS NULL OR c.oid = ANY (es_store_dependency_problems.only_tables))
     ), attached(table_oid, classid, objid) AS (
         SELECT s.oid, 'pg_class'::regclass::oid, s.oid FROM store s
         UNION ALL
@@ -408,7 +411,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                 WHERE c.oid = u.refobjid AND NOT r.rolsuper)
         END AS problem
     ) p
-    WHERE p.problem IS NOT NULL
+    WHERE p.problem IS NOT NULL;
+END
 $$;
 
 COMMENT ON FUNCTION eventstore.es_store_dependency_problems(oid[]) IS
