@@ -5,7 +5,8 @@ SET search_path = eventstore, public;
 
 -- A BEFORE INSERT trigger that appends to the stream being stored would take
 -- the same versions as the outer call: refused with 39P01, nothing stored.
-CREATE FUNCTION public.nested_before() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.nested_before() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = eventstore, public AS $$
 BEGIN
     IF NEW.type = 'Outer' THEN
         PERFORM eventstore.es_append(coalesce(NEW.data->>'target', NEW.stream), 'Inner');
@@ -22,7 +23,8 @@ SELECT es_append('nest-1', 'Outer');
 SELECT es_stream_version('nest-1'), es_stream_version('nest-2');
 DROP TRIGGER nested_before ON events;
 -- to another stream it works, and so it does from an AFTER trigger
-CREATE OR REPLACE FUNCTION public.nested_before() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION public.nested_before() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = eventstore, public AS $$
 BEGIN
     IF NEW.type = 'Outer' THEN
         PERFORM eventstore.es_append(NEW.stream || '-audit', 'Inner');
@@ -34,7 +36,8 @@ SELECT stream, version FROM es_append('nest-3', 'Outer');
 SELECT es_stream_version('nest-3-audit');
 DROP TRIGGER nested_before ON events;
 CREATE TRIGGER nested_after AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION public.nested_before();
-CREATE OR REPLACE FUNCTION public.nested_before() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION public.nested_before() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = eventstore, public AS $$
 BEGIN
     IF NEW.type = 'Outer' THEN
         PERFORM eventstore.es_append(NEW.stream, 'Inner');
@@ -80,7 +83,8 @@ SELECT es_stream_version('retry-c'), es_stream_version('retry-d');
 -- plan, each holding the document once more whatever the function does.
 -- docs/append.md ("Memory") reports the figures; this bounds the call's part.
 CREATE TEMP TABLE mem (bytes bigint);
-CREATE FUNCTION public.note_memory() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.note_memory() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = eventstore, public AS $$
 BEGIN
     INSERT INTO mem SELECT sum(total_bytes) FROM pg_backend_memory_contexts
                      WHERE name <> 'MessageContext';

@@ -25,7 +25,8 @@ SELECT tgname, tgenabled FROM pg_trigger
 WHERE tgrelid IN ('eventstore.events'::regclass, 'eventstore.snapshots'::regclass, 'eventstore.checkpoints'::regclass)
   AND NOT tgisinternal ORDER BY tgname;
 -- A user's own trigger on the table may be switched as the user likes.
-CREATE FUNCTION public.note_event() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE FUNCTION public.note_event() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$BEGIN RETURN NEW; END$$;
 CREATE TRIGGER user_note AFTER INSERT ON eventstore.events FOR EACH ROW EXECUTE FUNCTION public.note_event();
 SELECT try('ALTER TABLE eventstore.events DISABLE TRIGGER user_note');
 SELECT try('ALTER TABLE eventstore.events ENABLE TRIGGER user_note');

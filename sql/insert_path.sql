@@ -10,7 +10,8 @@ SELECT version, data FROM es_load('cci-1');
 
 -- Row triggers fire: BEFORE may change payload and metadata, AFTER sees the row.
 CREATE TABLE public.event_audit (position bigint, stream text, version bigint);
-CREATE FUNCTION public.tag_metadata() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.tag_metadata() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = eventstore, public AS $$
 BEGIN
     IF NEW.type = 'Skip' THEN RETURN NULL; END IF;
     IF NEW.type = 'Move' THEN NEW.version := NEW.version + 10; END IF;
@@ -18,7 +19,8 @@ BEGIN
     NEW.metadata := coalesce(NEW.metadata, '{}') || '{"tagged": true}';
     RETURN NEW;
 END $$;
-CREATE FUNCTION public.audit_event() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.audit_event() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = eventstore, public AS $$
 BEGIN
     INSERT INTO public.event_audit VALUES (NEW.position, NEW.stream, NEW.version);
     RETURN NULL;
@@ -69,7 +71,8 @@ SELECT try($$SELECT es_append('col-1', 'T')$$);
 ROLLBACK;
 
 -- An AFTER trigger may itself append (nested es_append).
-CREATE FUNCTION public.echo_event() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.echo_event() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = eventstore, public AS $$
 BEGIN
     IF NEW.stream = 'outer-1' THEN PERFORM eventstore.es_append('echo-1', 'Echo'); END IF;
     RETURN NULL;

@@ -46,7 +46,8 @@ SELECT try('TRUNCATE eventstore.deleted_events');
 -- deletion with it.
 SELECT count(*) FROM es_append('lc-victim', 'A', '{}');
 SELECT count(*) FROM es_append('lc-host', 'A', '{}');
-CREATE FUNCTION public.lc_sneaky() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION public.lc_sneaky() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM eventstore.events WHERE stream = 'lc-victim';
     RETURN OLD;

@@ -40,6 +40,8 @@
 #define ERRCODE_ES_VERSIONS_REMOVED			MAKE_SQLSTATE('E','S','0','1','2')
 /* the archive schema of the partitioned layout (src/archive_schema.c) */
 #define ERRCODE_ES_ARCHIVE_SCHEMA			MAKE_SQLSTATE('E','S','0','1','3')
+/* raised by src/sql/86_table_additions.sql (PL/pgSQL), checked by src/table_additions.c */
+#define ERRCODE_ES_ADDITION_REFUSED			MAKE_SQLSTATE('E','S','0','1','4')
 /* raised by the owner's restore (src/sql/89_owner_backup.sql) */
 #define ERRCODE_ES_RESTORE_OPEN				MAKE_SQLSTATE('E','S','0','1','5')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
@@ -324,6 +326,9 @@ extern uint64 es_name_hash(text *name);
 extern int	es_shard_number(text *stream, int count, bool category);
 extern void es_check_shard(EsStreamAppend *streams, int nstreams);
 extern void es_recheck_shard(EsStreamAppend *streams, int nstreams);
+
+/* src/store_functions.c */
+extern char *es_function_run_problem(Oid funcid);
 
 /* src/settings.c: the settings, in _PG_init */
 extern int	es_max_snapshot_size;

@@ -162,15 +162,18 @@ out=$(psql_q "${dst}2" -c "SELECT position FROM eventstore.es_append('order-1', 
 "$PGBIN/psql" -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ${dst}2" >/dev/null
 
 # What users add to the store's tables comes back (SPEC guarantee 11): a GIN
-# index on data, an expression index on metadata, a CHECK constraint, a row
+# index on data, a trigram index (an operator class outside pg_catalog,
+# owned by a superuser), an expression index on metadata, a CHECK constraint, a row
 # trigger (and one switched off), FOR TABLE publication memberships (one with
 # a row filter), in the custom and in the plain format.  Restored triggers
 # must not fire for restored events.
 psql_q "$src" <<'SQL' >/dev/null 2>&1 || { echo "not ok - could not add objects to the store's tables"; fails=$((fails + 1)); }
 CREATE TABLE public.trigger_log (position bigint);
-CREATE FUNCTION public.log_event() RETURNS trigger LANGUAGE plpgsql AS
+CREATE FUNCTION public.log_event() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
     $$BEGIN INSERT INTO public.trigger_log VALUES (NEW.position); RETURN NEW; END$$;
 CREATE INDEX events_data_gin ON eventstore.events USING gin (data);
+CREATE EXTENSION pg_trgm;
+CREATE INDEX events_type_trgm ON eventstore.events USING gin (type public.gin_trgm_ops);
 CREATE INDEX events_correlation_idx ON eventstore.events ((metadata ->> 'correlation_id'));
 ALTER TABLE eventstore.events ADD CONSTRAINT events_type_allowed CHECK (type <> 'Forbidden');
 CREATE TRIGGER events_log AFTER INSERT ON eventstore.events FOR EACH ROW EXECUTE FUNCTION public.log_event();
@@ -185,8 +188,8 @@ SQL
 additions_sql="SELECT string_agg(kind || ' ' || table_name || ' ' || name || ': ' || definition, E'\n' ORDER BY kind, table_name, name)
                FROM eventstore.es_current_table_additions()"
 src_additions=$(psql_q "$src" -c "$additions_sql")
-check "the source has 9 additions" "$(psql_q "$src" -c "SELECT count(*) FROM eventstore.es_current_table_additions()")" 9
-check "all 9 are recorded" "$(psql_q "$src" -c "SELECT count(*) FROM eventstore.table_additions")" 9
+check "the source has 10 additions" "$(psql_q "$src" -c "SELECT count(*) FROM eventstore.es_current_table_additions()")" 10
+check "all 10 are recorded" "$(psql_q "$src" -c "SELECT count(*) FROM eventstore.table_additions")" 10
 "$PGBIN/pg_dump" -Fc -d "$src" -f "$dump" || { echo "pg_dump failed"; exit 1; }
 for fmt in custom plain; do
     db=${dst}_$fmt
@@ -197,6 +200,8 @@ for fmt in custom plain; do
         "$PGBIN/pg_dump" -d "$src" | "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" 2>&1 >/dev/null | grep -v 'wal_level\|HINT'
     fi
     check "$fmt: every addition is back, as it was" "$(psql_q "$db" -c "$additions_sql")" "$src_additions"
+    check "$fmt: every recorded addition is present (none pending or refused)" \
+        "$(psql_q "$db" -c "SELECT string_agg(DISTINCT state, ',') FROM eventstore.table_additions")" present
     check "$fmt: every event identical" "$(psql_q "$db" -c "$rows_sql" | md5sum)" "$src_rows"
     check "$fmt: restored triggers did not fire for restored events" "$(psql_q "$db" -c "SELECT count(*) FROM public.trigger_log")" 0
     check "$fmt: the restored trigger fires for a new event" \
@@ -214,6 +219,6 @@ done
 psql_q "$src" -c "DROP INDEX eventstore.snapshots_kind_idx" -c "DROP PUBLICATION es_cdc_filtered" >/dev/null 2>&1
 check "dropped additions are forgotten" \
     "$(psql_q "$src" -c "SELECT string_agg(kind || ':' || name, ',' ORDER BY kind, name) FROM eventstore.table_additions")" \
-    "constraint:events_type_allowed,index:events_correlation_idx,index:events_data_gin,publication:es_cdc,trigger:events_log,trigger:events_log_off"
+    "constraint:events_type_allowed,index:events_correlation_idx,index:events_data_gin,index:events_type_trgm,publication:es_cdc,trigger:events_log,trigger:events_log_off"
 rm -f "$dump"
 [ "$fails" = 0 ]
