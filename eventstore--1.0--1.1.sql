@@ -232,6 +232,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     FROM store s
     JOIN pg_constraint k ON k.conrelid = s.oid
     WHERE k.conname NOT IN (SELECT name FROM own)
+      -- PostgreSQL 18 records NOT NULL as constraints: the columns' own
+      AND k.contype <> 'n'
     UNION ALL
     SELECT 'trigger', s.relname, t.tgname,
            pg_get_triggerdef(t.oid)
