@@ -81,7 +81,7 @@ if ! sha_ok "$deb_file" "$deb_sha"; then
     mirror=$(sed -nE 's|^URIs: *(https?://[^ ]*/debian)/?$|\1|p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
     [ -n "$mirror" ] || mirror=$(sed -nE 's|^deb +(\[[^]]*\] +)?(https?://[^ ]*/debian)/? .*|\2|p' /etc/apt/sources.list 2>/dev/null | head -1)
     [ -n "$mirror" ] || { log "no Debian mirror found in /etc/apt"; exit 1; }
-    mkdir -p "$apt/etc/apt.conf.d" "$apt/etc/preferences.d" "$apt/etc/sources.list.d" \
+    mkdir -p "$apt/state" "$apt/etc/apt.conf.d" "$apt/etc/preferences.d" "$apt/etc/sources.list.d" \
              "$apt/cache/archives/partial"
     touch "$apt/state/status"
     echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $deb_suite main" >"$apt/etc/sources.list.$deb_suite"
