@@ -90,10 +90,11 @@ for v in $released; do
     else
         not_ok "$v: test/upgrade/sql/api_$v.sql is missing"
     fi
-    # Roles granted V's way (issue 11: they keep what they could do).
-    psql_q "$db" -c "DROP ROLE IF EXISTS es_up_writer" -c "DROP ROLE IF EXISTS es_up_reader" \
-        -c "CREATE ROLE es_up_writer LOGIN" -c "CREATE ROLE es_up_reader LOGIN" \
-        -c "SELECT eventstore.es_grant_writer('es_up_writer'), eventstore.es_grant_reader('es_up_reader')" >/dev/null
+    # Roles granted V's way (issue 11: they keep what they could do); one pair
+    # per version, since a role that holds rights in another database cannot be dropped.
+    psql_q "$db" -c "DROP ROLE IF EXISTS es_up_writer_${v//./_}" -c "DROP ROLE IF EXISTS es_up_reader_${v//./_}" \
+        -c "CREATE ROLE es_up_writer_${v//./_} LOGIN" -c "CREATE ROLE es_up_reader_${v//./_} LOGIN" \
+        -c "SELECT eventstore.es_grant_writer('es_up_writer_${v//./_}'), eventstore.es_grant_reader('es_up_reader_${v//./_}')" >/dev/null
     before=$(store_rows "$db")
     old_max=$(psql_q "$db" -c "SELECT max(position) FROM eventstore.events")
 
@@ -105,10 +106,10 @@ for v in $released; do
     check "$v: versions continue after the update" \
         "$(psql_q "$db" -c "SELECT version FROM eventstore.es_append('v10order-1', 'Reopened', expected_version => 4)")" 5
     check "$v: a writer granted $v's way still advances any handler and saves any snapshot" \
-        "$(psql_q "$db" -U es_up_writer -c "SELECT advanced FROM eventstore.es_advance_position('v10-up-any', 1)" \
+        "$(psql_q "$db" -U es_up_writer_${v//./_} -c "SELECT advanced FROM eventstore.es_advance_position('v10-up-any', 1)" \
             -c "SELECT saved FROM eventstore.es_snapshot('v10order-1', 1, '{}', 'up-check')")" "$(printf 't\nt')"
     check "$v: a reader granted $v's way reads feed_holders" \
-        "$(psql_q "$db" -U es_up_reader -c "SELECT count(*) >= 0 FROM eventstore.feed_holders")" t
+        "$(psql_q "$db" -U es_up_reader_${v//./_} -c "SELECT count(*) >= 0 FROM eventstore.feed_holders")" t
     psql_q "$db" -c "DELETE FROM eventstore.checkpoints WHERE handler = 'v10-up-any'" \
         -c "DELETE FROM eventstore.snapshots WHERE kind = 'up-check'" 2>/dev/null
     check "$v: the DDL guard holds on the upgraded store" \
