@@ -52,24 +52,8 @@ by_name(const ListCell *a, const ListCell *b)
 static List *
 archive_tables(Oid nspid)
 {
-	List	   *result = NIL;
-	Relation	pg_class = table_open(RelationRelationId, AccessShareLock);
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tuple;
+	List	   *result = es_tables_in_schema(nspid);
 
-	ScanKeyInit(&key, Anum_pg_class_relnamespace, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(nspid));
-	scan = systable_beginscan(pg_class, InvalidOid, false, NULL, 1, &key);
-	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-	{
-		Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
-
-		if (form->relkind == RELKIND_RELATION)
-			result = lappend_oid(result, form->oid);
-	}
-	systable_endscan(scan);
-	table_close(pg_class, AccessShareLock);
 	list_sort(result, by_name);
 	return result;
 }

@@ -141,9 +141,9 @@ guarded_namespace(void)
 	return OidIsValid(nspid) && is_member_of_store(nspid) ? nspid : InvalidOid;
 }
 
-/* Every table in a schema. */
-static List *
-tables_in(Oid nspid)
+/* Every table in a schema (the archive schema: here and archive_erase.c). */
+List *
+es_tables_in_schema(Oid nspid)
 {
 	List	   *result = NIL;
 	Relation	pg_class = table_open(RelationRelationId, AccessShareLock);
@@ -303,7 +303,7 @@ es_guard_archive_ddl(Node *parsetree)
 
 			if (strcmp(strVal(object), ES_ARCHIVE_SCHEMA) != 0)
 				continue;
-			tables = tables_in(nspid);
+			tables = es_tables_in_schema(nspid);
 			foreach(t, tables)
 				guard_archive(lfirst_oid(t));
 		}

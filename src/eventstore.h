@@ -228,6 +228,8 @@ extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 struct Node;
 struct StringInfoData;
 extern Oid	es_archive_namespace(bool missing_ok);
+struct List;
+extern struct List *es_tables_in_schema(Oid nspid);
 extern void es_guard_archive_ddl(struct Node *parsetree);
 extern int64 es_erase_archived_events(text *stream, struct StringInfoData *where);
 
