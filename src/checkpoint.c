@@ -117,7 +117,7 @@ check_not_beyond_head(text *stream, int64 position)
 	{
 		if (es_preloaded && position <= es_feed_safe_position())
 			return;
-		head = es_read_max_position();
+		head = es_read_highest_used_position();
 		if (position <= head)
 			return;
 		ereport(ERROR,

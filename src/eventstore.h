@@ -198,7 +198,7 @@ extern void es_position_shmem_request(void);
 extern void es_position_init(void);
 extern int64 es_allocate_positions(int count);
 extern int64 es_feed_safe_position(void);
-extern int64 es_position_high_water(void);
+extern int64 es_last_position_handed_out(void);
 extern int64 es_feed_safe_position_ext(TimestampTz *next_deadline);
 extern void es_invalidate_position_counter(void);
 extern void es_note_direct_insert(void);
@@ -267,12 +267,11 @@ extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot
 								const char *sql, int nargs, Oid *types,
 								Datum *values, bool *nulls);
 
-/* src/events_read.c */
+/* src/used_positions.c */
+extern int64 es_read_highest_used_position(void);
+
+/* src/index_probe.c */
 struct SnapshotData;
-extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
-extern int64 es_read_stream_version_to_append(text *stream, struct SnapshotData *snapshot,
-											  bool *start_recorded);
-extern int64 es_read_max_position(void);
 struct RelationData;
 struct TupleTableSlot;
 extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
@@ -294,10 +293,17 @@ typedef struct EsStreamState
 } EsStreamState;
 extern void es_read_stream_state(text *stream, struct SnapshotData *snapshot,
 								 EsStreamState *state);
-extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot,
-									   EsStreamState *state);
 extern void es_revive_stream(text *stream);
 extern bool es_stream_state_exists(void);
+
+/*
+ * src/events_read.c: a stream's version from its events; "current": as
+ * es_stream_version answers it (events, then stream_state)
+ */
+extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
+extern int64 es_read_stream_version_to_append(text *stream, struct SnapshotData *snapshot,
+											  bool *start_recorded);
+extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot);
 
 /* src/lifecycle.c: what a stream-level lifecycle call found under the stream's lock */
 typedef struct EsLifecycleTarget

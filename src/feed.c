@@ -314,7 +314,7 @@ feed_head(TimestampTz *next_deadline)
 {
 	int64		safe = es_feed_safe_position_ext(next_deadline);
 
-	return safe != PG_INT64_MAX ? safe : es_read_max_position();
+	return safe != PG_INT64_MAX ? safe : es_read_highest_used_position();
 }
 
 /* es_feed_head(): see feed_head. */

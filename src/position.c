@@ -387,7 +387,7 @@ ensure_counter(void)
 	LWLockRelease(shared_state->lock);
 	if (!valid)
 	{
-		maxpos = es_read_max_position();
+		maxpos = es_read_highest_used_position();
 		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 		/* Never move backwards: appenders may hold positions past maxpos. */
 		if (e->last_pos < maxpos)
@@ -437,7 +437,7 @@ es_allocate_positions(int count)
 		{
 			es_lock_feed();
 			xact_feed_locked = true;
-			xact_last_local = es_read_max_position();
+			xact_last_local = es_read_highest_used_position();
 			xact_before_local = xact_last_local;
 		}
 		check_positions_left(xact_last_local, count);
@@ -603,14 +603,15 @@ es_feed_safe_position(void)
 }
 
 /*
- * The highest position handed out in this database, as the shared counter
- * knows it; PG_INT64_MAX when it does not (serialized mode, a counter not
- * read yet, or invalidated by rows inserted by another path).  No stored
- * row has a higher position.  The partitioned version read skips the
+ * The highest position handed out in this database, in flight or stored,
+ * as the shared counter knows it (es_read_highest_used_position reads only
+ * what the tables show); PG_INT64_MAX when it does not (serialized mode, a
+ * counter not read yet, or invalidated by rows inserted by another path).
+ * No stored row has a higher position.  The partitioned version read skips the
  * partitions above it (events_read.c).
  */
 int64
-es_position_high_water(void)
+es_last_position_handed_out(void)
 {
 	EsDbCounter *e;
 	int64		hw = PG_INT64_MAX;
