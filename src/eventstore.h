@@ -305,24 +305,26 @@ extern int64 es_read_stream_version_to_append(text *stream, struct SnapshotData 
 											  bool *start_recorded);
 extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot);
 
-/* src/lifecycle.c: what a stream-level lifecycle call found under the stream's lock */
+/* src/stream_change.c: what a stream-level lifecycle call found under the stream's lock */
 typedef struct EsLifecycleTarget
 {
 	text	   *stream;
 	int64		version;		/* version read from the events */
 	EsStreamState state;		/* its stream_state row, if any */
 } EsLifecycleTarget;
-extern bool es_take_delete_permit(void);
 extern void es_refuse_lifecycle_in_recovery(void);
 extern void es_begin_stream_change(text *stream, EsLifecycleTarget *t);
 extern void es_error_tombstoned(text *stream);
 extern void es_error_unknown_stream(text *stream);
 extern void es_require_live_stream(EsLifecycleTarget *t, const char *hint);
 extern text *es_reason_arg(FunctionCallInfo fcinfo, int argno, bool required);
-extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
-									  Datum *max_position);
 extern void es_lifecycle_audit(const char *action, text *stream, text *handler,
 							   text *kind, const char *detail, text *reason);
+
+/* src/delete_permit.c: a lifecycle DELETE passes the immutability trigger */
+extern bool es_take_delete_permit(void);
+extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
+									  Datum *max_position);
 
 /* src/append_exec.c */
 extern void es_check_expected(text *stream, int64 expected, int64 actual);
