@@ -121,8 +121,15 @@ check_not_beyond_head(text *stream, int64 position)
 
 	if (VARSIZE_ANY_EXHDR(stream) == 0)
 	{
-		if (es_preloaded && position <= es_feed_safe_position())
-			return;
+		if (es_preloaded)
+		{
+			int64		safe = es_feed_safe_position();
+
+			/* As every reader of the safe position does (feed.c). */
+			es_enforce_append_hold(NULL);
+			if (position <= safe)
+				return;
+		}
 		head = es_read_highest_used_position();
 		if (position <= head)
 			return;

@@ -192,17 +192,39 @@ extern void es_unlock_partitions(void);
 extern void es_check_handler_grant(text *handler);
 extern void es_check_category_grant(text *stream);
 
-/* src/position.c */
+/*
+ * src/position.c
+ *
+ * One slot per backend in its shared state.  min_pos > 0 while the
+ * backend's transaction has appended and not yet ended: the slot then
+ * holds the feed of dboid below min_pos.  The other fields serve
+ * eventstore.max_append_hold and the feed_holders view (append_hold.c),
+ * which see busy slots only through es_visit_busy_slots.
+ */
+typedef struct EsSlot
+{
+	Oid			dboid;
+	int64		min_pos;		/* 0: no append in flight */
+	int64		max_pos;		/* last position taken so far */
+	TimestampTz since;			/* when min_pos was taken */
+	int			hold_limit_ms;	/* the appender's max_append_hold; 0: none */
+	int			pid;
+	bool		terminating;	/* a reader has sent it SIGTERM */
+} EsSlot;
+typedef void (*EsSlotVisitor) (EsSlot *slot, void *arg);
 extern bool es_preloaded;
 extern void es_position_shmem_request(void);
 extern void es_position_init(void);
 extern int64 es_allocate_positions(int count);
 extern int64 es_feed_safe_position(void);
 extern int64 es_last_position_handed_out(void);
-extern int64 es_feed_safe_position_ext(TimestampTz *next_deadline);
+extern void es_visit_busy_slots(EsSlotVisitor visit, void *arg, bool exclusive);
 extern void es_invalidate_position_counter(void);
 extern void es_note_direct_insert(void);
 extern ConditionVariable *es_feed_condition_variable(void);
+
+/* src/append_hold.c: eventstore.max_append_hold, the feed_holders view */
+extern void es_enforce_append_hold(TimestampTz *next_deadline);
 
 /* src/events_rel.c */
 struct RelationData;

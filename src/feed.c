@@ -289,6 +289,7 @@ es_load_feed(PG_FUNCTION_ARGS)
 	es_check_archive_horizon(after);
 	values[0] = Int64GetDatum(after);
 	safe = es_feed_safe_position();
+	es_enforce_append_hold(NULL);
 	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < safe)
 		safe = PG_GETARG_INT64(2);
 	values[1] = Int64GetDatum(safe);
@@ -306,13 +307,16 @@ es_load_feed(PG_FUNCTION_ARGS)
 
 /*
  * The highest position a reader may read now.  In serialized mode every
- * visible row is safe, so it is the highest visible position.  Sets
- * *next_deadline as es_feed_safe_position_ext does.
+ * visible row is safe, so it is the highest visible position.  Every
+ * reader of the safe position enforces eventstore.max_append_hold, which
+ * sets *next_deadline (es_enforce_append_hold).
  */
 static int64
 feed_head(TimestampTz *next_deadline)
 {
-	int64		safe = es_feed_safe_position_ext(next_deadline);
+	int64		safe = es_feed_safe_position();
+
+	es_enforce_append_hold(next_deadline);
 
 	return safe != PG_INT64_MAX ? safe : es_read_highest_used_position();
 }
