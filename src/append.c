@@ -32,22 +32,6 @@ init_result(FunctionCallInfo fcinfo)
 	InitMaterializedSRF(fcinfo, expected ? MAT_SRF_USE_EXPECTED_DESC : 0);
 }
 
-/*
- * es_expected_version(text): the bigint that es_append's single-event form
- * takes for "any" (NULL), "no_stream", "stream_exists" or a number in text,
- * so that the symbolic names work from every driver (docs/append.md).
- */
-PG_FUNCTION_INFO_V1(es_expected_version);
-Datum
-es_expected_version(PG_FUNCTION_ARGS)
-{
-	int64		v = es_parse_expected_version(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-
-	if (v == ES_EXPECT_ANY)
-		PG_RETURN_NULL();
-	PG_RETURN_INT64(v);
-}
-
 /* es_append(stream, type, data, expected_version, metadata, event_id, data_bin) */
 PG_FUNCTION_INFO_V1(es_append_event);
 Datum
@@ -63,7 +47,7 @@ es_append_event(PG_FUNCTION_ARGS)
 	sa.stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
 	ev.type = es_check_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1), "event type");
 	ev.data = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	sa.expected = PG_ARGISNULL(3) ? ES_EXPECT_ANY : es_check_expected_version(PG_GETARG_INT64(3));
+	sa.expected = PG_ARGISNULL(3) ? ES_EXPECT_ANY : es_check_expected_form(PG_GETARG_INT64(3));
 	ev.metadata = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
 	if (!PG_ARGISNULL(5))
 	{
@@ -179,7 +163,7 @@ jbv_expected(JsonbValue *v)
 					 errhint("An expected version is a whole number.")));
 		d = DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric));
 
-		return es_check_expected_version(DatumGetInt64(d));
+		return es_check_expected_form(DatumGetInt64(d));
 	}
 	if (v->type == jbvString)
 		return es_parse_expected_name(pnstrdup(v->val.string.val, v->val.string.len));

@@ -144,56 +144,6 @@ check_duplicate_ids(EsNewEvent *events, int nevents)
 }
 
 /*
- * The DETAIL of a version conflict: a JSON object that a driver reads
- * without parsing prose (docs/errors.md), e.g.
- * {"stream": "order-1", "expected_version": 2, "actual_version": 4}.
- * expected_version is the claim in es_append's numeric form (0 no stream,
- * -1 an existing stream, n exactly n).
- */
-static char *
-conflict_detail(text *stream, int64 expected, int64 actual)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"stream\": ");
-	escape_json(&buf, text_to_cstring(stream));
-	appendStringInfo(&buf, ", \"expected_version\": " INT64_FORMAT
-					 ", \"actual_version\": " INT64_FORMAT "}",
-					 expected, actual);
-	return buf.data;
-}
-
-/* Ensure a stream's version satisfies an expected-version claim (ES001). */
-void
-es_check_expected(text *stream, int64 expected, int64 actual)
-{
-	bool		ok;
-
-	switch (expected)
-	{
-		case ES_EXPECT_ANY:
-			return;
-		case ES_EXPECT_EXISTS:
-			ok = actual > 0;
-			break;
-		case ES_EXPECT_NO_STREAM:
-			ok = actual == 0;
-			break;
-		default:
-			ok = actual == expected;
-			break;
-	}
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_ES_WRONG_EXPECTED_VERSION),
-				 errmsg("wrong expected version for stream \"%s\"",
-						text_to_cstring(stream)),
-				 errdetail_internal("%s", conflict_detail(stream, expected, actual)),
-				 errhint("Load the stream again and retry the command.")));
-}
-
-/*
  * A stream without events may have lifecycle state (stream_state.c): refuse
  * a tombstoned one; a soft-deleted one answers version 0 to the claim and
  * continues its version numbers (docs/lifecycle.md).  Read with the latest
@@ -207,16 +157,13 @@ check_lifecycle_state(EsStreamAppend *sa)
 
 	es_read_stream_state(sa->stream, GetLatestSnapshot(), &st);
 	if (st.tombstoned)
-		ereport(ERROR,
-				(errcode(ERRCODE_ES_STREAM_TOMBSTONED),
-				 errmsg("stream \"%s\" is deleted for ever", text_to_cstring(sa->stream)),
-				 errdetail("It was hard-deleted or erased; its name cannot be written again.")));
+		es_error_tombstoned(sa->stream);
 	if (!st.found)
 	{
-		es_check_expected(sa->stream, sa->expected, 0);
+		es_require_expected_version(sa->stream, sa->expected, 0);
 		return;
 	}
-	es_check_expected(sa->stream, sa->expected, st.deleted ? 0 : st.last_version);
+	es_require_expected_version(sa->stream, sa->expected, st.deleted ? 0 : st.last_version);
 	sa->base_version = st.last_version;
 	sa->revive = st.deleted;
 }
@@ -462,7 +409,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		if (sa->base_version == 0)
 			check_lifecycle_state(sa);
 		else
-			es_check_expected(sa->stream, sa->expected, sa->base_version);
+			es_require_expected_version(sa->stream, sa->expected, sa->base_version);
 		nnew += sa->count;
 	}
 

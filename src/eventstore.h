@@ -162,9 +162,6 @@ typedef struct EsEventRow
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
 extern text *es_check_stream_name(text *stream);
-extern int64 es_check_expected_version(int64 v);
-extern int64 es_parse_expected_version(const char *s);
-extern int64 es_parse_expected_name(const char *s);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
@@ -172,7 +169,15 @@ extern void es_limit_param(FunctionCallInfo fcinfo, int argno, Datum *value, boo
 extern TimestampTz es_check_occurred_at(text *t);
 extern Datum es_check_event_id(FunctionCallInfo fcinfo, int argno);
 extern TimestampTz es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what);
+
+/* src/expected_version.c: the forms of a claim, and the rule (ES001) */
+extern int64 es_check_expected_form(int64 v);
+extern int64 es_parse_expected_name(const char *s);
+extern void es_require_expected_version(text *stream, int64 expected, int64 actual);
+
+/* src/names.c: a stream's category, the routing hash of a name */
 extern text *es_category_of(text *stream);
+extern uint64 es_name_hash(text *name);
 
 /* src/stream_lock.c */
 extern EsStreamAppend *es_order_streams(EsStreamAppend *streams, int nstreams);
@@ -219,7 +224,6 @@ extern int64 es_allocate_positions(int count);
 extern int64 es_feed_safe_position(void);
 extern int64 es_last_position_handed_out(void);
 extern void es_visit_busy_slots(EsSlotVisitor visit, void *arg, bool exclusive);
-extern void es_invalidate_position_counter(void);
 extern void es_note_direct_insert(void);
 extern ConditionVariable *es_feed_condition_variable(void);
 
@@ -238,13 +242,13 @@ extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
+extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/partitions.c */
 extern void es_ensure_partitions(int64 first_position, int64 last_position);
 extern Oid	es_event_ids_relid(void);
 extern Oid	es_stream_starts_relid(void);
 extern void es_check_archive_horizon(int64 after_position);
-extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/archive_schema.c, src/archive_erase.c: the archives of the partitioned layout */
 struct Node;
@@ -348,14 +352,7 @@ extern bool es_take_delete_permit(void);
 extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
 									  Datum *max_position);
 
-/* src/append_exec.c */
-extern void es_check_expected(text *stream, int64 expected, int64 actual);
-
-/* src/feed.c */
-extern uint64 es_name_hash(text *name);
-
 /* src/shard.c */
-extern int	es_shard_number(text *stream, int count, bool category);
 extern void es_check_shard(EsStreamAppend *streams, int nstreams);
 extern void es_recheck_shard(EsStreamAppend *streams, int nstreams);
 

@@ -3,7 +3,7 @@
  * feed.c
  *	  The global feed: es_load(after_position, ...), es_feed_head,
  *	  es_feed_position_at, es_wait, and the consumer-group hash
- *	  es_stream_hash.
+ *	  es_stream_hash (the hash itself is names.c's es_name_hash).
  *
  * docs/global-feed.md is the design note.  The rule that keeps a reader from
  * skipping: first ask position.c for the safe position (every position at or
@@ -503,32 +503,6 @@ es_wait(PG_FUNCTION_ARGS)
 		ConditionVariableCancelSleep();
 	SPI_finish();
 	PG_RETURN_BOOL(found);
-}
-
-/*
- * FNV-1a 64 over the UTF-8 bytes of a name.  Written out (not hashtext) so
- * that it is the same on every platform and PostgreSQL version: consumer
- * groups (es_stream_hash) and shard routing (shard.c) depend on it.
- */
-uint64
-es_name_hash(text *name)
-{
-	int			len = VARSIZE_ANY_EXHDR(name);
-	const char *src = VARDATA_ANY(name);
-	const unsigned char *bytes;
-	uint64		h = UINT64CONST(0xcbf29ce484222325);
-	int			i;
-
-	/* Hash what a UTF-8 database would store, whatever ours uses. */
-	bytes = (const unsigned char *) pg_server_to_any(src, len, PG_UTF8);
-	if ((const char *) bytes != src)
-		len = strlen((const char *) bytes);
-	for (i = 0; i < len; i++)
-	{
-		h ^= bytes[i];
-		h *= UINT64CONST(0x100000001b3);
-	}
-	return h;
 }
 
 /* es_stream_hash(stream): es_name_hash with the top bit cleared. */

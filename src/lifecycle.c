@@ -83,7 +83,7 @@ static int64
 expected_arg(FunctionCallInfo fcinfo, int argno)
 {
 	return PG_ARGISNULL(argno) ? ES_EXPECT_ANY :
-		es_check_expected_version(PG_GETARG_INT64(argno));
+		es_check_expected_form(PG_GETARG_INT64(argno));
 }
 
 /* Run a plan of one text argument; returns the rows it processed. */
@@ -131,7 +131,7 @@ es_delete_stream(PG_FUNCTION_ARGS)
 
 	es_begin_stream_change(stream, &t);
 	es_require_live_stream(&t, "Restore it with es_restore_stream, or hard-delete it with es_tombstone_stream.");
-	es_check_expected(stream, expected, t.version);
+	es_require_expected_version(stream, expected, t.version);
 
 	es_kept_plan(&move_plan,
 				 "WITH moved AS ("
@@ -303,7 +303,7 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	if (t.version == 0 && !t.state.found)
 		es_error_unknown_stream(stream);
 	/* A soft-deleted stream answers version 0, as to an append. */
-	es_check_expected(stream, expected, t.version);
+	es_require_expected_version(stream, expected, t.version);
 	last = Max(t.version, t.state.last_version);
 
 	es_kept_plan(&delete_events_plan,

@@ -101,6 +101,8 @@ static int64 xact_last_local = 0;	/* serialized: last position we gave */
 static int64 xact_before_local = 0; /* serialized: max(position) before us */
 static bool xact_direct_insert = false;	/* rows came by another path */
 
+static void es_invalidate_position_counter(void);
+
 static Size
 shmem_size(void)
 {
@@ -555,7 +557,7 @@ es_last_position_handed_out(void)
  * max(position).  Called when rows arrive by another path than es_append
  * (a restore, a reinstall of the extension).
  */
-void
+static void
 es_invalidate_position_counter(void)
 {
 	EsDbCounter *e;
