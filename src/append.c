@@ -2,7 +2,8 @@
  *
  * append.c
  *	  The SQL-callable forms of es_append: they turn their arguments into
- *	  EsStreamAppend / EsNewEvent arrays and hand them to append_exec.c.
+ *	  EsStreamAppend / EsNewEvent arrays, hand them to append_exec.c, and
+ *	  turn what it answers into the rows of eventstore.append_result.
  *
  *	  es_append(stream, type, data, expected_version, metadata, event_id,
  *	            data_bin)                     one event
@@ -15,6 +16,9 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+
+/* Fields of eventstore.append_result: stream, version, position, event_id, replayed. */
+#define APPEND_RESULT_FIELDS	5
 
 /*
  * The result tuplestore.  Take the row type from the calling node when it
@@ -30,6 +34,37 @@ init_result(FunctionCallInfo fcinfo)
 		rsinfo->expectedDesc != NULL;
 
 	InitMaterializedSRF(fcinfo, expected ? MAT_SRF_USE_EXPECTED_DESC : 0);
+}
+
+/*
+ * Run the append and answer one row per event, in the caller's order.  The
+ * fifth field, replayed, is 1.1's: under 1.0's append_result (the library
+ * serving a database not yet updated) the rows have the first four only.
+ */
+static void
+append_into_result(FunctionCallInfo fcinfo, EsStreamAppend *streams, int nstreams,
+				   EsNewEvent *events, int nevents)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	EsAppended *appended = es_append_execute(streams, nstreams, events, nevents);
+	int			i;
+
+	if (rsinfo->setDesc->natts > APPEND_RESULT_FIELDS)
+		elog(ERROR, "eventstore.append_result has %d fields, more than this library knows",
+			 rsinfo->setDesc->natts);
+	for (i = 0; i < nevents; i++)
+	{
+		EsStreamAppend *sa = &streams[appended[i].stream];
+		Datum		values[APPEND_RESULT_FIELDS];
+		bool		nulls[APPEND_RESULT_FIELDS] = {false, false, false, false, false};
+
+		values[0] = PointerGetDatum(sa->stream);
+		values[1] = Int64GetDatum(appended[i].version);
+		values[2] = Int64GetDatum(appended[i].position);
+		values[3] = UUIDPGetDatum(&events[i].id);
+		values[4] = BoolGetDatum(sa->already_stored);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 }
 
 /* es_append(stream, type, data, expected_version, metadata, event_id, data_bin) */
@@ -63,7 +98,7 @@ es_append_event(PG_FUNCTION_ARGS)
 
 	sa.first = 0;
 	sa.count = 1;
-	es_append_execute(&sa, 1, &ev, 1, fcinfo);
+	append_into_result(fcinfo, &sa, 1, &ev, 1);
 	return (Datum) 0;
 }
 
@@ -384,6 +419,6 @@ es_append_batch(PG_FUNCTION_ARGS)
 	else
 		batch_error("the batch must be a JSON object or array", NULL, NULL);
 
-	es_append_execute(b.streams, b.nstreams, b.events, b.nevents, fcinfo);
+	append_into_result(fcinfo, b.streams, b.nstreams, b.events, b.nevents);
 	return (Datum) 0;
 }

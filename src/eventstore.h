@@ -259,10 +259,18 @@ extern struct List *es_tables_in_schema(Oid nspid);
 extern void es_guard_archive_ddl(struct Node *parsetree);
 extern int64 es_erase_archived_events(text *stream, struct StringInfoData *where);
 
-/* src/append_exec.c */
-extern void es_append_execute(EsStreamAppend *streams, int nstreams,
-							  EsNewEvent *events, int nevents,
-							  FunctionCallInfo fcinfo);
+/*
+ * src/append_exec.c: what one event of an append became, in the caller's
+ * order; replayed (an idempotent retry) is its stream's already_stored.
+ */
+typedef struct EsAppended
+{
+	int64		version;
+	int64		position;
+	int			stream;			/* index into the call's streams */
+} EsAppended;
+extern EsAppended *es_append_execute(EsStreamAppend *streams, int nstreams,
+									 EsNewEvent *events, int nevents);
 
 /* src/spi_plan.c */
 struct _SPI_plan;
