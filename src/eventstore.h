@@ -331,8 +331,8 @@ extern void es_revive_stream(text *stream);
 extern bool es_stream_state_exists(void);
 
 /*
- * src/events_read.c: a stream's version from its events; "current": as
- * es_stream_version answers it (events, then stream_state)
+ * src/events_read.c: a stream's version read from its events, and its
+ * "current" version as es_stream_version answers it (then stream_state)
  */
 extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
 extern int64 es_read_stream_version_to_append(text *stream, struct SnapshotData *snapshot,
