@@ -3,7 +3,7 @@
 # one, on a cluster where every store is created with
 # eventstore.partition_size = 7, so that streams and feed pages span many
 # partitions:
-#  - the isolation specs (test/specs) but direct_insert_counter, which
+#  - the isolation specs (test/isolation/specs) but direct_insert_counter, which
 #    inserts a row at position 1,000,000 by hand: in the partitioned layout
 #    that needs es_make_partitions first (pinned in the layout's checks);
 #  - the stress run and the feed stress run, on stores that make their
@@ -29,7 +29,7 @@ rm -rf "$out"; mkdir -p "$out"
 es_new_db es_isolation_p
 specs=$(make -s print-isolation | tr ' ' '\n' | grep -vx direct_insert_counter | tr '\n' ' ')
 if "$PG_ISOLATION_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
-    --inputdir=test --outputdir="$out/iso" --use-existing --dbname=es_isolation_p $specs >"$out/iso.log" 2>&1; then
+    --inputdir=test/isolation --outputdir="$out/iso" --use-existing --dbname=es_isolation_p $specs >"$out/iso.log" 2>&1; then
     ok "isolation specs on a partitioned store"
 else
     not_ok "isolation specs on a partitioned store"; cat "$out/iso.log"; head -80 "$out/iso/regression.diffs"
