@@ -3,7 +3,9 @@
 
     run_docs.py run FILE.md...     every ```sql block of each file, in order
     run_docs.py refs FILE.md...    every path, link and section the files name;
-                                   README's layout table; test/README.md's map
+                                   README's layout table; test/README.md's map;
+                                   no benchmark figure outside docs/benchmarks.md
+                                   and generated blocks
 
 The convention the documents follow (README.md, "Examples that run"):
 
@@ -475,6 +477,42 @@ def check_test_map():
     return fails
 
 
+# A performance figure: a ratio (1.08 x, 2.4 ×), an instruction count, a
+# rate (4,000 appends/s), bytes per event or stream.  Such figures live in
+# docs/benchmarks.md; anywhere else only inside a block generated from
+# benchmark output, from a line "<!-- BEGIN <name> (bench/<script> writes
+# this part) -->" to one starting "<!-- END" (test/README.md, "Figures"), so
+# that a new run leaves no stale copy.
+FIGURE = re.compile(r"""(?x)
+      \d[\d,.]*\s?(?:x|\u00d7)(?=[\s,.;:)|]|$)
+    | \d[\d,.]*\s*(?:k\s|M\s)?instructions\b
+    | \d[\d,.]*\s*[A-Za-z]*/s\b
+    | \d[\d,.]*\s*(?:bytes|B|kB|MB|GB)\s+(?:per|an|a)\s+(?:event|stream)\b
+    | \bper\s+billion\s+events\b""")
+FIGURES_HOME = 'docs/benchmarks.md'
+
+
+def check_figures(paths):
+    fails = 0
+    for path in paths:
+        rel = os.path.relpath(path, ROOT)
+        if rel == FIGURES_HOME:
+            continue
+        generated = False
+        for n, line in enumerate(open(path, encoding='utf-8').read().split('\n'), 1):
+            if re.match(r'<!-- BEGIN .*\(bench/\S+ writes this part\) -->', line):
+                generated = True
+            elif line.startswith('<!-- END '):
+                generated = False
+            elif not generated:
+                m = FIGURE.search(line)
+                if m:
+                    print('not ok - %s:%d: a performance figure ("%s") outside a generated block: '
+                          'point to %s instead' % (rel, n, m.group(0).strip(), FIGURES_HOME))
+                    fails += 1
+    return fails
+
+
 def main():
     if len(sys.argv) < 3 or sys.argv[1] not in ('run', 'refs'):
         raise SystemExit(__doc__)
@@ -482,9 +520,10 @@ def main():
     if sys.argv[1] == 'run':
         fails = sum(run_document(p) for p in paths)
     else:
-        fails = check_refs(paths) + check_layout() + check_test_map()
-        print('%s - paths, links and sections of %d documents; README\'s layout; test/README.md\'s map' %
-              ('ok' if not fails else 'not ok', len(paths)))
+        fails = check_refs(paths) + check_layout() + check_test_map() + check_figures(paths)
+        print('%s - paths, links and sections of %d documents; README\'s layout; test/README.md\'s map; '
+              'figures only in %s or generated blocks' %
+              ('ok' if not fails else 'not ok', len(paths), FIGURES_HOME))
     sys.exit(1 if fails else 0)
 
 

@@ -4,7 +4,9 @@
 # output each shows compared with what the server prints; then every path,
 # link and section the documents name, README's layout table against
 # the source files, and test/README.md's map against the folders of test/
-# and the suites (no two of which share a number).  The convention:
+# and the suites (no two of which share a number); and that no performance
+# figure stands outside docs/benchmarks.md but in a block a bench/ script
+# generates (test/README.md, "Figures").  The convention:
 # test/docs/run_docs.py (and README.md, "Examples that run").
 # The cluster preloads pg_cron beside eventstore, as docs/lifecycle.md's
 # retention recipe asks (cron.database_name = 'app').
