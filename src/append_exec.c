@@ -90,8 +90,8 @@ prepare_plans(bool *spi_connected)
 }
 
 /* A new event id: UUID version 7 (time-ordered, so the id index stays compact). */
-static void
-new_event_id(pg_uuid_t *id)
+void
+es_new_event_id(pg_uuid_t *id)
 {
 	uint64		ms = (uint64) (GetCurrentTimestamp() / 1000 +
 							 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
@@ -393,7 +393,8 @@ probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 
 void
 es_append_execute(EsStreamAppend *streams, int nstreams,
-				  EsNewEvent *events, int nevents, FunctionCallInfo fcinfo)
+				  EsNewEvent *events, int nevents, const EsCondition *cond,
+				  FunctionCallInfo fcinfo)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int64	   *positions = palloc(sizeof(int64) * nevents);
@@ -404,6 +405,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	int			nstored;
 	int			nnew = 0;
 	bool		spi_connected = false;
+	bool		has_tags = false;
 	int			i,
 				j;
 
@@ -446,6 +448,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				 errhint("Put all events of a stream in one entry.")));
 	es_check_not_storing(streams, nstreams);
 	es_lock_streams(streams, nstreams);
+	/* Tag and condition keys, then the events table: docs/dcb.md. */
+	es_lock_dcb(cond, events, nevents, nstreams);
 
 	stored = probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
 
@@ -465,6 +469,10 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			es_check_expected(sa->stream, sa->expected, sa->base_version);
 		nnew += sa->count;
 	}
+
+	/* The condition, after every lock, before positions; a retry succeeded already. */
+	if (cond != NULL && (nnew > 0 || nstored == 0))
+		es_check_condition(cond);
 
 	if (nnew > 0)
 	{
@@ -486,8 +494,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				positions[i] = find_stored(stored, nstored, &ev->id)->position;
 				continue;
 			}
-			if (!ev->id_given)
-				new_event_id(&ev->id);
+			if (!ev->id_given && !ev->id_preset)
+				es_new_event_id(&ev->id);
 			positions[i] = pos++;
 			rows[k].position = positions[i];
 			rows[k].stream = sa->stream;
@@ -505,11 +513,15 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			rows[k].data_bin = ev->data_bin;
 			rows[k].metadata = ev->metadata;
 			rows[k].occurred_at = ev->has_occurred_at ? &ev->occurred_at : NULL;
+			rows[k].tags = ev->tags;
+			has_tags |= ev->tags != NULL;
 			/* Its lowest position is its first event's: positions follow events. */
 			rows[k].records_start = !sa->start_recorded && i == sa->first;
 			k++;
 		}
 		es_insert_events(rows, nnew, GetCurrentTransactionStartTimestamp());
+		if (has_tags)
+			es_store_event_tags(rows, nnew);
 		for (i = 0; i < nstreams; i++)
 			if (streams[i].revive)
 				es_revive_stream(streams[i].stream);

@@ -436,6 +436,7 @@ es_restore_stream(PG_FUNCTION_ARGS)
 		created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
 		occurred_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 10, &isnull));
 		row.occurred_at = isnull ? NULL : &occurred_at;
+		row.tags = NULL;		/* deleted_events keeps no tags (docs/dcb.md) */
 		es_insert_events(&row, 1, created_at);
 		version = row.version;
 	}
