@@ -103,6 +103,10 @@ BEGIN
 END
 $$;
 
+-- A soft delete keeps the tags of the events it sets aside (50_lifecycle.sql).
+ALTER TABLE eventstore.deleted_events ADD COLUMN tags text[];
+COMMENT ON COLUMN eventstore.deleted_events.tags IS 'Tags of the event (kept by a restore; docs/dcb.md).';
+
 -- es_append's one-event form gains tags as its last parameter.  A second
 -- overload would make every call that leaves the last arguments out
 -- ambiguous, so the 1.1 function is replaced; the roles that could call it
@@ -164,6 +168,28 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 10;
 COMMENT ON FUNCTION eventstore.es_append_if(jsonb, jsonb, bigint) IS
     'Append a batch (as es_append; an entry may leave out the stream: each of its events gets a stream of its own) unless an event matching the query fail_if_events_match is stored after after_position (NULL: at any position), SQLSTATE ES016; checked and stored atomically, exact at READ COMMITTED (docs/dcb.md).';
 
+-- Rows that leave the events table (a lifecycle delete, an erasure,
+-- retention) take their event_tags rows with them: a tag may name a person
+-- ("email:..."), and an erasure must not leave it behind.  Reads ignore
+-- stale rows anyway.  Not ALWAYS, like events_forget_ids (05_layout.sql): a
+-- logical-replication subscriber receives event_tags' deletes by the same
+-- publication as the events, if it is published.
+CREATE FUNCTION eventstore.es_event_tags_forget() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+BEGIN
+    DELETE FROM eventstore.event_tags t
+    USING (SELECT g.position, g.type, pg_catalog.unnest(g.tags) AS tag
+           FROM gone g WHERE g.tags IS NOT NULL) d
+    WHERE t.tag = d.tag AND t.type = d.type AND t.position = d.position;
+    RETURN NULL;
+END
+$f$;
+COMMENT ON FUNCTION eventstore.es_event_tags_forget() IS
+    'Trigger: the event_tags rows of events deleted from eventstore.events are deleted with them (docs/dcb.md).';
+REVOKE ALL ON FUNCTION eventstore.es_event_tags_forget() FROM PUBLIC;
+CREATE TRIGGER events_forget_tags AFTER DELETE ON eventstore.events
+    REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION eventstore.es_event_tags_forget();
 REVOKE ALL ON FUNCTION eventstore.es_load_query(jsonb, bigint, bigint, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_append_if(jsonb, jsonb, bigint) FROM PUBLIC;
 

@@ -214,6 +214,19 @@ SELECT dcb_command('c-2');
 SELECT dcb_try($$SELECT es_append_if('{"events": [{"type": "SomethingDone", "tags": ["idempotency:c-3"]}]}', '{"items": [{"tags": ["idempotency:c-3"]}]}', 0)$$, :base);
 SELECT dcb_try($$SELECT es_append_if('{"events": [{"type": "SomethingDone", "tags": ["idempotency:c-3"]}]}', '{"items": [{"tags": ["idempotency:c-3"]}]}', 0)$$, :base);
 
+-- ---- lifecycle: a soft delete keeps the tags, a restore brings them back
+-- (new positions, new event_tags rows), an erasure leaves no tag behind ----
+SELECT count(*) FROM es_append('dcblc-1', 'Registered', tags => ARRAY['email:ann@example.org']);
+SELECT es_delete_stream('dcblc-1');
+SELECT count(*) AS visible FROM es_load_query('{"items": [{"tags": ["email:ann@example.org"]}]}');
+SELECT count(*) AS index_rows FROM eventstore.event_tags WHERE tag = 'email:ann@example.org';
+SELECT es_restore_stream('dcblc-1');
+SELECT type, tags FROM es_load_query('{"items": [{"tags": ["email:ann@example.org"]}]}');
+SELECT count(*) AS index_rows FROM eventstore.event_tags t JOIN eventstore.events e USING (position)
+WHERE t.tag = 'email:ann@example.org' AND e.stream = 'dcblc-1';
+SELECT es_erase_stream('dcblc-1', 'asked');
+SELECT count(*) AS index_rows FROM eventstore.event_tags WHERE tag = 'email:ann@example.org';
+
 -- ---- bad input: an error with its SQLSTATE, nothing stored ----
 SELECT count(*) AS before FROM eventstore.events \gset
 SELECT dcb_try($$SELECT es_append('x-1', 'T', tags => ARRAY['a', NULL])$$, :base);

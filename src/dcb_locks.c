@@ -93,13 +93,9 @@ combine_modes(int a, int b)
 	return ShareRowExclusiveLock;
 }
 
-/*
- * Lock the dcb keys of a call (its tagged events, its condition), then the
- * events table; the call's stream locks are held already.  nstreams counts
- * towards the limit on locks per call.
- */
-void
-es_lock_dcb(const EsCondition *cond, EsNewEvent *events, int nevents, int nstreams)
+/* Lock the keys; returns whether the events table must be locked against appends. */
+static bool
+lock_keys(const EsCondition *cond, EsNewEvent *events, int nevents, int nstreams)
 {
 	KeySet		ks = {NULL, 0, 0};
 	bool		against_appends = false;
@@ -163,5 +159,35 @@ es_lock_dcb(const EsCondition *cond, EsNewEvent *events, int nevents, int nstrea
 			es_lock_dcb_key(ks.keys[i].key, ks.keys[i].mode);
 		pfree(ks.keys);
 	}
-	es_lock_events_for_append(against_appends);
+	return against_appends;
+}
+
+/*
+ * Lock the dcb keys of a call (its tagged events, its condition), then the
+ * events table; the call's stream locks are held already.  nstreams counts
+ * towards the limit on locks per call.
+ */
+void
+es_lock_dcb(const EsCondition *cond, EsNewEvent *events, int nevents, int nstreams)
+{
+	es_lock_events_for_append(lock_keys(cond, events, nevents, nstreams));
+}
+
+/*
+ * The keys of one event restored by es_restore_stream (lifecycle.c), which
+ * stores tagged events outside es_append: RowExclusiveLock on key(type, g)
+ * and key(g) for each tag g, as a writer.  One event's keys in ascending
+ * order; a restore takes them event by event after its stream's lock.
+ */
+void
+es_lock_event_tags(text *type, EsTags *tags)
+{
+	EsNewEvent	ev;
+
+	if (tags == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.tags = tags;
+	lock_keys(NULL, &ev, 1, 0);
 }
