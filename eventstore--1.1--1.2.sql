@@ -221,6 +221,49 @@ END
 $$;
 DROP FUNCTION eventstore.es_append_1_1(text, text, jsonb, bigint, jsonb, uuid, bytea);
 
+-- The owner reads every table of the store for its pg_dump (89_owner_backup.sql);
+-- a role that reads the events table reads their tags' index too (the tags
+-- are in the rows it reads already), and es_grant_cdc grants it from now on.
+GRANT SELECT ON TABLE eventstore.event_tags TO @extowner@;
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT x.grantee FROM pg_catalog.pg_class c
+        CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) x
+        WHERE c.oid = 'eventstore.events'::pg_catalog.regclass
+          AND x.privilege_type = 'SELECT'
+          AND x.grantee <> c.relowner
+          AND x.grantee <> 0
+    LOOP
+        EXECUTE pg_catalog.format('GRANT SELECT ON TABLE eventstore.event_tags TO %s',
+                                  pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)));
+    END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION eventstore.es_grant_cdc(role_name name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM eventstore.es_check_grantee(role_name);
+    EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
+    EXECUTE format('GRANT SELECT ON eventstore.events TO %I', role_name);
+    -- The index of tagged events, which a subscriber that answers queries
+    -- (docs/dcb.md) receives with the events.
+    EXECUTE format('GRANT SELECT ON eventstore.event_tags TO %I', role_name);
+    -- The partitioned layout's tables that a subscriber taking over the
+    -- appends needs too (docs/partitioning.md publishes them with events).
+    IF pg_catalog.to_regclass('eventstore.event_ids') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.event_ids TO %I', role_name);
+    END IF;
+    IF pg_catalog.to_regclass('eventstore.stream_starts') IS NOT NULL THEN
+        EXECUTE format('GRANT SELECT ON eventstore.stream_starts TO %I', role_name);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_grant_cdc(name) IS
+    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events and event_tags, and in the partitioned layout on event_ids and stream_starts, which are published with it. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
+
 CREATE OR REPLACE FUNCTION eventstore.es_grant_writer_functions(role_name name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
