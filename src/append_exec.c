@@ -7,11 +7,14 @@
  *	1. Validate everything that needs no database access (duplicate ids or
  *	   streams in the call), so bad input fails before any lock is taken.
  *	2. Put the streams in lock order and lock them (stream_lock.c owns the
- *	   order): no deadlock between calls over overlapping streams.
+ *	   order): no deadlock between calls over overlapping streams.  Then
+ *	   the keys of tagged events and of a condition, and the events table
+ *	   (dcb_locks.c; docs/dcb.md), still before any position is taken.
  *	3. With the locks held, read each stream's version with the *latest*
  *	   snapshot, so the check sees every append committed before we got the
  *	   lock, in any isolation level.  An idempotent retry (all ids already
  *	   stored, in the same place) is recognised here and writes nothing.
+ *	   A condition (es_append_if) is checked next, with the latest snapshot.
  *	4. Only then take global positions (position.c), so a losing writer
  *	   never burns positions, and insert all rows through the table access
  *	   method and its indexes, without SPI (event_insert.c).
