@@ -24,6 +24,8 @@
 #include "eventstore.h"
 
 #include "common/hashfn.h"
+#include "executor/spi.h"
+#include "utils/array.h"
 #include "storage/lockdefs.h"
 
 typedef struct DcbKey
@@ -147,7 +149,7 @@ lock_keys(const EsCondition *cond, EsNewEvent *events, int nevents, int nstreams
 			else
 				ks.keys[n++] = ks.keys[i];
 		}
-		if (n + nstreams > es_max_streams_per_call)
+		if (nstreams >= 0 && n + nstreams > es_max_streams_per_call)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("too many locks in one append"),
@@ -165,7 +167,7 @@ lock_keys(const EsCondition *cond, EsNewEvent *events, int nevents, int nstreams
 /*
  * Lock the dcb keys of a call (its tagged events, its condition), then the
  * events table; the call's stream locks are held already.  nstreams counts
- * towards the limit on locks per call.
+ * towards the limit on locks per call (-1: no limit).
  */
 void
 es_lock_dcb(const EsCondition *cond, EsNewEvent *events, int nevents, int nstreams)
@@ -174,20 +176,32 @@ es_lock_dcb(const EsCondition *cond, EsNewEvent *events, int nevents, int nstrea
 }
 
 /*
- * The keys of one event restored by es_restore_stream (lifecycle.c), which
- * stores tagged events outside es_append: RowExclusiveLock on key(type, g)
- * and key(g) for each tag g, as a writer.  One event's keys in ascending
- * order; a restore takes them event by event after its stream's lock.
+ * The keys of the events es_restore_stream (lifecycle.c) is about to store
+ * again, outside es_append: RowExclusiveLock on key(type, g) and key(g) for
+ * each of their tags, as a writer, then the events table; after the
+ * stream's lock and before positions, in the order of an append.  rows:
+ * the events read from deleted_events, type_col and tags_col their columns.
  */
 void
-es_lock_event_tags(text *type, EsTags *tags)
+es_lock_restored_tags(SPITupleTable *rows, int nrows, int type_col, int tags_col)
 {
-	EsNewEvent	ev;
+	EsNewEvent *evs = palloc0(sizeof(EsNewEvent) * (nrows > 0 ? nrows : 1));
+	int			i;
 
-	if (tags == NULL)
-		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = type;
-	ev.tags = tags;
-	lock_keys(NULL, &ev, 1, 0);
+	for (i = 0; i < nrows; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		evs[i].type = DatumGetTextPP(SPI_getbinval(rows->vals[i], rows->tupdesc, type_col, &isnull));
+		d = SPI_getbinval(rows->vals[i], rows->tupdesc, tags_col, &isnull);
+		evs[i].tags = isnull ? NULL : es_tags_from_array(DatumGetArrayTypeP(d));
+	}
+	/*
+	 * No limit on their number: a restore must not be refused for its
+	 * stream's tags (a stream of many differently tagged events may then
+	 * need max_locks_per_transaction raised: 53200, docs/dcb.md).
+	 */
+	es_lock_dcb(NULL, evs, nrows, -1);
+	pfree(evs);
 }

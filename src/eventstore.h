@@ -313,7 +313,8 @@ extern void es_check_condition(const EsCondition *cond);
 /* src/dcb_locks.c */
 extern void es_lock_dcb(const EsCondition *cond, EsNewEvent *events, int nevents,
 						int nstreams);
-extern void es_lock_event_tags(text *type, EsTags *tags);
+struct SPITupleTable;
+extern void es_lock_restored_tags(struct SPITupleTable *rows, int nrows, int type_col, int tags_col);
 
 /* src/spi_plan.c */
 struct _SPI_plan;

@@ -452,6 +452,8 @@ es_restore_stream(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("stream \"%s\" has too many events to restore in one call",
 						text_to_cstring(stream))));
+	/* The tags' keys and the table, as an append takes them: before positions. */
+	es_lock_restored_tags(tuptable, (int) n, 4, 11);
 	pos = n > 0 ? es_allocate_positions((int) n) : 0;
 	first = pos;
 	for (i = 0; i < n; i++)
@@ -482,8 +484,6 @@ es_restore_stream(PG_FUNCTION_ARGS)
 		row.occurred_at = isnull ? NULL : &occurred_at;
 		d = SPI_getbinval(tup, desc, 11, &isnull);
 		row.tags = isnull ? NULL : es_tags_from_array(DatumGetArrayTypeP(d));
-		/* Its tags' keys, as an append takes them (docs/dcb.md). */
-		es_lock_event_tags(row.type, row.tags);
 		es_insert_events(&row, 1, created_at);
 		if (row.tags != NULL)
 			es_store_event_tags(&row, 1);
