@@ -27,7 +27,7 @@ feed_head_now(void)
 {
 	int64		safe = es_feed_safe_position();
 
-	return safe != PG_INT64_MAX ? safe : es_read_max_position();
+	return safe != PG_INT64_MAX ? safe : es_read_highest_used_position();
 }
 
 /* Ensure `after` is a position a safe read can have returned (docs/dcb.md). */
@@ -93,6 +93,6 @@ es_append_if(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("after_position without a condition"),
 				 errhint("Give fail_if_events_match, or leave after_position out.")));
-	es_append_execute(streams, nstreams, events, nevents, has_cond ? &cond : NULL, fcinfo);
+	es_append_into_result(fcinfo, streams, nstreams, events, nevents, has_cond ? &cond : NULL);
 	return (Datum) 0;
 }

@@ -23,4 +23,8 @@ es_start_cluster docs "shared_preload_libraries = 'eventstore,pg_cron'" \
     "cron.database_name = 'app'" "cron.use_background_workers = on" || exit 1
 trap 'es_stop_cluster docs; export PGHOST=$main_host PGPORT=$main_port' EXIT
 PGBIN=$PGBIN /usr/bin/python3 test/docs/run_docs.py run $docs || fails=1
+# The layout the table describes: no two src/ files call each other, even
+# round a longer loop, and eventstore.h files each declaration under its
+# file (from the build's objects; issue 22).
+/usr/bin/python3 test/lib/file_calls.py || fails=1
 exit $fails
