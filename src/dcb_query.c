@@ -379,31 +379,88 @@ query_positions(EsQuery *q, int64 after, int64 upto, int64 limit,
 void
 es_check_condition(const EsCondition *cond)
 {
-	int			n;
-	int			item;
-	int64	   *pos;
+	EsQuery    *q = cond->query;
+	int64		after = cond->after < 0 ? 0 : cond->after;
+	Snapshot	snapshot = GetLatestSnapshot();
+	int64		lowest = 0;
+	int			item = 0;
+	int			i,
+				j;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	pos = query_positions(cond->query, cond->after < 0 ? 0 : cond->after, PG_INT64_MAX, 1,
-						  GetLatestSnapshot(), &n, &item);
-	if (n > 0)
+	/*
+	 * Items with tags: a descent of event_tags per (type, tag), without SPI
+	 * (dcb_probe.c).  Items without (types only, or everything): the SQL
+	 * of a read, from `after` in position order.
+	 */
+	for (i = 0; i < q->nitems; i++)
+	{
+		EsQueryItem *it = &q->items[i];
+		int64		p = 0;
+
+		if (it->ntags == 0)
+			continue;
+		for (j = 0; j < Max(it->ntypes, 1); j++)
+		{
+			int64		pj = es_probe_tagged(it->tags[0], it->ntypes > 0 ? it->types[j] : NULL,
+											 after, text_array(it->tags, it->ntags), snapshot);
+
+			if (pj != 0 && (p == 0 || pj < p))
+				p = pj;
+		}
+		if (p != 0 && (lowest == 0 || p < lowest))
+		{
+			lowest = p;
+			item = i;
+		}
+	}
+	{
+		bool		untagged = q->all;
+
+		for (i = 0; i < q->nitems; i++)
+			untagged |= q->items[i].ntags == 0;
+		if (untagged)
+		{
+			EsQuery		sub = *q;
+			EsQueryItem *items = palloc(sizeof(EsQueryItem) * (q->nitems > 0 ? q->nitems : 1));
+			int			n;
+			int			subitem;
+			int64	   *pos;
+
+			/* Only the untagged items, remembering their indexes for the detail. */
+			sub.nitems = 0;
+			for (i = 0; i < q->nitems; i++)
+				if (q->items[i].ntags == 0)
+					items[sub.nitems++] = q->items[i];
+			sub.items = items;
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			pos = query_positions(&sub, after, PG_INT64_MAX, 1, snapshot, &n, &subitem);
+			if (n > 0 && (lowest == 0 || pos[0] < lowest))
+			{
+				lowest = pos[0];
+				for (i = 0, j = -1; i < q->nitems; i++)
+					if (q->items[i].ntags == 0 && ++j == subitem)
+						item = i;
+			}
+			SPI_finish();
+		}
+	}
+	if (lowest != 0)
 	{
 		StringInfoData detail;
 
 		initStringInfo(&detail);
-		appendStringInfo(&detail, "{\"position\": " INT64_FORMAT, pos[0]);
-		if (!cond->query->all)
+		appendStringInfo(&detail, "{\"position\": " INT64_FORMAT, lowest);
+		if (!q->all)
 			appendStringInfo(&detail, ", \"item\": %d", item);
 		appendStringInfoString(&detail, "}");
 		ereport(ERROR,
 				(errcode(ERRCODE_ES_CONDITION_FAILED),
 				 errmsg("append condition failed: an event matching the query is stored at position " INT64_FORMAT,
-						pos[0]),
+						lowest),
 				 errdetail_internal("%s", detail.data),
 				 errhint("Read the events matching the query again, decide again, and retry with the new position.")));
 	}
-	SPI_finish();
 }
 
 /* ---- es_load_query ---- */

@@ -347,6 +347,11 @@ extern void es_store_event_tags(EsEventRow *rows, int nrows);
 extern EsQuery *es_parse_query(Jsonb *query);
 extern void es_check_condition(const EsCondition *cond);
 
+/* src/dcb_probe.c */
+struct SnapshotData;
+extern int64 es_probe_tagged(text *tag, text *type, int64 after, Datum tags,
+							 struct SnapshotData *snapshot);
+
 /* src/dcb_locks.c */
 extern void es_lock_dcb(const EsCondition *cond, EsNewEvent *events, int nevents,
 						int nstreams);
