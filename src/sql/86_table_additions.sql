@@ -78,6 +78,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('stream_state_pkey'), ('stream_state_last_version_check'),
                ('stream_state_retention_check'), ('stream_state_last_position_idx'),
                ('deleted_events_pkey'),
+               -- dynamic consistency boundaries (60_dcb.sql)
+               ('event_tags_pkey'),
                -- the partitioned layout (05_layout.sql)
                ('events_template_pkey'), ('events_template_stream_version_key'),
                ('events_template_event_id_key'), ('events_template_category_position_idx'),
