@@ -46,6 +46,12 @@
 #define ERRCODE_ES_RESTORE_OPEN				MAKE_SQLSTATE('E','S','0','1','5')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
 #define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
+/* managed subscriptions, raised by src/sql/6x_subscription*.sql (PL/pgSQL) */
+#define ERRCODE_ES_SUBSCRIPTION_NOT_FOUND	MAKE_SQLSTATE('E','S','0','2','2')
+#define ERRCODE_ES_CONSUMER_NOT_FOUND		MAKE_SQLSTATE('E','S','0','2','3')
+#define ERRCODE_ES_NOT_LEASED				MAKE_SQLSTATE('E','S','0','2','4')
+#define ERRCODE_ES_LEASE_RAN_OUT			MAKE_SQLSTATE('E','S','0','2','5')
+#define ERRCODE_ES_SUBSCRIPTION_EXISTS		MAKE_SQLSTATE('E','S','0','2','6')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */

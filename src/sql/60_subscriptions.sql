@@ -263,8 +263,13 @@ BEGIN
     PERFORM eventstore.es_subscription_check_range('lease_ms', lease_ms, 100, 3600000);
     PERFORM eventstore.es_subscription_check_range('max_retries', max_retries, 0, 1000);
     PERFORM eventstore.es_subscription_check_range('max_in_flight', max_in_flight, 1, 100000);
+    PERFORM eventstore.es_subscription_check_range('start_after', start_after, 0, 9223372036854775807);
     head := eventstore.es_feed_head();
-    PERFORM eventstore.es_subscription_check_range('start_after', start_after, 0, head);
+    IF start_after > head THEN
+        RAISE EXCEPTION 'start_after is beyond the head of the feed' USING ERRCODE = '22023',
+            DETAIL = format('It is %s; the head is %s.', start_after, head),
+            HINT = 'Start from 0 (every event), from es_feed_head() (new events only) or from a position already read.';
+    END IF;
     BEGIN
         INSERT INTO eventstore.subscriptions AS s
             (name, category, types, strategy, lease_ms, max_retries, max_in_flight,

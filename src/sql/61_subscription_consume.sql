@@ -255,11 +255,11 @@ BEGIN
         RAISE EXCEPTION 'too many positions in one call' USING ERRCODE = '54000',
             DETAIL = format('There are %s; the limit is 10000.', n);
     END IF;
-    IF array_position(positions, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'positions must not contain null elements' USING ERRCODE = '22004';
-    END IF;
     IF array_ndims(positions) > 1 THEN
         RAISE EXCEPTION 'positions must be a one-dimensional array' USING ERRCODE = '22023';
+    END IF;
+    IF array_position(positions, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'positions must not contain null elements' USING ERRCODE = '22004';
     END IF;
     IF (SELECT count(DISTINCT p) FROM unnest(positions) p) <> n THEN
         RAISE EXCEPTION 'positions must not repeat' USING ERRCODE = '22023';
@@ -371,6 +371,9 @@ BEGIN
     IF cardinality(event_ids) > 10000 THEN
         RAISE EXCEPTION 'too many event ids in one call' USING ERRCODE = '54000',
             DETAIL = format('There are %s; the limit is 10000.', cardinality(event_ids));
+    END IF;
+    IF array_ndims(event_ids) > 1 THEN
+        RAISE EXCEPTION 'event_ids must be a one-dimensional array' USING ERRCODE = '22023';
     END IF;
     IF array_position(event_ids, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'event_ids must not contain null elements' USING ERRCODE = '22004';
