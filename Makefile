@@ -33,7 +33,8 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 ISOLATION      = checkpoint_race delete_append_race direct_insert_counter \
                  expected_version_race feed_no_skip idempotent_retry_race \
                  multi_stream_deadlock read_check_race read_gap_snapshot retention_race shard_identity_race \
-                 snapshot_append_race wait_wakeup
+                 snapshot_append_race subscription_checkpoint subscription_join_leave \
+                 subscription_lease subscription_pinned wait_wakeup
 ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 # Perl TAP tests (PostgreSQL::Test::Cluster) live in test/t/, not PGXS's

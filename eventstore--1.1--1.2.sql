@@ -439,7 +439,9 @@ COMMENT ON FUNCTION eventstore.es_subscription_claim(eventstore.subscriptions, t
 
 -- Pull the next matching events from the feed into the pool.  Reads first
 -- without writing; only when it found events does it lock the subscription
--- row (one puller at a time), read again from the locked cursor and insert.
+-- row (one puller at a time; SKIP LOCKED: a fetch never waits for another's
+-- transaction), read again from the locked cursor and insert; its commit
+-- wakes the fetches that skipped.
 -- The page stops at the feed's safe position (es_load_feed), so no event can
 -- commit later below the new cursor.  Returns whether it wrote; *seen is
 -- how far the feed holds no matching event (to wait after it).
@@ -472,10 +474,12 @@ BEGIN
         RETURN;
     END IF;
 
+    -- Another fetch is pulling (its transaction holds the row): it wakes
+    -- the waiters when it commits; we claim what is there and may wait.
     SELECT s.cursor_position INTO cur FROM eventstore.subscriptions s
-    WHERE s.name = sub.name FOR NO KEY UPDATE;
+    WHERE s.name = sub.name FOR NO KEY UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'subscription "%" does not exist', sub.name USING ERRCODE = 'ES022';
+        RETURN;
     END IF;
     head := eventstore.es_feed_head();
     INSERT INTO eventstore.subscription_events (subscription, position, seq, stream, event_id)
@@ -495,6 +499,9 @@ BEGIN
     WHERE s.name = sub.name AND s.cursor_position < cur;
     seen := greatest(seen, cur);
     wrote := true;
+    IF n > 0 THEN
+        PERFORM eventstore.es_subscription_wake();
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_subscription_pull(eventstore.subscriptions, integer, bigint) IS
