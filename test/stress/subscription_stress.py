@@ -11,7 +11,9 @@ sst_applied and acks (or, 5 % of the time, nacks with retry) in the same
 transaction, logging the settle in sst_settle_log.  A killer thread ends
 consumer backends at random (pg_terminate_backend) at any point of those
 transactions; a killed consumer comes back under a new name, as consumers
-come and go.  Leases are 400 ms, so a killed consumer's events return soon.
+come and go.  Leases are 400 ms, so a killed consumer's events return soon,
+and 3 % of the batches are handled in 500 ms: their acks must be refused
+(ES024/ES025) and roll the projection's writes back.
 
 When the appenders are done, the consumers drain the subscriptions; then:
   * none lost, none applied twice: for each subscription, sst_applied holds
@@ -111,7 +113,9 @@ def consumer(sub, n):
                 cur.execute("COMMIT")
                 if not rows:
                     continue
-                time.sleep(rnd.random() * 0.01)
+                # Now and then a consumer is slower than its lease: its
+                # ack must then be refused, rolling back its projection.
+                time.sleep(0.5 if rnd.random() < 0.03 else rnd.random() * 0.01)
                 cur.execute("BEGIN")
                 retry = [r for r in rows if rnd.random() < 0.05]
                 ack = [r for r in rows if r not in retry]
