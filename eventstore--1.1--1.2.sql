@@ -11,7 +11,8 @@ SELECT eventstore.es_claim_schema();
 -- (Nothing else yet: 1.2's changes go here.)
 
 -- >>> issue 25: managed subscriptions, as src/sql/60_subscriptions.sql,
--- 61_subscription_consume.sql and 62_subscription_views.sql create them.
+-- 61_subscription_consume.sql, 62_subscription_views.sql and 63_projections.sql
+-- create them.
 
 -- Managed subscriptions (issue 25; docs/subscriptions.md): the tables, the
 -- checks every call shares, and the admin's functions.  Consumers' calls are
@@ -28,6 +29,8 @@ CREATE TABLE eventstore.subscriptions (
     max_in_flight   integer     NOT NULL,
     start_after     bigint      NOT NULL,
     cursor_position bigint      NOT NULL,
+    handler         regprocedure,
+    run_as          name,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT subscriptions_pkey PRIMARY KEY (name),
     CONSTRAINT subscriptions_strategy_check
@@ -235,6 +238,31 @@ $$;
 COMMENT ON FUNCTION eventstore.es_subscription_check_range(text, bigint, bigint, bigint) IS
     'Internal: refuse a NULL (22004) or out-of-range (22023) limit.';
 
+-- Ensure a projection handler is a plain function of one eventstore.events
+-- returning void, that the calling role may execute (ES027).
+CREATE FUNCTION eventstore.es_check_projection_handler(handler regprocedure) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pg_catalog.pg_proc;
+BEGIN
+    SELECT * INTO STRICT p FROM pg_catalog.pg_proc x WHERE x.oid = handler;
+    IF p.prokind <> 'f' OR p.pronargs <> 1 OR p.proretset
+       OR p.proargtypes[0] <> 'eventstore.events'::regtype
+       OR p.prorettype <> 'void'::regtype THEN
+        RAISE EXCEPTION 'handler % has the wrong signature', handler
+            USING ERRCODE = 'ES027',
+                  DETAIL = 'A projection handler is a function of one eventstore.events returning void.',
+                  HINT = 'CREATE FUNCTION my_projection(e eventstore.events) RETURNS void ...';
+    END IF;
+    IF NOT has_function_privilege(eventstore.es_subscription_caller(), handler, 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied for function %', handler USING ERRCODE = '42501',
+            DETAIL = 'The handler runs as the role that creates the subscription, which must be allowed to execute it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_check_projection_handler(regprocedure) IS
+    'Internal: refuse a projection handler of the wrong signature (ES027) or one the calling role cannot execute (42501).';
+
 CREATE FUNCTION eventstore.es_create_subscription(
     name          text,
     category      text    DEFAULT NULL,
@@ -243,7 +271,8 @@ CREATE FUNCTION eventstore.es_create_subscription(
     strategy      text    DEFAULT 'round_robin',
     lease_ms      integer DEFAULT 30000,
     max_retries   integer DEFAULT 10,
-    max_in_flight integer DEFAULT 1000)
+    max_in_flight integer DEFAULT 1000,
+    handler       regprocedure DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -279,6 +308,9 @@ BEGIN
     PERFORM eventstore.es_subscription_check_range('max_retries', max_retries, 0, 1000);
     PERFORM eventstore.es_subscription_check_range('max_in_flight', max_in_flight, 1, 100000);
     PERFORM eventstore.es_subscription_check_range('start_after', start_after, 0, 9223372036854775807);
+    IF handler IS NOT NULL THEN
+        PERFORM eventstore.es_check_projection_handler(handler);
+    END IF;
     head := eventstore.es_feed_head();
     IF start_after > head THEN
         RAISE EXCEPTION 'start_after is beyond the head of the feed' USING ERRCODE = '22023',
@@ -288,17 +320,19 @@ BEGIN
     BEGIN
         INSERT INTO eventstore.subscriptions AS s
             (name, category, types, strategy, lease_ms, max_retries, max_in_flight,
-             start_after, cursor_position)
+             start_after, cursor_position, handler, run_as)
         VALUES (name, category, types, strategy, lease_ms, max_retries, max_in_flight,
-                start_after, start_after);
+                start_after, start_after, handler,
+                CASE WHEN handler IS NOT NULL
+                     THEN pg_get_userbyid(eventstore.es_subscription_caller()) END);
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'subscription "%" already exists', name USING ERRCODE = 'ES026',
             HINT = 'Drop it first with es_drop_subscription, or choose another name.';
     END;
 END
 $$;
-COMMENT ON FUNCTION eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer) IS
-    'Admin: create a managed subscription of the events after start_after (0: all; es_feed_head(): from now), optionally of one category and some event types, with strategy pinned (per-stream order, one event of a stream in flight) or round_robin, a lease, retries before parking and a limit on events in flight (docs/subscriptions.md).';
+COMMENT ON FUNCTION eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer, regprocedure) IS
+    'Admin: create a managed subscription of the events after start_after (0: all; es_feed_head(): from now), optionally of one category and some event types, with strategy pinned (per-stream order, one event of a stream in flight) or round_robin, a lease, retries before parking and a limit on events in flight; with a handler (a function of one eventstore.events returning void) the server runs it as a projection, as the creating role (docs/subscriptions.md).';
 
 CREATE FUNCTION eventstore.es_drop_subscription(name text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -528,6 +562,10 @@ DECLARE
     n         integer;
 BEGIN
     sub := eventstore.es_subscription_for_call(subscription);
+    IF sub.handler IS NOT NULL THEN
+        RAISE EXCEPTION 'subscription "%" is run by the server', sub.name USING ERRCODE = 'ES028',
+            DETAIL = format('Its handler %s runs in the projection worker (es_run_projection).', sub.handler);
+    END IF;
     PERFORM eventstore.es_subscription_check_name('consumer name', who);
     PERFORM eventstore.es_subscription_check_range('max_count', max_count, 1, 10000);
     PERFORM eventstore.es_subscription_check_range('wait_ms', wait_ms, 0, 3600000);
@@ -935,7 +973,8 @@ REVOKE ALL ON FUNCTION
     eventstore.es_subscription_allowed(text), eventstore.es_subscription_check_name(text, text),
     eventstore.es_subscription_for_call(text), eventstore.es_subscription_check_admin(),
     eventstore.es_subscription_check_range(text, bigint, bigint, bigint),
-    eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer),
+    eventstore.es_check_projection_handler(regprocedure),
+    eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer, regprocedure),
     eventstore.es_drop_subscription(text), eventstore.es_replay_parked(text, bigint[]),
     eventstore.es_subscription_claim(eventstore.subscriptions, text, integer),
     eventstore.es_subscription_pull(eventstore.subscriptions, integer, bigint),
@@ -950,7 +989,7 @@ FROM PUBLIC;
 REVOKE ALL ON eventstore.subscription_stats, eventstore.subscription_consumer_stats,
     eventstore.subscription_parked_events FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer),
+    eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer, regprocedure),
     eventstore.es_drop_subscription(text), eventstore.es_replay_parked(text, bigint[]),
     eventstore.es_grant_subscription(name, text), eventstore.es_revoke_subscription(name, text),
     eventstore.es_fetch(text, text, integer, integer),
@@ -961,6 +1000,179 @@ GRANT EXECUTE ON FUNCTION
 TO @extowner@;
 GRANT SELECT ON eventstore.subscription_stats, eventstore.subscription_consumer_stats,
     eventstore.subscription_parked_events TO @extowner@;
+
+-- Projections run in the server (docs/subscriptions.md, section 7): a
+-- subscription with a handler is consumed by es_run_projection, which the
+-- projection worker (src/projection_worker.c) calls in batches, as the
+-- role that created the subscription.  One batch is one transaction: the
+-- claim, every handler call and the ack commit together (exactly-once); an
+-- event whose handler fails is retried, and parked after max_retries, in
+-- the same transaction, while the others of the batch are acked.
+
+-- Lease up to max_count events of a projection's subscription to the
+-- server, pulling from the feed when the pool has none.  Only the
+-- subscription's run_as role (or a superuser) may.
+CREATE FUNCTION eventstore.es_projection_claim(subscription text, max_count integer)
+RETURNS SETOF eventstore.events
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    sub     eventstore.subscriptions;
+    claimed bigint[];
+    seen    bigint;
+    pulled  boolean;
+BEGIN
+    PERFORM eventstore.es_subscription_check_name('subscription name', subscription);
+    PERFORM eventstore.es_subscription_check_range('max_count', max_count, 1, 10000);
+    SELECT * INTO sub FROM eventstore.subscriptions s WHERE s.name = subscription;
+    IF NOT FOUND OR sub.handler IS NULL THEN
+        RAISE EXCEPTION 'subscription "%" is not a projection', subscription USING ERRCODE = 'ES022',
+            HINT = 'Create it with a handler (es_create_subscription(..., handler => ...)).';
+    END IF;
+    IF NOT pg_has_role(eventstore.es_subscription_caller(), sub.run_as, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for projection "%"', subscription USING ERRCODE = '42501',
+            DETAIL = format('It runs as role "%s".', sub.run_as);
+    END IF;
+    claimed := eventstore.es_subscription_claim(sub, 'server', max_count);
+    IF cardinality(claimed) = 0 THEN
+        SELECT p.seen, p.wrote INTO seen, pulled
+        FROM eventstore.es_subscription_pull(sub, greatest(max_count, 100), sub.cursor_position) p;
+        IF pulled THEN
+            claimed := eventstore.es_subscription_claim(sub, 'server', max_count);
+        END IF;
+    END IF;
+    IF cardinality(claimed) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO eventstore.subscription_consumers AS c (subscription, consumer, last_fetch_at)
+    VALUES (sub.name, 'server', clock_timestamp())
+    ON CONFLICT ON CONSTRAINT subscription_consumers_pkey
+    DO UPDATE SET last_fetch_at = excluded.last_fetch_at;
+    RETURN QUERY
+        SELECT ev.* FROM unnest(claimed) WITH ORDINALITY AS c(pos, ord)
+        JOIN eventstore.events ev ON ev.position = c.pos
+        ORDER BY c.ord;
+    -- Deleted from the store meanwhile: nothing left to handle.
+    DELETE FROM eventstore.subscription_events e
+    WHERE e.subscription = sub.name AND e.position = ANY (claimed)
+      AND NOT EXISTS (SELECT 1 FROM eventstore.events ev WHERE ev.position = e.position);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_projection_claim(text, integer) IS
+    'Internal (es_run_projection): lease a batch of a projection''s events to the server.';
+
+-- Settle a batch: ack what was handled, retry (or park, out of tries) what
+-- failed, with the handler's error as the reason.
+CREATE FUNCTION eventstore.es_projection_settle(subscription text, handled bigint[],
+                                                failed bigint[], reasons text[])
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    sub eventstore.subscriptions;
+    i   integer;
+BEGIN
+    SELECT * INTO sub FROM eventstore.subscriptions s WHERE s.name = subscription;
+    IF NOT FOUND OR sub.handler IS NULL
+       OR NOT pg_has_role(eventstore.es_subscription_caller(), sub.run_as, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for projection "%"', subscription USING ERRCODE = '42501';
+    END IF;
+    -- The batch's claim is in this same transaction, so no other consumer
+    -- could see these leases: a batch slower than lease_ms keeps them.
+    UPDATE eventstore.subscription_events e
+    SET lease_until = clock_timestamp() + sub.lease_ms * interval '1 millisecond'
+    WHERE e.subscription = sub.name AND e.consumer = 'server'
+      AND e.position = ANY (handled || failed);
+    IF cardinality(handled) > 0 THEN
+        PERFORM eventstore.es_subscription_settle(sub, 'server', handled, 'ack', NULL, 0);
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(failed), 0) LOOP
+        PERFORM eventstore.es_subscription_settle(sub, 'server', ARRAY[failed[i]], 'retry',
+                                                  left(reasons[i], 10000), 1000);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_projection_settle(text, bigint[], bigint[], text[]) IS
+    'Internal (es_run_projection): ack the handled events of a batch, retry or park the failed ones.';
+
+-- One batch of a projection, in the caller's transaction and with the
+-- caller's rights (not SECURITY DEFINER: the handler must never run as the
+-- store's owner).  Each handler call runs in a subtransaction, so a failing
+-- event is rolled back alone.  Returns how many events were handled or
+-- failed (0: nothing to do).
+CREATE FUNCTION eventstore.es_run_projection(subscription text, max_count integer DEFAULT 100)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    call    text;
+    ev      eventstore.events;
+    handled bigint[] := '{}';
+    failed  bigint[] := '{}';
+    reasons text[] := '{}';
+BEGIN
+    -- The handler's name from the catalog, quoted: never text a caller chose.
+    SELECT format('SELECT %I.%I($1)', n.nspname, p.proname) INTO call
+    FROM eventstore.es_projection_handler(subscription) h
+    JOIN pg_catalog.pg_proc p ON p.oid = h.handler
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace;
+    FOR ev IN SELECT * FROM eventstore.es_projection_claim(subscription, max_count) LOOP
+        BEGIN
+            EXECUTE call USING ev;
+            handled := handled || ev.position;
+        EXCEPTION WHEN OTHERS THEN
+            failed := failed || ev.position;
+            reasons := reasons || format('%s: %s', SQLSTATE, SQLERRM);
+        END;
+    END LOOP;
+    IF cardinality(handled) + cardinality(failed) > 0 THEN
+        PERFORM eventstore.es_projection_settle(subscription, handled, failed, reasons);
+    END IF;
+    RETURN cardinality(handled) + cardinality(failed);
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_run_projection(text, integer) IS
+    'Run one batch of a projection (a subscription with a handler) in the current transaction, as the current role, which must be the subscription''s run_as: each event''s handler call, then the acks, commit together; a failing event is retried and parked after max_retries. The projection worker calls it; it can be called by hand or from pg_cron too. Returns how many events it handled.';
+
+-- The handler of a projection the caller may run.
+CREATE FUNCTION eventstore.es_projection_handler(subscription text, OUT handler regprocedure)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    sub eventstore.subscriptions;
+BEGIN
+    PERFORM eventstore.es_subscription_check_name('subscription name', subscription);
+    SELECT * INTO sub FROM eventstore.subscriptions s WHERE s.name = subscription;
+    IF NOT FOUND OR sub.handler IS NULL THEN
+        RAISE EXCEPTION 'subscription "%" is not a projection', subscription USING ERRCODE = 'ES022',
+            HINT = 'Create it with a handler (es_create_subscription(..., handler => ...)).';
+    END IF;
+    IF NOT pg_has_role(eventstore.es_subscription_caller(), sub.run_as, 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for projection "%"', subscription USING ERRCODE = '42501',
+            DETAIL = format('It runs as role "%s".', sub.run_as);
+    END IF;
+    handler := sub.handler;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_projection_handler(text) IS
+    'Internal (es_run_projection): the handler of a projection the calling role runs.';
+
+-- The projections the worker runs, with their roles (the worker runs as a
+-- superuser and takes each role for its batches).
+CREATE FUNCTION eventstore.es_projections(OUT subscription text, OUT run_as name)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT s.name, s.run_as FROM eventstore.subscriptions s
+    WHERE s.handler IS NOT NULL ORDER BY s.name;
+END;
+COMMENT ON FUNCTION eventstore.es_projections() IS
+    'Internal (the projection worker): the subscriptions with a handler and the role each runs as.';
+
+REVOKE ALL ON FUNCTION eventstore.es_projection_claim(text, integer),
+    eventstore.es_projection_settle(text, bigint[], bigint[], text[]),
+    eventstore.es_run_projection(text, integer), eventstore.es_projection_handler(text),
+    eventstore.es_projections() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION eventstore.es_projection_claim(text, integer),
+    eventstore.es_projection_settle(text, bigint[], bigint[], text[]),
+    eventstore.es_run_projection(text, integer), eventstore.es_projection_handler(text)
+TO @extowner@;
 
 -- The store's own list of objects on its tables gains the subscription
 -- tables' (src/sql/86_table_additions.sql).

@@ -52,6 +52,8 @@
 #define ERRCODE_ES_NOT_LEASED				MAKE_SQLSTATE('E','S','0','2','4')
 #define ERRCODE_ES_LEASE_RAN_OUT			MAKE_SQLSTATE('E','S','0','2','5')
 #define ERRCODE_ES_SUBSCRIPTION_EXISTS		MAKE_SQLSTATE('E','S','0','2','6')
+#define ERRCODE_ES_HANDLER_SIGNATURE		MAKE_SQLSTATE('E','S','0','2','7')
+#define ERRCODE_ES_RUN_BY_SERVER			MAKE_SQLSTATE('E','S','0','2','8')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -209,6 +211,9 @@ extern int64 es_feed_safe_position_ext(TimestampTz *next_deadline);
 extern void es_invalidate_position_counter(void);
 extern void es_note_direct_insert(void);
 extern ConditionVariable *es_feed_condition_variable(void);
+
+/* src/projection_worker.c: the projection worker's setting and registration */
+extern void es_projection_worker_init(void);
 
 /* src/events_rel.c */
 struct RelationData;

@@ -13,6 +13,8 @@ CREATE TABLE eventstore.subscriptions (
     max_in_flight   integer     NOT NULL,
     start_after     bigint      NOT NULL,
     cursor_position bigint      NOT NULL,
+    handler         regprocedure,
+    run_as          name,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT subscriptions_pkey PRIMARY KEY (name),
     CONSTRAINT subscriptions_strategy_check
@@ -220,6 +222,31 @@ $$;
 COMMENT ON FUNCTION eventstore.es_subscription_check_range(text, bigint, bigint, bigint) IS
     'Internal: refuse a NULL (22004) or out-of-range (22023) limit.';
 
+-- Ensure a projection handler is a plain function of one eventstore.events
+-- returning void, that the calling role may execute (ES027).
+CREATE FUNCTION eventstore.es_check_projection_handler(handler regprocedure) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p pg_catalog.pg_proc;
+BEGIN
+    SELECT * INTO STRICT p FROM pg_catalog.pg_proc x WHERE x.oid = handler;
+    IF p.prokind <> 'f' OR p.pronargs <> 1 OR p.proretset
+       OR p.proargtypes[0] <> 'eventstore.events'::regtype
+       OR p.prorettype <> 'void'::regtype THEN
+        RAISE EXCEPTION 'handler % has the wrong signature', handler
+            USING ERRCODE = 'ES027',
+                  DETAIL = 'A projection handler is a function of one eventstore.events returning void.',
+                  HINT = 'CREATE FUNCTION my_projection(e eventstore.events) RETURNS void ...';
+    END IF;
+    IF NOT has_function_privilege(eventstore.es_subscription_caller(), handler, 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied for function %', handler USING ERRCODE = '42501',
+            DETAIL = 'The handler runs as the role that creates the subscription, which must be allowed to execute it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION eventstore.es_check_projection_handler(regprocedure) IS
+    'Internal: refuse a projection handler of the wrong signature (ES027) or one the calling role cannot execute (42501).';
+
 CREATE FUNCTION eventstore.es_create_subscription(
     name          text,
     category      text    DEFAULT NULL,
@@ -228,7 +255,8 @@ CREATE FUNCTION eventstore.es_create_subscription(
     strategy      text    DEFAULT 'round_robin',
     lease_ms      integer DEFAULT 30000,
     max_retries   integer DEFAULT 10,
-    max_in_flight integer DEFAULT 1000)
+    max_in_flight integer DEFAULT 1000,
+    handler       regprocedure DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -264,6 +292,9 @@ BEGIN
     PERFORM eventstore.es_subscription_check_range('max_retries', max_retries, 0, 1000);
     PERFORM eventstore.es_subscription_check_range('max_in_flight', max_in_flight, 1, 100000);
     PERFORM eventstore.es_subscription_check_range('start_after', start_after, 0, 9223372036854775807);
+    IF handler IS NOT NULL THEN
+        PERFORM eventstore.es_check_projection_handler(handler);
+    END IF;
     head := eventstore.es_feed_head();
     IF start_after > head THEN
         RAISE EXCEPTION 'start_after is beyond the head of the feed' USING ERRCODE = '22023',
@@ -273,17 +304,19 @@ BEGIN
     BEGIN
         INSERT INTO eventstore.subscriptions AS s
             (name, category, types, strategy, lease_ms, max_retries, max_in_flight,
-             start_after, cursor_position)
+             start_after, cursor_position, handler, run_as)
         VALUES (name, category, types, strategy, lease_ms, max_retries, max_in_flight,
-                start_after, start_after);
+                start_after, start_after, handler,
+                CASE WHEN handler IS NOT NULL
+                     THEN pg_get_userbyid(eventstore.es_subscription_caller()) END);
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'subscription "%" already exists', name USING ERRCODE = 'ES026',
             HINT = 'Drop it first with es_drop_subscription, or choose another name.';
     END;
 END
 $$;
-COMMENT ON FUNCTION eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer) IS
-    'Admin: create a managed subscription of the events after start_after (0: all; es_feed_head(): from now), optionally of one category and some event types, with strategy pinned (per-stream order, one event of a stream in flight) or round_robin, a lease, retries before parking and a limit on events in flight (docs/subscriptions.md).';
+COMMENT ON FUNCTION eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer, regprocedure) IS
+    'Admin: create a managed subscription of the events after start_after (0: all; es_feed_head(): from now), optionally of one category and some event types, with strategy pinned (per-stream order, one event of a stream in flight) or round_robin, a lease, retries before parking and a limit on events in flight; with a handler (a function of one eventstore.events returning void) the server runs it as a projection, as the creating role (docs/subscriptions.md).';
 
 CREATE FUNCTION eventstore.es_drop_subscription(name text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

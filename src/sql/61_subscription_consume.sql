@@ -176,6 +176,10 @@ DECLARE
     n         integer;
 BEGIN
     sub := eventstore.es_subscription_for_call(subscription);
+    IF sub.handler IS NOT NULL THEN
+        RAISE EXCEPTION 'subscription "%" is run by the server', sub.name USING ERRCODE = 'ES028',
+            DETAIL = format('Its handler %s runs in the projection worker (es_run_projection).', sub.handler);
+    END IF;
     PERFORM eventstore.es_subscription_check_name('consumer name', who);
     PERFORM eventstore.es_subscription_check_range('max_count', max_count, 1, 10000);
     PERFORM eventstore.es_subscription_check_range('wait_ms', wait_ms, 0, 3600000);

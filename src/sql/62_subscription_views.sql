@@ -136,7 +136,8 @@ REVOKE ALL ON FUNCTION
     eventstore.es_subscription_allowed(text), eventstore.es_subscription_check_name(text, text),
     eventstore.es_subscription_for_call(text), eventstore.es_subscription_check_admin(),
     eventstore.es_subscription_check_range(text, bigint, bigint, bigint),
-    eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer),
+    eventstore.es_check_projection_handler(regprocedure),
+    eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer, regprocedure),
     eventstore.es_drop_subscription(text), eventstore.es_replay_parked(text, bigint[]),
     eventstore.es_subscription_claim(eventstore.subscriptions, text, integer),
     eventstore.es_subscription_pull(eventstore.subscriptions, integer, bigint),
@@ -151,7 +152,7 @@ FROM PUBLIC;
 REVOKE ALL ON eventstore.subscription_stats, eventstore.subscription_consumer_stats,
     eventstore.subscription_parked_events FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer),
+    eventstore.es_create_subscription(text, text, text[], bigint, text, integer, integer, integer, regprocedure),
     eventstore.es_drop_subscription(text), eventstore.es_replay_parked(text, bigint[]),
     eventstore.es_grant_subscription(name, text), eventstore.es_revoke_subscription(name, text),
     eventstore.es_fetch(text, text, integer, integer),
