@@ -9,8 +9,11 @@ run:   two appenders (category crs) and, for each subscription named, two
        once: acknowledged acks the store must still hold after the crash.
 drain: consumers only, until every event of the category is applied for
        every subscription; exits 1 after 120 s.
+append: appenders only, until their connections break (for the projection
+       worker's test, 091_projection_worker.pl; every 50th event is a
+       poison event its handler refuses).
 
-Usage: subscription_crash_worker.py run|drain CONNINFO ACKFILE SUB...
+Usage: subscription_crash_worker.py run|drain|append CONNINFO ACKFILE SUB...
 """
 import random
 import sys
@@ -37,8 +40,12 @@ def appender(n):
     try:
         cur = connect().cursor()
         while not done.is_set():
-            cur.execute("SELECT count(*) FROM eventstore.es_append(%s, 'Step', '{}'::jsonb)",
-                        ('crs-%d' % rnd.randrange(8),))
+            k = rnd.randrange(50)
+            cur.execute("SELECT count(*) FROM eventstore.es_append(%s, 'Step', %s::jsonb)",
+                        ('crs-%d' % rnd.randrange(8),
+                         '{"poison": "yes"}' if k == 0 and mode == 'append' else '{}'))
+            if mode == 'append':
+                time.sleep(0.005)   # a pace the projection keeps up with
     except psycopg2.Error:
         pass
 
@@ -81,7 +88,9 @@ def drained():
 
 
 threads = [threading.Thread(target=consumer, args=(s, i)) for s in subs for i in range(2)]
-if mode == 'run':
+if mode == 'append':
+    threads = []
+if mode in ('run', 'append'):
     threads += [threading.Thread(target=appender, args=(i,)) for i in range(2)]
 for t in threads:
     t.start()
