@@ -70,6 +70,20 @@ check "billing's own operators on its search_path change nothing" \
     "$(as_role sec50_billing sec50_db -c "CREATE FUNCTION sec50_evil.eq(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true'" \
         -c "CREATE OPERATOR sec50_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = sec50_evil.eq)" \
         -c "SET search_path = sec50_evil, pg_catalog" -c "SELECT count(*) FROM eventstore.es_fetch('billing', 'b1', 10)" | tail -1)" "4"
+# Projections: the handler runs as the admin that made the subscription,
+# never as a superuser, and nobody else may run it.
+as_role sec50_owner sec50_db -v ON_ERROR_STOP=1 \
+    -c "CREATE TABLE public.sec50_seen (who name, su boolean)" \
+    -c "CREATE FUNCTION public.sec50_handler(e eventstore.events) RETURNS void LANGUAGE sql
+        AS 'INSERT INTO public.sec50_seen SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)'" \
+    -c "SELECT eventstore.es_create_subscription('sec50_proj', category => 'invoice', handler => 'public.sec50_handler(eventstore.events)')" >/dev/null
+check "billing cannot run the owner's projection" \
+    "$(sqlstate sec50_billing sec50_db "SELECT eventstore.es_run_projection('sec50_proj')")" "42501"
+as_role sec50_owner sec50_db -c "SELECT eventstore.es_run_projection('sec50_proj')" >/dev/null
+check "the handler ran as the subscription's admin, not as a superuser" \
+    "$(as_su sec50_db -c "SELECT string_agg(DISTINCT who || ':' || su, ',') FROM public.sec50_seen")" "sec50_owner:false"
+check "billing cannot make a projection that would run its code as the admin" \
+    "$(sqlstate sec50_billing sec50_db "SELECT eventstore.es_create_subscription('mine', handler => 'public.sec50_handler(eventstore.events)')")" "42501"
 # Revoked, or dropped and made again: the grant is gone.
 as_role sec50_owner sec50_db -c "SELECT eventstore.es_revoke_subscription('sec50_billing', 'billing')" >/dev/null
 check "after es_revoke_subscription billing's fetch is refused" \
