@@ -14,6 +14,7 @@ DECLARE
     now_ts    timestamptz := clock_timestamp();
     in_flight integer;
     n         integer;
+    picked    bigint[];
     claimed   bigint[];
 BEGIN
     -- Events whose last allowed delivery's lease ran out: parked.
@@ -43,8 +44,11 @@ BEGIN
         RETURN '{}';
     END IF;
 
+    -- The rows first (locked, SKIP LOCKED), then the update by primary key:
+    -- the pool is small and often not analyzed, and a join would be planned
+    -- as a nested loop over it.
     IF sub.strategy = 'pinned' THEN
-        WITH c AS (
+        picked := ARRAY(
             SELECT e.position FROM eventstore.subscription_events e
             WHERE e.subscription = sub.name
               AND (e.lease_until IS NULL OR e.lease_until <= now_ts)
@@ -53,32 +57,27 @@ BEGIN
                               WHERE h.subscription = e.subscription AND h.stream = e.stream
                                 AND h.seq < e.seq)
             ORDER BY e.seq LIMIT n
-            FOR UPDATE OF e SKIP LOCKED),
-        u AS (
-            UPDATE eventstore.subscription_events e
-            SET consumer = es_subscription_claim.consumer,
-                lease_until = now_ts + sub.lease_ms * interval '1 millisecond',
-                tries = e.tries + 1
-            FROM c WHERE e.subscription = sub.name AND e.position = c.position
-            RETURNING e.position, e.seq)
-        SELECT array_agg(u.position ORDER BY u.seq) INTO claimed FROM u;
+            FOR UPDATE OF e SKIP LOCKED);
     ELSE
-        WITH c AS (
+        picked := ARRAY(
             SELECT e.position FROM eventstore.subscription_events e
             WHERE e.subscription = sub.name
               AND (e.lease_until IS NULL OR e.lease_until <= now_ts)
               AND e.available_at <= now_ts
             ORDER BY e.seq LIMIT n
-            FOR UPDATE SKIP LOCKED),
-        u AS (
-            UPDATE eventstore.subscription_events e
-            SET consumer = es_subscription_claim.consumer,
-                lease_until = now_ts + sub.lease_ms * interval '1 millisecond',
-                tries = e.tries + 1
-            FROM c WHERE e.subscription = sub.name AND e.position = c.position
-            RETURNING e.position, e.seq)
-        SELECT array_agg(u.position ORDER BY u.seq) INTO claimed FROM u;
+            FOR UPDATE SKIP LOCKED);
     END IF;
+    IF cardinality(picked) = 0 THEN
+        RETURN '{}';
+    END IF;
+    WITH u AS (
+        UPDATE eventstore.subscription_events e
+        SET consumer = es_subscription_claim.consumer,
+            lease_until = now_ts + sub.lease_ms * interval '1 millisecond',
+            tries = e.tries + 1
+        WHERE e.subscription = sub.name AND e.position = ANY (picked)
+        RETURNING e.position, e.seq)
+    SELECT array_agg(u.position ORDER BY u.seq) INTO claimed FROM u;
     RETURN coalesce(claimed, '{}');
 END
 $$;
@@ -130,16 +129,14 @@ BEGIN
         RETURN;
     END IF;
     head := eventstore.es_feed_head();
-    INSERT INTO eventstore.subscription_events (subscription, position, seq, stream, event_id)
-    SELECT sub.name, f.position, nextval('eventstore.subscription_events_seq'::regclass),
-           f.stream, f.event_id
-    FROM eventstore.es_load_feed(cur, page::bigint, NULL::bigint, false, sub.category, sub.types) f
-    ORDER BY f.position;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    IF n > 0 THEN
-        SELECT max(e.position) INTO last_pos FROM eventstore.subscription_events e
-        WHERE e.subscription = sub.name AND e.position > cur;
-    END IF;
+    WITH ins AS (
+        INSERT INTO eventstore.subscription_events (subscription, position, seq, stream, event_id)
+        SELECT sub.name, f.position, nextval('eventstore.subscription_events_seq'::regclass),
+               f.stream, f.event_id
+        FROM eventstore.es_load_feed(cur, page::bigint, NULL::bigint, false, sub.category, sub.types) f
+        ORDER BY f.position
+        RETURNING position)
+    SELECT count(*), max(ins.position) INTO n, last_pos FROM ins;
     -- A page that was not full returned every matching event up to the head
     -- read before it.
     cur := CASE WHEN n < page THEN greatest(head, coalesce(last_pos, cur)) ELSE last_pos END;
@@ -186,7 +183,8 @@ BEGIN
     deadline := clock_timestamp() + wait_ms * interval '1 millisecond';
     -- Each round needs a fresh snapshot: no waiting in REPEATABLE READ.
     waiting := wait_ms > 0 AND current_setting('transaction_isolation') = 'read committed';
-    page := greatest(max_count, 100);
+    -- Pull several batches at a time: a pull costs more than a claim.
+    page := least(greatest(max_count * 4, 400), 10000);
     seen := sub.cursor_position;
     LOOP
         IF waiting THEN
