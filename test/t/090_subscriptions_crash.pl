@@ -4,7 +4,7 @@
 #
 # Each cycle runs appenders and, for a round-robin and a pinned
 # subscription, consumers that apply each event to crs_applied and ack in
-# the same transaction (subscription_crash_worker.py, beside this file),
+# the same transaction (helpers/subscription_crash_worker.py, beside this file),
 # logging every ack whose COMMIT returned.  Then the server is killed with
 # SIGKILL (one backend, or the whole server, alternately) and started again.
 # After each restart: every acknowledged ack's event is in crs_applied
@@ -22,7 +22,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $cycles = $ENV{ES_SUBSCRIPTION_CRASH_CYCLES} // 3;
-my $worker = dirname(__FILE__) . '/subscription_crash_worker.py';
+my $worker = dirname(__FILE__) . '/helpers/subscription_crash_worker.py';
 my @subs = ('crs_rr', 'crs_pin');
 
 my $node = PostgreSQL::Test::Cluster->new('subscriptions_crash');

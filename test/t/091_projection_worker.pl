@@ -14,7 +14,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $worker = dirname(__FILE__) . '/subscription_crash_worker.py';
+my $worker = dirname(__FILE__) . '/helpers/subscription_crash_worker.py';
 my $node = PostgreSQL::Test::Cluster->new('projection_worker');
 $node->init;
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'eventstore'");
