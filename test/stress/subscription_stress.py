@@ -161,22 +161,26 @@ def killer():
 
 def main():
     setup()
-    threads = [threading.Thread(target=appender, args=(i,)) for i in range(3)]
-    threads += [threading.Thread(target=consumer, args=(s, i)) for s in SUBS for i in range(CONSUMERS)]
+    appenders = [threading.Thread(target=appender, args=(i,)) for i in range(3)]
+    threads = appenders + [threading.Thread(target=consumer, args=(s, i)) for s in SUBS for i in range(CONSUMERS)]
     k = threading.Thread(target=killer)
     for t in threads:
         t.start()
     k.start()
     time.sleep(DURATION)
     appending.set()
+    for t in appenders:     # their last transactions have ended: the total is final
+        t.join()
     conn = connect()
     cur = conn.cursor()
     cur.execute("SELECT count(*) FROM eventstore.events WHERE category = 'sst'")
     total = cur.fetchone()[0]
     deadline = time.time() + 90
     while time.time() < deadline and not stop.is_set():
-        cur.execute("SELECT count(DISTINCT (sub, position)) FROM sst_applied")
-        if cur.fetchone()[0] >= 2 * total:
+        cur.execute("SELECT count(*) FROM eventstore.events e, unnest(%s::text[]) s"
+                    " WHERE e.category = 'sst' AND NOT EXISTS"
+                    " (SELECT 1 FROM sst_applied a WHERE a.sub = s AND a.position = e.position)", (SUBS,))
+        if cur.fetchone()[0] == 0:
             break
         time.sleep(0.5)
     stop.set()
