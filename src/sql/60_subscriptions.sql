@@ -88,6 +88,9 @@ SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_events', '')
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_parked', '');
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_consumers', '');
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_grants', '');
+-- The pool's arrival order must survive a dump: restored rows keep their
+-- seq, and new ones must come after them.
+SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_events_seq', '');
 REVOKE ALL ON TABLE eventstore.subscriptions, eventstore.subscription_events,
     eventstore.subscription_parked, eventstore.subscription_consumers,
     eventstore.subscription_grants FROM PUBLIC;
