@@ -29,6 +29,7 @@ CREATE TABLE eventstore.subscriptions (
     max_in_flight   integer     NOT NULL,
     start_after     bigint      NOT NULL,
     cursor_position bigint      NOT NULL,
+    next_seq        bigint      NOT NULL DEFAULT 1,
     handler         regprocedure,
     run_as          name,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -41,8 +42,9 @@ COMMENT ON TABLE eventstore.subscriptions IS
 
 -- The pool: events pulled from the feed and not done yet.  A row is leased
 -- while lease_until is in the future, waiting otherwise.  seq is the order of
--- arrival; pinned subscriptions deliver only the lowest seq of each stream.
-CREATE SEQUENCE eventstore.subscription_events_seq;
+-- arrival (from the subscription's next_seq, taken under its row lock, so it
+-- survives a dump); pinned subscriptions deliver only the lowest seq of each
+-- stream.
 CREATE TABLE eventstore.subscription_events (
     subscription text        NOT NULL,
     position     bigint      NOT NULL,
@@ -104,13 +106,9 @@ SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_events', '')
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_parked', '');
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_consumers', '');
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_grants', '');
--- The pool's arrival order must survive a dump: restored rows keep their
--- seq, and new ones must come after them.
-SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_events_seq', '');
 REVOKE ALL ON TABLE eventstore.subscriptions, eventstore.subscription_events,
     eventstore.subscription_parked, eventstore.subscription_consumers,
     eventstore.subscription_grants FROM PUBLIC;
-REVOKE ALL ON SEQUENCE eventstore.subscription_events_seq FROM PUBLIC;
 
 -- The C helpers (src/subscription_wait.c).
 CREATE FUNCTION eventstore.es_subscription_caller() RETURNS oid
@@ -360,13 +358,14 @@ CREATE FUNCTION eventstore.es_replay_parked(subscription text, positions bigint[
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    n integer;
+    n    integer;
+    seq0 bigint;
 BEGIN
     PERFORM eventstore.es_subscription_check_admin();
     PERFORM eventstore.es_subscription_for_call(subscription);
     -- One inserter into the pool at a time (with the pulls): seq order is
     -- commit order, so a replayed event never slips before a leased head.
-    PERFORM 1 FROM eventstore.subscriptions s
+    SELECT s.next_seq INTO seq0 FROM eventstore.subscriptions s
     WHERE s.name = es_replay_parked.subscription FOR NO KEY UPDATE;
     WITH back AS (
         DELETE FROM eventstore.subscription_parked p
@@ -375,9 +374,11 @@ BEGIN
         RETURNING p.position, p.stream, p.event_id)
     INSERT INTO eventstore.subscription_events (subscription, position, seq, stream, event_id)
     SELECT es_replay_parked.subscription, b.position,
-           nextval('eventstore.subscription_events_seq'::regclass), b.stream, b.event_id
-    FROM (SELECT * FROM back ORDER BY position) b;
+           seq0 + pg_catalog.row_number() OVER (ORDER BY b.position) - 1, b.stream, b.event_id
+    FROM back b;
     GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE eventstore.subscriptions s SET next_seq = seq0 + n
+    WHERE s.name = es_replay_parked.subscription;
     IF n > 0 THEN
         PERFORM eventstore.es_subscription_wake();
     END IF;
@@ -487,6 +488,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     head     bigint;
     cur      bigint;
+    seq0     bigint;
     n        integer;
     last_pos bigint;
 BEGIN
@@ -512,7 +514,7 @@ BEGIN
 
     -- Another fetch is pulling (its transaction holds the row): it wakes
     -- the waiters when it commits; we claim what is there and may wait.
-    SELECT s.cursor_position INTO cur FROM eventstore.subscriptions s
+    SELECT s.cursor_position, s.next_seq INTO cur, seq0 FROM eventstore.subscriptions s
     WHERE s.name = sub.name FOR NO KEY UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN;
@@ -520,17 +522,17 @@ BEGIN
     head := eventstore.es_feed_head();
     WITH ins AS (
         INSERT INTO eventstore.subscription_events (subscription, position, seq, stream, event_id)
-        SELECT sub.name, f.position, nextval('eventstore.subscription_events_seq'::regclass),
+        SELECT sub.name, f.position, seq0 + pg_catalog.row_number() OVER (ORDER BY f.position) - 1,
                f.stream, f.event_id
         FROM eventstore.es_load_feed(cur, page::bigint, NULL::bigint, false, sub.category, sub.types) f
-        ORDER BY f.position
         RETURNING position)
     SELECT count(*), max(ins.position) INTO n, last_pos FROM ins;
     -- A page that was not full returned every matching event up to the head
     -- read before it.
     cur := CASE WHEN n < page THEN greatest(head, coalesce(last_pos, cur)) ELSE last_pos END;
-    UPDATE eventstore.subscriptions s SET cursor_position = cur
-    WHERE s.name = sub.name AND s.cursor_position < cur;
+    UPDATE eventstore.subscriptions s SET cursor_position = greatest(s.cursor_position, cur),
+                                          next_seq = seq0 + n
+    WHERE s.name = sub.name;
     seen := greatest(seen, cur);
     wrote := true;
     IF n > 0 THEN
@@ -1001,6 +1003,11 @@ GRANT EXECUTE ON FUNCTION
 TO @extowner@;
 GRANT SELECT ON eventstore.subscription_stats, eventstore.subscription_consumer_stats,
     eventstore.subscription_parked_events TO @extowner@;
+-- pg_dump as the owner reads every table of the store (89_owner_backup.sql
+-- grants it on all tables of a fresh install; an update needs it said).
+GRANT SELECT ON eventstore.subscriptions, eventstore.subscription_events,
+    eventstore.subscription_parked, eventstore.subscription_consumers,
+    eventstore.subscription_grants TO @extowner@;
 
 -- Projections run in the server (docs/subscriptions.md, section 7): a
 -- subscription with a handler is consumed by es_run_projection, which the

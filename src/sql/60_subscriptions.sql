@@ -13,6 +13,7 @@ CREATE TABLE eventstore.subscriptions (
     max_in_flight   integer     NOT NULL,
     start_after     bigint      NOT NULL,
     cursor_position bigint      NOT NULL,
+    next_seq        bigint      NOT NULL DEFAULT 1,
     handler         regprocedure,
     run_as          name,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -25,8 +26,9 @@ COMMENT ON TABLE eventstore.subscriptions IS
 
 -- The pool: events pulled from the feed and not done yet.  A row is leased
 -- while lease_until is in the future, waiting otherwise.  seq is the order of
--- arrival; pinned subscriptions deliver only the lowest seq of each stream.
-CREATE SEQUENCE eventstore.subscription_events_seq;
+-- arrival (from the subscription's next_seq, taken under its row lock, so it
+-- survives a dump); pinned subscriptions deliver only the lowest seq of each
+-- stream.
 CREATE TABLE eventstore.subscription_events (
     subscription text        NOT NULL,
     position     bigint      NOT NULL,
@@ -88,13 +90,9 @@ SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_events', '')
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_parked', '');
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_consumers', '');
 SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_grants', '');
--- The pool's arrival order must survive a dump: restored rows keep their
--- seq, and new ones must come after them.
-SELECT pg_catalog.pg_extension_config_dump('eventstore.subscription_events_seq', '');
 REVOKE ALL ON TABLE eventstore.subscriptions, eventstore.subscription_events,
     eventstore.subscription_parked, eventstore.subscription_consumers,
     eventstore.subscription_grants FROM PUBLIC;
-REVOKE ALL ON SEQUENCE eventstore.subscription_events_seq FROM PUBLIC;
 
 -- The C helpers (src/subscription_wait.c).
 CREATE FUNCTION eventstore.es_subscription_caller() RETURNS oid
@@ -344,13 +342,14 @@ CREATE FUNCTION eventstore.es_replay_parked(subscription text, positions bigint[
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    n integer;
+    n    integer;
+    seq0 bigint;
 BEGIN
     PERFORM eventstore.es_subscription_check_admin();
     PERFORM eventstore.es_subscription_for_call(subscription);
     -- One inserter into the pool at a time (with the pulls): seq order is
     -- commit order, so a replayed event never slips before a leased head.
-    PERFORM 1 FROM eventstore.subscriptions s
+    SELECT s.next_seq INTO seq0 FROM eventstore.subscriptions s
     WHERE s.name = es_replay_parked.subscription FOR NO KEY UPDATE;
     WITH back AS (
         DELETE FROM eventstore.subscription_parked p
@@ -359,9 +358,11 @@ BEGIN
         RETURNING p.position, p.stream, p.event_id)
     INSERT INTO eventstore.subscription_events (subscription, position, seq, stream, event_id)
     SELECT es_replay_parked.subscription, b.position,
-           nextval('eventstore.subscription_events_seq'::regclass), b.stream, b.event_id
-    FROM (SELECT * FROM back ORDER BY position) b;
+           seq0 + pg_catalog.row_number() OVER (ORDER BY b.position) - 1, b.stream, b.event_id
+    FROM back b;
     GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE eventstore.subscriptions s SET next_seq = seq0 + n
+    WHERE s.name = es_replay_parked.subscription;
     IF n > 0 THEN
         PERFORM eventstore.es_subscription_wake();
     END IF;

@@ -98,6 +98,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     head     bigint;
     cur      bigint;
+    seq0     bigint;
     n        integer;
     last_pos bigint;
 BEGIN
@@ -123,7 +124,7 @@ BEGIN
 
     -- Another fetch is pulling (its transaction holds the row): it wakes
     -- the waiters when it commits; we claim what is there and may wait.
-    SELECT s.cursor_position INTO cur FROM eventstore.subscriptions s
+    SELECT s.cursor_position, s.next_seq INTO cur, seq0 FROM eventstore.subscriptions s
     WHERE s.name = sub.name FOR NO KEY UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN;
@@ -131,17 +132,17 @@ BEGIN
     head := eventstore.es_feed_head();
     WITH ins AS (
         INSERT INTO eventstore.subscription_events (subscription, position, seq, stream, event_id)
-        SELECT sub.name, f.position, nextval('eventstore.subscription_events_seq'::regclass),
+        SELECT sub.name, f.position, seq0 + pg_catalog.row_number() OVER (ORDER BY f.position) - 1,
                f.stream, f.event_id
         FROM eventstore.es_load_feed(cur, page::bigint, NULL::bigint, false, sub.category, sub.types) f
-        ORDER BY f.position
         RETURNING position)
     SELECT count(*), max(ins.position) INTO n, last_pos FROM ins;
     -- A page that was not full returned every matching event up to the head
     -- read before it.
     cur := CASE WHEN n < page THEN greatest(head, coalesce(last_pos, cur)) ELSE last_pos END;
-    UPDATE eventstore.subscriptions s SET cursor_position = cur
-    WHERE s.name = sub.name AND s.cursor_position < cur;
+    UPDATE eventstore.subscriptions s SET cursor_position = greatest(s.cursor_position, cur),
+                                          next_seq = seq0 + n
+    WHERE s.name = sub.name;
     seen := greatest(seen, cur);
     wrote := true;
     IF n > 0 THEN

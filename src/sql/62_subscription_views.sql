@@ -163,3 +163,8 @@ GRANT EXECUTE ON FUNCTION
 TO @extowner@;
 GRANT SELECT ON eventstore.subscription_stats, eventstore.subscription_consumer_stats,
     eventstore.subscription_parked_events TO @extowner@;
+-- pg_dump as the owner reads every table of the store (89_owner_backup.sql
+-- grants it on all tables of a fresh install; an update needs it said).
+GRANT SELECT ON eventstore.subscriptions, eventstore.subscription_events,
+    eventstore.subscription_parked, eventstore.subscription_consumers,
+    eventstore.subscription_grants TO @extowner@;
