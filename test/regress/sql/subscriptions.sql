@@ -102,6 +102,14 @@ SELECT subscription, consumer, in_flight, acked, nacked, skipped, parked
 FROM subscription_consumer_stats WHERE subscription IN ('rr', 'short', 'pin') ORDER BY 1, 2;
 SELECT lag_events, lag_seconds >= 0 AS has_age FROM subscription_stats WHERE subscription = 'pin';
 
+-- max_in_flight: a fetch leases no more than the room left
+SELECT es_create_subscription('narrow', category => 'subt', max_in_flight => 2);
+SELECT count(*) AS leased FROM es_fetch('narrow', 'x', 10);
+SELECT count(*) AS no_room FROM es_fetch('narrow', 'y', 10);
+SELECT es_ack('narrow', 'x', ARRAY(SELECT e.position FROM subscription_events e WHERE e.subscription = 'narrow' AND e.consumer = 'x' ORDER BY e.position LIMIT 1));
+SELECT count(*) AS room_for_one FROM es_fetch('narrow', 'y', 10);
+SELECT es_drop_subscription('narrow');
+
 -- start_after: only later events
 SELECT es_create_subscription('late', category => 'subp', start_after => es_feed_head());
 SELECT count(*) FROM es_fetch('late', 'x', 10);
