@@ -68,13 +68,20 @@ es_projection_worker_init(void)
 	List	   *names;
 	ListCell   *lc;
 
+	/*
+	 * A postmaster setting can only be defined while the library is
+	 * preloaded (afterwards DefineCustomStringVariable raises FATAL); without
+	 * the preload there are no workers and no setting, as for
+	 * eventstore.max_databases.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomStringVariable("eventstore.projection_databases",
 							   "Databases whose projections (subscriptions with a handler) run in a background worker.",
 							   "A comma-separated list; one worker per database. Takes effect at server start.",
 							   &projection_databases, "", PGC_POSTMASTER, 0,
 							   NULL, NULL, NULL);
-	if (!process_shared_preload_libraries_in_progress ||
-		projection_databases == NULL || projection_databases[0] == '\0')
+	if (projection_databases == NULL || projection_databases[0] == '\0')
 		return;
 
 	list = pstrdup(projection_databases);
