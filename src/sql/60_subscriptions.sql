@@ -14,7 +14,8 @@ CREATE TABLE eventstore.subscriptions (
     start_after     bigint      NOT NULL,
     cursor_position bigint      NOT NULL,
     next_seq        bigint      NOT NULL DEFAULT 1,
-    handler         regprocedure,
+    -- text, not regprocedure: pg_upgrade refuses reg* columns in tables
+    handler         text,
     run_as          name,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT subscriptions_pkey PRIMARY KEY (name),
@@ -307,7 +308,8 @@ BEGIN
             (name, category, types, strategy, lease_ms, max_retries, max_in_flight,
              start_after, cursor_position, handler, run_as)
         VALUES (name, category, types, strategy, lease_ms, max_retries, max_in_flight,
-                start_after, start_after, handler,
+                start_after, start_after,
+                handler::text,      -- schema-qualified: search_path is pg_catalog here
                 CASE WHEN handler IS NOT NULL
                      THEN pg_get_userbyid(eventstore.es_subscription_caller()) END);
     EXCEPTION WHEN unique_violation THEN

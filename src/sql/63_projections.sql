@@ -144,7 +144,8 @@ BEGIN
         RAISE EXCEPTION 'permission denied for projection "%"', subscription USING ERRCODE = '42501',
             DETAIL = format('It runs as role "%s".', sub.run_as);
     END IF;
-    handler := sub.handler;
+    -- Looked up now: the function may have been dropped or renamed (42883).
+    handler := sub.handler::regprocedure;
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_projection_handler(text) IS
