@@ -49,6 +49,14 @@
 /* dynamic consistency boundaries (docs/dcb.md) */
 #define ERRCODE_ES_CONDITION_FAILED			MAKE_SQLSTATE('E','S','0','1','6')
 #define ERRCODE_ES_AFTER_BEYOND_HEAD		MAKE_SQLSTATE('E','S','0','1','7')
+/* managed subscriptions, raised by src/sql/6x_subscription*.sql (PL/pgSQL) */
+#define ERRCODE_ES_SUBSCRIPTION_NOT_FOUND	MAKE_SQLSTATE('E','S','0','2','2')
+#define ERRCODE_ES_CONSUMER_NOT_FOUND		MAKE_SQLSTATE('E','S','0','2','3')
+#define ERRCODE_ES_NOT_LEASED				MAKE_SQLSTATE('E','S','0','2','4')
+#define ERRCODE_ES_LEASE_RAN_OUT			MAKE_SQLSTATE('E','S','0','2','5')
+#define ERRCODE_ES_SUBSCRIPTION_EXISTS		MAKE_SQLSTATE('E','S','0','2','6')
+#define ERRCODE_ES_HANDLER_SIGNATURE		MAKE_SQLSTATE('E','S','0','2','7')
+#define ERRCODE_ES_RUN_BY_SERVER			MAKE_SQLSTATE('E','S','0','2','8')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -281,6 +289,9 @@ extern ConditionVariable *es_feed_condition_variable(void);
 
 /* src/append_hold.c: eventstore.max_append_hold, the feed_holders view */
 extern void es_enforce_append_hold(TimestampTz *next_deadline);
+
+/* src/projection_worker.c: the projection worker's setting and registration */
+extern void es_projection_worker_init(void);
 
 /* src/events_rel.c */
 struct RelationData;

@@ -62,6 +62,12 @@ SELECT es_append('life-person', 'A', '{"email": "x@example.org"}');
 SELECT es_erase_stream('life-person', 'erasure request');
 SELECT es_append('life-kept', 'A', pg_catalog.jsonb_build_object('i', i)) FROM generate_series(1, 5) i;
 SELECT es_set_retention('life-kept', truncate_before => 2, max_count => 3, max_age => '30 days');
+-- A managed subscription with events leased, waiting and parked (docs/subscriptions.md).
+SELECT es_create_subscription('dump_sub', category => 'dsub', strategy => 'pinned');
+SELECT count(*) FROM generate_series(1, 3) g, es_append('dsub-1', 'Step', pg_catalog.jsonb_build_object('g', g));
+SELECT count(*) FROM es_append('dsub-2', 'Step', '{}');
+SELECT count(*) FROM es_fetch('dump_sub', 'c1', 10);
+SELECT es_nack('dump_sub', 'c1', ARRAY(SELECT position FROM eventstore.subscription_events WHERE subscription = 'dump_sub' AND stream = 'dsub-2'), 'park', 'kept');
 SQL
 life_sql="SELECT concat_ws(E'\n',
     (SELECT string_agg(concat_ws('|', stream, last_version, deleted_at, tombstoned_at, truncate_before, max_count, max_age, updated_at), ',' ORDER BY stream) FROM eventstore.stream_state),
@@ -105,6 +111,12 @@ q1='{"items": [{"types": ["Subscribed"], "tags": ["course:1"]}]}'
 check "reads by query find the restored tagged events" \
     "$(psql_q "$dst" -c "SELECT string_agg(type || ':' || array_to_string(tags, '+'), ',') FROM eventstore.es_load_query('$q1')")" \
     'Subscribed:course:1+student:1'
+sub_sql="SELECT (SELECT string_agg(concat_ws('|', subscription, position, seq, stream, consumer, tries), ',' ORDER BY position) FROM eventstore.subscription_events)
+          || ' / ' || (SELECT string_agg(concat_ws('|', subscription, position, reason), ',') FROM eventstore.subscription_parked)
+          || ' / ' || (SELECT string_agg(concat_ws('|', name, strategy, cursor_position), ',') FROM eventstore.subscriptions)"
+check "subscriptions, their pools and parked events restored" "$(psql_q "$dst" -c "$sub_sql")" "$(psql_q "$src" -c "$sub_sql")"
+check "a restored pool's arrival order goes on (next_seq restored)" \
+    "$(psql_q "$dst" -c "SELECT bool_and(s.next_seq > e.seq) FROM eventstore.subscriptions s JOIN eventstore.subscription_events e ON e.subscription = s.name")" "t"
 check "extension registered at the same version" \
     "$(psql_q "$dst" -c "SELECT extversion FROM pg_extension WHERE extname = 'eventstore'")" \
     "$(psql_q "$src" -c "SELECT extversion FROM pg_extension WHERE extname = 'eventstore'")"
