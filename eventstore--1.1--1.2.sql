@@ -1562,5 +1562,99 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 -- <<< issue 25
 
+-- >>> the store's own partitions are made without its event triggers'
+-- catalog scans (17_partitions.sql, 86_table_additions.sql): an append
+-- waited ~25 times longer for each partition than making it costs.
+
+-- True while this backend makes partitions for an append (src/partitions.c):
+-- the store's event triggers (86_table_additions.sql) then skip their
+-- catalog scans, which made each partition ~25 times slower to make.
+CREATE FUNCTION eventstore.es_making_own_partitions()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'es_making_own_partitions'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION eventstore.es_making_own_partitions() FROM PUBLIC;
+COMMENT ON FUNCTION eventstore.es_making_own_partitions() IS
+    'Partitioned layout (internal, for the store''s event triggers): true while this backend makes partitions for an append.';
+
+CREATE OR REPLACE FUNCTION eventstore.es_track_table_additions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- DDL run by the restore trigger below (it is inside a trigger), or by
+    -- the extension's own scripts, is not a user's addition.
+    IF pg_trigger_depth() > 0 THEN
+        RETURN;
+    END IF;
+    -- Nor are the partitions the store makes for an append: an attached
+    -- partition has no additions of its own, and the appenders wait.
+    IF eventstore.es_making_own_partitions() THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_event_trigger_ddl_commands() c WHERE c.in_extension) THEN
+        PERFORM eventstore.es_sync_table_additions();
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION eventstore.es_guard_table_additions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tables oid[];
+    used boolean;
+    bad record;
+BEGIN
+    -- A partition the store makes for an append gets only the store's own
+    -- objects, copies of events_template's and of the parent's, which this
+    -- guard checked when they were put there (src/partitions.c,
+    -- es_making_own_partitions); the appenders wait for it.
+    IF eventstore.es_making_own_partitions() THEN
+        RETURN;
+    END IF;
+    -- The tables the command named or put an object on (only store tables
+    -- count below), so that DDL on one table (a partition being made) looks
+    -- at that table only.
+    SELECT array_agg(t.oid) INTO tables
+    FROM pg_event_trigger_ddl_commands() c
+    CROSS JOIN LATERAL (
+        SELECT CASE c.classid
+            WHEN 'pg_class'::regclass THEN coalesce((SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = c.objid), c.objid)
+            WHEN 'pg_trigger'::regclass THEN (SELECT x.tgrelid FROM pg_trigger x WHERE x.oid = c.objid)
+            WHEN 'pg_constraint'::regclass THEN (SELECT x.conrelid FROM pg_constraint x WHERE x.oid = c.objid)
+            WHEN 'pg_attrdef'::regclass THEN (SELECT x.adrelid FROM pg_attrdef x WHERE x.oid = c.objid)
+            WHEN 'pg_policy'::regclass THEN (SELECT x.polrelid FROM pg_policy x WHERE x.oid = c.objid)
+            WHEN 'pg_rewrite'::regclass THEN (SELECT x.ev_class FROM pg_rewrite x WHERE x.oid = c.objid)
+            WHEN 'pg_statistic_ext'::regclass THEN (SELECT x.stxrelid FROM pg_statistic_ext x WHERE x.oid = c.objid)
+        END AS oid
+    ) t
+    WHERE NOT c.in_extension AND t.oid IS NOT NULL;
+    -- A function, type, operator or operator class the command made or
+    -- changed that some object uses: any store table may use it.
+    used := EXISTS (SELECT FROM pg_event_trigger_ddl_commands() c
+                    JOIN pg_depend d ON d.refclassid = c.classid AND d.refobjid = c.objid
+                    WHERE NOT c.in_extension
+                      AND c.classid IN ('pg_proc'::regclass, 'pg_type'::regclass,
+                                        'pg_operator'::regclass, 'pg_opclass'::regclass));
+    IF tables IS NULL AND NOT used THEN
+        RETURN;
+    END IF;
+    SELECT p.object, p.problem INTO bad
+    FROM eventstore.es_store_dependency_problems(CASE WHEN used THEN NULL ELSE tables END) p
+    JOIN pg_event_trigger_ddl_commands() c ON NOT c.in_extension
+     AND ((c.classid = 'pg_class'::regclass AND c.objid = p.table_oid)
+          OR (c.classid = p.classid AND c.objid = p.objid)
+          OR (c.classid = p.refclassid AND c.objid = p.refobjid))
+    ORDER BY p.object, p.problem
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('%s would run code that a non-superuser controls with superuser rights', bad.object),
+            DETAIL = upper(left(bad.problem, 1)) || substr(bad.problem, 2)
+                     || '. The store''s functions run as a superuser, and so do triggers, index expressions and constraints on its tables.',
+            HINT = 'Let a superuser own the function and give it SET search_path (ALTER FUNCTION ... OWNER TO ..., ALTER FUNCTION ... SET search_path = ...).';
+    END IF;
+END
+$$;
+-- <<< own partitions
+
 -- The claim again, last (src/sql/99_claim_check.sql).
 SELECT eventstore.es_claim_schema();

@@ -336,6 +336,27 @@ es_check_partition_count(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * es_making_own_partitions()
+ *
+ * Whether this backend is making partitions for an append (in the appender
+ * or in its worker).  The store's event triggers (86_table_additions.sql)
+ * then return at once: every statement es_make_partitions runs fires them
+ * (CREATE TRIGGER, ALTER TABLE), and their catalog scans cost ~25 times
+ * what the partition itself costs, while the appenders whose positions lie
+ * in it wait.  What they would find is nothing: the partition's objects are
+ * the store's own, copies of events_template's and of what the parent
+ * has, which the guard checked when they were put there, and an attached
+ * partition is no table of its own to record additions of.  A C flag, not
+ * a setting: a user cannot set it to slip DDL past the guard.
+ */
+PG_FUNCTION_INFO_V1(es_making_own_partitions);
+Datum
+es_making_own_partitions(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(making_for_append);
+}
+
 /* A table of the partitioned layout, InvalidOid when the store is plain. */
 static Oid
 layout_table_relid(const char *name)

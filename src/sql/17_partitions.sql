@@ -64,6 +64,17 @@ REVOKE ALL ON FUNCTION eventstore.es_check_partition_count(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION eventstore.es_check_partition_count(bigint) IS
     'Partitioned layout (internal, for es_make_partitions): raises 22023 when one call would make more than 100 partitions, unless it makes them for an append.';
 
+-- True while this backend makes partitions for an append (src/partitions.c):
+-- the store's event triggers (86_table_additions.sql) then skip their
+-- catalog scans, which made each partition ~25 times slower to make.
+CREATE FUNCTION eventstore.es_making_own_partitions()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'es_making_own_partitions'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION eventstore.es_making_own_partitions() FROM PUBLIC;
+COMMENT ON FUNCTION eventstore.es_making_own_partitions() IS
+    'Partitioned layout (internal, for the store''s event triggers): true while this backend makes partitions for an append.';
+
 CREATE FUNCTION eventstore.es_make_partitions(up_to_position bigint, from_position bigint DEFAULT 1)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER

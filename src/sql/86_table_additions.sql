@@ -283,6 +283,11 @@ BEGIN
     IF pg_trigger_depth() > 0 THEN
         RETURN;
     END IF;
+    -- Nor are the partitions the store makes for an append: an attached
+    -- partition has no additions of its own, and the appenders wait.
+    IF eventstore.es_making_own_partitions() THEN
+        RETURN;
+    END IF;
     IF NOT EXISTS (SELECT FROM pg_event_trigger_ddl_commands() c WHERE c.in_extension) THEN
         PERFORM eventstore.es_sync_table_additions();
     END IF;
@@ -442,6 +447,13 @@ DECLARE
     used boolean;
     bad record;
 BEGIN
+    -- A partition the store makes for an append gets only the store's own
+    -- objects, copies of events_template's and of the parent's, which this
+    -- guard checked when they were put there (src/partitions.c,
+    -- es_making_own_partitions); the appenders wait for it.
+    IF eventstore.es_making_own_partitions() THEN
+        RETURN;
+    END IF;
     -- The tables the command named or put an object on (only store tables
     -- count below), so that DDL on one table (a partition being made) looks
     -- at that table only.
