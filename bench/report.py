@@ -150,6 +150,9 @@ def main():
             why = wls[wl]["skipped"] or "workload not run"
             target_lines.append(f"- SKIP  {text}: {why}")
             continue
+        if b not in wls[wl]["baselines"]:
+            target_lines.append(f"- SKIP  {text}: {b} was not in this run")
+            continue
         r = ratios.get((wl, s, b, TARGET_CLIENTS))
         others = ", ".join(f"{c} client{'' if c == 1 else 's'} {shown(wl, ratios[(wl, s, b, c)])}" for c in clients
                            if c != TARGET_CLIENTS and (wl, s, b, c) in ratios)
@@ -197,12 +200,13 @@ def main():
 
 
 def plot(out, summary, clients, chart):
-    panels = [("append-single", ["es", "floor", "sql"], "append-single: one event per call (events/s)"),
+    panels = [("append-single", ["es", "floor", "sql", "mdb-own", "mdb-shared"], "append-single: one event per call (events/s)"),
               ("append-batch", ["es", "insert", "sql"], "append-batch: 100 events per call (events/s)"),
               ("append-multi-stream", ["es", "sql"], "append-multi-stream: three streams per call (events/s)"),
               ("read-stream", ["es", "select"], "read-stream: 1,000-event stream (events/s)")]
     names = {"es": "eventstore", "floor": "plain INSERT (floor)", "sql": "PL/pgSQL baseline",
-             "insert": "multi-row INSERT", "select": "plain SELECT"}
+             "insert": "multi-row INSERT", "select": "plain SELECT",
+             "mdb-own": "Message DB, a category per client", "mdb-shared": "Message DB, one category"}
     script = ["set terminal pngcairo size 1200,900 font 'sans,10'", f"set output '{chart}'",
               "set multiplot layout 2,2", "set logscale x 2", "set xtics (" +
               ", ".join(f"'{c}' {c}" for c in clients) + ")", "set xlabel 'clients'",

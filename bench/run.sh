@@ -107,11 +107,22 @@ MAXPOS=$(( LOAD_STREAMS * 1000 ))
 # a maximum), and may define wl_setup (databases, loads: once, before the
 # runs), wl_skip (prints why the workload cannot run in this build) and
 # wl_successes DB SYSTEM RUN (the transactions that count, when not all).
+# A setup may drop contenders it cannot serve (wl_drop_contenders SYSTEM...,
+# e.g. Message DB when npm cannot fetch it); their targets are then skipped.
 # run.sh writes them to workloads.tsv and targets.tsv for report.py.
 WORKLOADS=()
 declare -A SUCCESS_OF
 printf 'workload\ttitle\tevents\tcost\tcontender\tbaselines\tskipped\tcounted\n' > "$OUT/workloads.tsv"
 printf 'workload\tcontender\tbaseline\tminimum\ttext\n' > "$OUT/targets.tsv"
+wl_drop_contenders() {
+    local keep=() entry sys drop
+    for entry in "${WL_CONTENDERS[@]}"; do
+        sys=${entry%% *}; drop=0
+        for d in "$@"; do [ "$sys" = "$d" ] && drop=1; done
+        [ "$drop" = 1 ] || keep+=("$entry")
+    done
+    WL_CONTENDERS=("${keep[@]}")
+}
 RAN=""
 for wl in $ONLY; do
     unset -f wl_setup wl_skip wl_successes
@@ -120,6 +131,7 @@ for wl in $ONLY; do
     skipped="" counted=0
     declare -F wl_skip >/dev/null && skipped=$(wl_skip)
     declare -F wl_successes >/dev/null && counted=1
+    [ -z "$skipped" ] && declare -F wl_setup >/dev/null && wl_setup
     contender=${WL_CONTENDERS[0]%% *}; bases=""
     for entry in "${WL_CONTENDERS[@]:1}"; do bases="$bases ${entry%% *}"; done
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$WL_TITLE" "$WL_EVENTS" "$WL_COST" "$contender" "${bases# }" "$skipped" "$counted" \
@@ -129,7 +141,6 @@ for wl in $ONLY; do
         printf '%s\t%s\t%s\t%s\t%s\n' "$wl" "$contender" "$base" "$min" "$*" >> "$OUT/targets.tsv"
     done
     if [ -n "$skipped" ]; then echo "   $wl skipped: $skipped"; continue; fi
-    declare -F wl_setup >/dev/null && wl_setup
     if declare -F wl_successes >/dev/null; then
         # Kept under the workload's name, since the next file redefines it.
         eval "successes_$(echo "$wl" | tr - _)() $(declare -f wl_successes | tail -n +2)"

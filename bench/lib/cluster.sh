@@ -13,9 +13,12 @@
 #                                on exit unless BENCH_KEEP=1
 #   bench_new_db NAME            a database with the extension and the
 #                                baselines (bench/setup.sql, sql_baseline.sql)
+#   bench_message_db NAME        Message DB installed into a new database
+#                                (bench/lib/message-db.sh)
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$BENCH_ROOT/test/lib/cluster.sh"
 . "$BENCH_ROOT/bench/lib/settings.sh"
+. "$BENCH_ROOT/bench/lib/message-db.sh"
 PGBENCH=$PGBIN/pgbench
 PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"
 
