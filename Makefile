@@ -26,7 +26,7 @@ DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql)) \
 # run the same lists in `make test` and fail if a file is missing from them.
 REGRESS      = 00_setup append append_edge_cases bad_input checkpoints ddl_guard \
                feed insert_path lifecycle load names position_limit queries read_only shard \
-               partitions_plain snapshots stream_limit
+               partitions_plain snapshots stream_limit stream_read
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # Isolation specs (test/specs/*.spec, expected output in test/expected/).

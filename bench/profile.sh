@@ -16,7 +16,8 @@
 # PROFILE_PARTITION_SIZE=S bench/profile.sh [N]: the store in the partitioned
 # layout (docs/partitioning.md), S positions per partition, 10 partitions
 # made ahead so that the run routes rows and reads versions across them
-# without making any.  Uses tmp_install from a previous
+# without making any.  PROFILE_SYSTEMS="es" profiles only these of floor,
+# es and sql.  Uses tmp_install from a previous
 # `bench/run.sh` or `make test`; callgrind files stay in tmp_profile/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,7 +108,7 @@ SQL
 fi
 
 echo "instructions per single-event append (callgrind, $N appends, prepared, one transaction each):"
-for sys in floor es sql; do
+for sys in ${PROFILE_SYSTEMS:-floor es sql}; do
     small=$(instructions $sys 200)
     big=$(instructions $sys $((N + 200)))
     printf '  %-6s %10d\n' "$sys" $(( (big - small) / N ))

@@ -41,6 +41,9 @@
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "commands/explain.h"
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#endif
 #include "executor/execdesc.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -273,7 +276,7 @@ stream_begin(CustomScanState *node, EState *estate, int eflags)
 	AclResult	aclresult;
 
 	/* As a function scan checks it (init_sexpr in execSRF.c). */
-	aclresult = pg_proc_aclcheck(s->funcid, GetUserId(), ACL_EXECUTE);
+	aclresult = es_proc_aclcheck(s->funcid, GetUserId());
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(s->funcid));
 	InvokeFunctionExecuteHook(s->funcid);
