@@ -27,14 +27,17 @@ DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql)) \
 REGRESS      = 00_setup append append_edge_cases bad_input checkpoints ddl_guard \
                feed insert_path lifecycle load names position_limit queries read_only shard \
                partitions_plain snapshots stream_limit stream_read
-REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+# pg_regress tests: test/regress/sql/*.sql, expected output in
+# test/regress/expected/ (every test tree under test/ has that shape: test/README.md).
+REGRESS_OPTS = --inputdir=test/regress --load-extension=$(EXTENSION)
 
-# Isolation specs (test/specs/*.spec, expected output in test/expected/).
+# Isolation specs (test/isolation/specs/*.spec, expected output in
+# test/isolation/expected/).
 ISOLATION      = checkpoint_race delete_append_race direct_insert_counter \
                  expected_version_race feed_no_skip idempotent_retry_race \
                  multi_stream_deadlock read_check_race read_gap_snapshot retention_race shard_identity_race \
                  snapshot_append_race wait_wakeup
-ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
 
 # Perl TAP tests (PostgreSQL::Test::Cluster) live in test/t/, not PGXS's
 # default t/: PROVE_TESTS points prove_installcheck there.  They start their

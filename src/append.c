@@ -2,7 +2,8 @@
  *
  * append.c
  *	  The SQL-callable forms of es_append: they turn their arguments into
- *	  EsStreamAppend / EsNewEvent arrays and hand them to append_exec.c.
+ *	  EsStreamAppend / EsNewEvent arrays, hand them to append_exec.c, and
+ *	  turn what it answers into the rows of eventstore.append_result.
  *
  *	  es_append(stream, type, data, expected_version, metadata, event_id,
  *	            data_bin)                     one event
@@ -15,6 +16,9 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+
+/* Fields of eventstore.append_result: stream, version, position, event_id, replayed. */
+#define APPEND_RESULT_FIELDS	5
 
 /*
  * The result tuplestore.  Take the row type from the calling node when it
@@ -33,19 +37,34 @@ init_result(FunctionCallInfo fcinfo)
 }
 
 /*
- * es_expected_version(text): the bigint that es_append's single-event form
- * takes for "any" (NULL), "no_stream", "stream_exists" or a number in text,
- * so that the symbolic names work from every driver (docs/append.md).
+ * Run the append and answer one row per event, in the caller's order.  The
+ * fifth field, replayed, is 1.1's: under 1.0's append_result (the library
+ * serving a database not yet updated) the rows have the first four only.
  */
-PG_FUNCTION_INFO_V1(es_expected_version);
-Datum
-es_expected_version(PG_FUNCTION_ARGS)
+static void
+append_into_result(FunctionCallInfo fcinfo, EsStreamAppend *streams, int nstreams,
+				   EsNewEvent *events, int nevents)
 {
-	int64		v = es_parse_expected_version(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	EsAppended *appended = es_append_execute(streams, nstreams, events, nevents);
+	int			i;
 
-	if (v == ES_EXPECT_ANY)
-		PG_RETURN_NULL();
-	PG_RETURN_INT64(v);
+	if (rsinfo->setDesc->natts > APPEND_RESULT_FIELDS)
+		elog(ERROR, "eventstore.append_result has %d fields, more than this library knows",
+			 rsinfo->setDesc->natts);
+	for (i = 0; i < nevents; i++)
+	{
+		EsStreamAppend *sa = &streams[appended[i].stream];
+		Datum		values[APPEND_RESULT_FIELDS];
+		bool		nulls[APPEND_RESULT_FIELDS] = {false, false, false, false, false};
+
+		values[0] = PointerGetDatum(sa->stream);
+		values[1] = Int64GetDatum(appended[i].version);
+		values[2] = Int64GetDatum(appended[i].position);
+		values[3] = UUIDPGetDatum(&events[i].id);
+		values[4] = BoolGetDatum(sa->already_stored);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 }
 
 /* es_append(stream, type, data, expected_version, metadata, event_id, data_bin) */
@@ -63,7 +82,7 @@ es_append_event(PG_FUNCTION_ARGS)
 	sa.stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
 	ev.type = es_check_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1), "event type");
 	ev.data = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	sa.expected = PG_ARGISNULL(3) ? ES_EXPECT_ANY : es_check_expected_version(PG_GETARG_INT64(3));
+	sa.expected = PG_ARGISNULL(3) ? ES_EXPECT_ANY : es_check_expected_form(PG_GETARG_INT64(3));
 	ev.metadata = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
 	if (!PG_ARGISNULL(5))
 	{
@@ -79,7 +98,7 @@ es_append_event(PG_FUNCTION_ARGS)
 
 	sa.first = 0;
 	sa.count = 1;
-	es_append_execute(&sa, 1, &ev, 1, fcinfo);
+	append_into_result(fcinfo, &sa, 1, &ev, 1);
 	return (Datum) 0;
 }
 
@@ -179,7 +198,7 @@ jbv_expected(JsonbValue *v)
 					 errhint("An expected version is a whole number.")));
 		d = DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric));
 
-		return es_check_expected_version(DatumGetInt64(d));
+		return es_check_expected_form(DatumGetInt64(d));
 	}
 	if (v->type == jbvString)
 		return es_parse_expected_name(pnstrdup(v->val.string.val, v->val.string.len));
@@ -400,6 +419,6 @@ es_append_batch(PG_FUNCTION_ARGS)
 	else
 		batch_error("the batch must be a JSON object or array", NULL, NULL);
 
-	es_append_execute(b.streams, b.nstreams, b.events, b.nevents, fcinfo);
+	append_into_result(fcinfo, b.streams, b.nstreams, b.events, b.nevents);
 	return (Datum) 0;
 }

@@ -38,16 +38,12 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/fmgrprotos.h"
-#include "utils/json.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 static SPIPlanPtr probe_plan = NULL;	/* one of the two below */
 static SPIPlanPtr probe_plan_plain = NULL;
 static SPIPlanPtr probe_plan_partitioned = NULL;
-
-/* Fields of eventstore.append_result: stream, version, position, event_id, replayed. */
-#define APPEND_RESULT_FIELDS	5
 
 /*
  * Connect to SPI on first need: an append that gives no event ids needs no
@@ -144,56 +140,6 @@ check_duplicate_ids(EsNewEvent *events, int nevents)
 }
 
 /*
- * The DETAIL of a version conflict: a JSON object that a driver reads
- * without parsing prose (docs/errors.md), e.g.
- * {"stream": "order-1", "expected_version": 2, "actual_version": 4}.
- * expected_version is the claim in es_append's numeric form (0 no stream,
- * -1 an existing stream, n exactly n).
- */
-static char *
-conflict_detail(text *stream, int64 expected, int64 actual)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"stream\": ");
-	escape_json(&buf, text_to_cstring(stream));
-	appendStringInfo(&buf, ", \"expected_version\": " INT64_FORMAT
-					 ", \"actual_version\": " INT64_FORMAT "}",
-					 expected, actual);
-	return buf.data;
-}
-
-/* Ensure a stream's version satisfies an expected-version claim (ES001). */
-void
-es_check_expected(text *stream, int64 expected, int64 actual)
-{
-	bool		ok;
-
-	switch (expected)
-	{
-		case ES_EXPECT_ANY:
-			return;
-		case ES_EXPECT_EXISTS:
-			ok = actual > 0;
-			break;
-		case ES_EXPECT_NO_STREAM:
-			ok = actual == 0;
-			break;
-		default:
-			ok = actual == expected;
-			break;
-	}
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_ES_WRONG_EXPECTED_VERSION),
-				 errmsg("wrong expected version for stream \"%s\"",
-						text_to_cstring(stream)),
-				 errdetail_internal("%s", conflict_detail(stream, expected, actual)),
-				 errhint("Load the stream again and retry the command.")));
-}
-
-/*
  * A stream without events may have lifecycle state (stream_state.c): refuse
  * a tombstoned one; a soft-deleted one answers version 0 to the claim and
  * continues its version numbers (docs/lifecycle.md).  Read with the latest
@@ -207,16 +153,13 @@ check_lifecycle_state(EsStreamAppend *sa)
 
 	es_read_stream_state(sa->stream, GetLatestSnapshot(), &st);
 	if (st.tombstoned)
-		ereport(ERROR,
-				(errcode(ERRCODE_ES_STREAM_TOMBSTONED),
-				 errmsg("stream \"%s\" is deleted for ever", text_to_cstring(sa->stream)),
-				 errdetail("It was hard-deleted or erased; its name cannot be written again.")));
+		es_error_tombstoned(sa->stream);
 	if (!st.found)
 	{
-		es_check_expected(sa->stream, sa->expected, 0);
+		es_require_expected_version(sa->stream, sa->expected, 0);
 		return;
 	}
-	es_check_expected(sa->stream, sa->expected, st.deleted ? 0 : st.last_version);
+	es_require_expected_version(sa->stream, sa->expected, st.deleted ? 0 : st.last_version);
 	sa->base_version = st.last_version;
 	sa->revive = st.deleted;
 }
@@ -391,14 +334,18 @@ probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
 	return stored;
 }
 
-void
+/*
+ * Append the events of a call and answer, for each event in the caller's
+ * order, where it is stored (or was found stored, for an idempotent retry:
+ * then its stream's already_stored is set).  Events given without an id get
+ * one here, in events[].  The answer is allocated in the caller's memory
+ * context, before SPI is connected, so it outlives SPI_finish.
+ */
+EsAppended *
 es_append_execute(EsStreamAppend *streams, int nstreams,
-				  EsNewEvent *events, int nevents, FunctionCallInfo fcinfo)
+				  EsNewEvent *events, int nevents)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64	   *positions = palloc(sizeof(int64) * nevents);
-	int64	   *versions = palloc(sizeof(int64) * nevents);
-	int		   *stream_of = palloc(sizeof(int) * nevents);
+	EsAppended *out = palloc(sizeof(EsAppended) * nevents);
 	EsStreamAppend *twice;
 	StoredEvent *stored;
 	int			nstored;
@@ -454,7 +401,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		EsStreamAppend *sa = &streams[i];
 
 		for (j = 0; j < sa->count; j++)
-			stream_of[sa->first + j] = i;
+			out[sa->first + j].stream = i;
 		if (sa->already_stored)
 			continue;
 		sa->base_version = es_read_stream_version_to_append(sa->stream, GetLatestSnapshot(),
@@ -462,7 +409,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		if (sa->base_version == 0)
 			check_lifecycle_state(sa);
 		else
-			es_check_expected(sa->stream, sa->expected, sa->base_version);
+			es_require_expected_version(sa->stream, sa->expected, sa->base_version);
 		nnew += sa->count;
 	}
 
@@ -477,28 +424,28 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 		/* Positions follow the caller's order of events. */
 		for (i = 0; i < nevents; i++)
 		{
-			EsStreamAppend *sa = &streams[stream_of[i]];
+			EsStreamAppend *sa = &streams[out[i].stream];
 			EsNewEvent *ev = &events[i];
 
-			versions[i] = sa->base_version + (i - sa->first) + 1;
+			out[i].version = sa->base_version + (i - sa->first) + 1;
 			if (sa->already_stored)
 			{
-				positions[i] = find_stored(stored, nstored, &ev->id)->position;
+				out[i].position = find_stored(stored, nstored, &ev->id)->position;
 				continue;
 			}
 			if (!ev->id_given)
 				new_event_id(&ev->id);
-			positions[i] = pos++;
-			rows[k].position = positions[i];
+			out[i].position = pos++;
+			rows[k].position = out[i].position;
 			rows[k].stream = sa->stream;
-			rows[k].version = versions[i];
+			rows[k].version = out[i].version;
 			rows[k].event_id = &ev->id;
 			rows[k].type = ev->type;
 			/* A stream's events are consecutive: one category per stream. */
-			if (category_of != stream_of[i])
+			if (category_of != out[i].stream)
 			{
 				category = es_category_of(sa->stream);
-				category_of = stream_of[i];
+				category_of = out[i].stream;
 			}
 			rows[k].category = category;
 			rows[k].data = ev->data;
@@ -520,34 +467,14 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	{
 		for (i = 0; i < nevents; i++)
 		{
-			EsStreamAppend *sa = &streams[stream_of[i]];
+			EsStreamAppend *sa = &streams[out[i].stream];
 
-			versions[i] = sa->base_version + (i - sa->first) + 1;
-			positions[i] = find_stored(stored, nstored, &events[i].id)->position;
+			out[i].version = sa->base_version + (i - sa->first) + 1;
+			out[i].position = find_stored(stored, nstored, &events[i].id)->position;
 		}
-	}
-
-	/*
-	 * One row per event, in the caller's order.  The fifth field, replayed,
-	 * is 1.1's: under 1.0's append_result (the library serving a database
-	 * not yet updated) the rows have the first four only.
-	 */
-	if (rsinfo->setDesc->natts > APPEND_RESULT_FIELDS)
-		elog(ERROR, "eventstore.append_result has %d fields, more than this library knows",
-			 rsinfo->setDesc->natts);
-	for (i = 0; i < nevents; i++)
-	{
-		Datum		values[APPEND_RESULT_FIELDS];
-		bool		nulls[APPEND_RESULT_FIELDS] = {false, false, false, false, false};
-
-		values[0] = PointerGetDatum(streams[stream_of[i]].stream);
-		values[1] = Int64GetDatum(versions[i]);
-		values[2] = Int64GetDatum(positions[i]);
-		values[3] = UUIDPGetDatum(&events[i].id);
-		values[4] = BoolGetDatum(streams[stream_of[i]].already_stored);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
 	if (spi_connected)
 		SPI_finish();
+	return out;
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * checkpoint.c
- *	  Handler checkpoints: es_advance_position, es_handler_position and
- *	  es_lock_handler.
+ *	  Handler checkpoints: es_advance_position, es_handler_position,
+ *	  es_lock_handler, and the admin's audited way back, es_reset_checkpoint.
  *
  * A checkpoint is a row of eventstore.checkpoints keyed by (handler,
  * stream); stream is '' for a feed handler (position = global position) and
@@ -34,9 +34,12 @@
  * Writing a checkpoint or taking a handler's lock needs a grant covering
  * the handler (grants.c); reading a checkpoint does not.
  *
- * Locks: the checkpoint row (upsert); for es_lock_handler the handler's
- * lock (es_acquire_handler_lock; tags and order in eventstore.h), to the
- * end of the transaction.
+ * Forward only, except for es_reset_checkpoint: an admin moves a checkpoint
+ * back (a rebuild), audited in eventstore.lifecycle_log (stream_change.c).
+ *
+ * Locks: the checkpoint row (upsert); for es_lock_handler and
+ * es_reset_checkpoint the handler's lock (es_acquire_handler_lock; tags and
+ * order in eventstore.h), to the end of the transaction.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,6 +54,9 @@
 
 static SPIPlanPtr advance_plan = NULL;
 static SPIPlanPtr read_plan = NULL;
+static SPIPlanPtr lock_checkpoint_plan = NULL;
+static SPIPlanPtr set_checkpoint_plan = NULL;
+static SPIPlanPtr drop_checkpoint_plan = NULL;
 
 /* Ensure a handler name is present, non-empty and short enough. */
 static text *
@@ -115,9 +121,16 @@ check_not_beyond_head(text *stream, int64 position)
 
 	if (VARSIZE_ANY_EXHDR(stream) == 0)
 	{
-		if (es_preloaded && position <= es_feed_safe_position())
-			return;
-		head = es_read_max_position();
+		if (es_preloaded)
+		{
+			int64		safe = es_feed_safe_position();
+
+			/* As every reader of the safe position does (feed.c). */
+			es_enforce_append_hold(NULL);
+			if (position <= safe)
+				return;
+		}
+		head = es_read_highest_used_position();
 		if (position <= head)
 			return;
 		ereport(ERROR,
@@ -265,4 +278,96 @@ es_lock_handler(PG_FUNCTION_ARGS)
 	position = read_position(keys, GetLatestSnapshot());
 	SPI_finish();
 	PG_RETURN_INT64(position < 0 ? 0 : position);
+}
+
+/*
+ * es_reset_checkpoint(handler, stream, position, reason) -> previous position
+ *
+ * Waits for the handler's lock, so a projection instance that holds it
+ * finishes its batch first; then moves the checkpoint back (position 0
+ * removes it).
+ */
+PG_FUNCTION_INFO_V1(es_reset_checkpoint);
+Datum
+es_reset_checkpoint(PG_FUNCTION_ARGS)
+{
+	text	   *handler = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
+										"handler name");
+	text	   *stream;
+	text	   *reason = es_reason_arg(fcinfo, 3, false);
+	int64		position;
+	int64		previous;
+	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
+	Datum		values[3];
+	bool		isnull;
+
+	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
+		stream = cstring_to_text("");
+	else
+		stream = es_check_name(PG_GETARG_TEXT_PP(1), "stream name");
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("position must not be null")));
+	position = PG_GETARG_INT64(2);
+	if (position < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("position must not be negative"),
+				 errdetail("It is " INT64_FORMAT ".", position)));
+	es_refuse_lifecycle_in_recovery();
+
+	(void) es_acquire_handler_lock(handler, stream, true);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = PointerGetDatum(handler);
+	values[1] = PointerGetDatum(stream);
+	values[2] = Int64GetDatum(position);
+	es_kept_plan(&lock_checkpoint_plan,
+				 "SELECT position FROM eventstore.checkpoints"
+				 " WHERE handler OPERATOR(pg_catalog.=) $1"
+				 " AND stream OPERATOR(pg_catalog.=) $2 FOR UPDATE", 2, types);
+	if (SPI_execute_plan(lock_checkpoint_plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read a checkpoint");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_ES_NOT_FOUND),
+				 errmsg("handler \"%s\" has no checkpoint%s%s%s", text_to_cstring(handler),
+						VARSIZE_ANY_EXHDR(stream) ? " for stream \"" : "",
+						text_to_cstring(stream),
+						VARSIZE_ANY_EXHDR(stream) ? "\"" : "")));
+	previous = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	if (position > previous)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a checkpoint can only be reset to an earlier position"),
+				 errdetail("Handler \"%s\" is at " INT64_FORMAT "; the reset asked for " INT64_FORMAT ".",
+						   text_to_cstring(handler), previous, position),
+				 errhint("Use es_advance_position to move a checkpoint forward.")));
+
+	if (position == 0)
+	{
+		es_kept_plan(&drop_checkpoint_plan,
+					 "DELETE FROM eventstore.checkpoints"
+					 " WHERE handler OPERATOR(pg_catalog.=) $1"
+					 " AND stream OPERATOR(pg_catalog.=) $2", 2, types);
+		if (SPI_execute_plan(drop_checkpoint_plan, values, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not reset a checkpoint");
+	}
+	else
+	{
+		es_kept_plan(&set_checkpoint_plan,
+					 "UPDATE eventstore.checkpoints"
+					 " SET position = $3, updated_at = pg_catalog.now()"
+					 " WHERE handler OPERATOR(pg_catalog.=) $1"
+					 " AND stream OPERATOR(pg_catalog.=) $2", 3, types);
+		if (SPI_execute_plan(set_checkpoint_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not reset a checkpoint");
+	}
+	es_lifecycle_audit("reset_checkpoint", VARSIZE_ANY_EXHDR(stream) ? stream : NULL, handler, NULL,
+		  psprintf("{\"from\": " INT64_FORMAT ", \"to\": " INT64_FORMAT "}", previous, position),
+		  reason);
+	SPI_finish();
+	PG_RETURN_INT64(previous);
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * events_read.c
- *	  The two facts about eventstore.events that several functions need: a
- *	  stream's version and the highest position.
+ *	  A stream's version, the fact about eventstore.events that several
+ *	  functions need, read through the (stream, version) index.
  *
  * Each caller says which snapshot to read with, because that choice is the
  * caller's invariant: an appender and a snapshot saver need the *latest*
@@ -15,7 +15,6 @@
 
 #include "access/genam.h"
 #include "access/relation.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_am.h"
@@ -27,47 +26,11 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
-#include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 static SPIPlanPtr version_plan = NULL;
-static SPIPlanPtr max_position_plan = NULL;
-static SPIPlanPtr max_position_1_0_plan = NULL;
-static SPIPlanPtr max_position_archived_plan = NULL;
 
-/*
- * The first row, in `direction`, of the rows of `heap` whose index key
- * starts with the text `key` (a stream name), as seen by `snapshot`; false
- * when there is none.  The caller opened both relations.
- */
-bool
-es_index_first_row(Relation heap, Relation index, text *key, Snapshot snapshot,
-				   ScanDirection direction, TupleTableSlot *slot)
-{
-	Snapshot	snap = RegisterSnapshot(snapshot);
-	IndexScanDesc scan;
-	ScanKeyData skey;
-	bool		found;
-
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key));
-	skey.sk_collation = index->rd_indcollation[0];
-	scan = es_index_beginscan(heap, index, snap, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	found = index_getnext_slot(scan, direction, slot);
-	index_endscan(scan);
-	UnregisterSnapshot(snap);
-	return found;
-}
-
-/*
- * The stream's version through the UNIQUE (stream, version) index: descend
- * it backwards and stop at the first visible row.  The profile of a
- * single-event append (docs/benchmarks.md) showed the same lookup through an
- * SPI plan costing about 49,000 instructions, mostly executor start-up and
- * shutdown, against a few thousand for the scan itself.  Sets *done to
- * false when the index is not found under its name.
- */
 /*
  * The UNIQUE (stream, version) B-tree of a partition made by the store (it
  * is named after the partition: CREATE TABLE ... LIKE events_template), or
@@ -158,7 +121,7 @@ read_version_partitioned(Relation parent, text *stream, Snapshot snapshot,
 {
 	PartitionDesc pd = RelationGetPartitionDesc(parent, true);
 	PartitionBoundInfo b = pd->boundinfo;
-	int64		high_water = es_position_high_water();
+	int64		high_water = es_last_position_handed_out();
 	int64		from = 1;		/* no event of the stream is below it */
 	bool		probed = !ask_starts;
 	int			i;
@@ -231,6 +194,13 @@ read_version_partitioned(Relation parent, text *stream, Snapshot snapshot,
 }
 
 /*
+ * The stream's version through the UNIQUE (stream, version) index: descend
+ * it backwards and stop at the first visible row.  The profile of a
+ * single-event append (docs/benchmarks.md) showed the same lookup through an
+ * SPI plan costing about 49,000 instructions, mostly executor start-up and
+ * shutdown, against a few thousand for the scan itself.  Sets *done to
+ * false when the index is not found under its name.
+ *
  * from_starts: an appender's read (see es_read_stream_version_to_append);
  * then *start_recorded says whether the stream has a stream_starts row.
  */
@@ -342,53 +312,21 @@ read_version_by_sql(text *stream, Snapshot snapshot)
 }
 
 /*
- * The highest position ever handed out, as far as the tables tell: max(position)
- * of the events table and the highest position of any deleted event
- * (stream_state.last_position, docs/lifecycle.md), 0 when both are empty;
- * so that positions of deleted events are never handed out again, also
- * after a restart or a restore.  In the partitioned layout also the last
- * archived position (eventstore.archives): no partition holds the positions
- * below the archive horizon any more, and a feed reader starts above it
- * (an archived partition's tail may hold no event, but its positions are
- * gone all the same).  Read with the latest
- * snapshot so that rows committed after our transaction snapshot count too.
- * Not read-only: the command counter is advanced first, so rows this
- * transaction inserted earlier in the current command count as well (the
- * position counter must never fall below a stored position).  Connects to
- * SPI for the read (nested, if the caller is connected already).
+ * The stream's version as es_stream_version and the read checks answer it
+ * (docs/lifecycle.md): the version of its last event; for a stream without
+ * events, the version it kept in stream_state, except that a soft-deleted or
+ * tombstoned stream answers 0.
  */
 int64
-es_read_max_position(void)
+es_stream_current_version(text *stream, Snapshot snapshot)
 {
-	bool		isnull;
-	Datum		d;
-	int64		maxpos;
-	SPIPlanPtr	plan;
+	int64		version = es_read_stream_version(stream, snapshot);
+	EsStreamState state;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (OidIsValid(es_event_ids_relid()))	/* partitioned: has archives */
-		plan = es_kept_plan(&max_position_archived_plan,
-							"SELECT GREATEST("
-							" (SELECT pg_catalog.max(position) FROM eventstore.events),"
-							" (SELECT pg_catalog.max(last_position) FROM eventstore.stream_state),"
-							" (SELECT pg_catalog.max(to_position) OPERATOR(pg_catalog.-) 1"
-							"  FROM eventstore.archives))",
-							0, NULL);
-	else if (es_stream_state_exists())
-		plan = es_kept_plan(&max_position_plan,
-							"SELECT GREATEST("
-							" (SELECT pg_catalog.max(position) FROM eventstore.events),"
-							" (SELECT pg_catalog.max(last_position) FROM eventstore.stream_state))",
-							0, NULL);
-	else						/* a database still on 1.0's SQL */
-		plan = es_kept_plan(&max_position_1_0_plan,
-							"SELECT pg_catalog.max(position) FROM eventstore.events", 0, NULL);
-	if (SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
-							 InvalidSnapshot, false, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the highest position");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	maxpos = isnull ? 0 : DatumGetInt64(d);
-	SPI_finish();
-	return maxpos;
+	if (version > 0)
+		return version;
+	es_read_stream_state(stream, snapshot, &state);
+	if (!state.found || state.deleted || state.tombstoned)
+		return 0;
+	return state.last_version;
 }

@@ -162,9 +162,6 @@ typedef struct EsEventRow
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
 extern text *es_check_stream_name(text *stream);
-extern int64 es_check_expected_version(int64 v);
-extern int64 es_parse_expected_version(const char *s);
-extern int64 es_parse_expected_name(const char *s);
 extern void es_check_payload(Jsonb *data, bytea *data_bin);
 extern int64 es_check_max_count(FunctionCallInfo fcinfo, int argno, Oid argtype);
 extern int64 es_check_after_position(FunctionCallInfo fcinfo, int argno);
@@ -172,7 +169,15 @@ extern void es_limit_param(FunctionCallInfo fcinfo, int argno, Datum *value, boo
 extern TimestampTz es_check_occurred_at(text *t);
 extern Datum es_check_event_id(FunctionCallInfo fcinfo, int argno);
 extern TimestampTz es_check_time_arg(FunctionCallInfo fcinfo, int argno, const char *what);
+
+/* src/expected_version.c: the forms of a claim, and the rule (ES001) */
+extern int64 es_check_expected_form(int64 v);
+extern int64 es_parse_expected_name(const char *s);
+extern void es_require_expected_version(text *stream, int64 expected, int64 actual);
+
+/* src/names.c: a stream's category, the routing hash of a name */
 extern text *es_category_of(text *stream);
+extern uint64 es_name_hash(text *name);
 
 /* src/stream_lock.c */
 extern EsStreamAppend *es_order_streams(EsStreamAppend *streams, int nstreams);
@@ -192,17 +197,38 @@ extern void es_unlock_partitions(void);
 extern void es_check_handler_grant(text *handler);
 extern void es_check_category_grant(text *stream);
 
-/* src/position.c */
+/*
+ * src/position.c
+ *
+ * One slot per backend in its shared state.  min_pos > 0 while the
+ * backend's transaction has appended and not yet ended: the slot then
+ * holds the feed of dboid below min_pos.  The other fields serve
+ * eventstore.max_append_hold and the feed_holders view (append_hold.c),
+ * which see busy slots only through es_visit_busy_slots.
+ */
+typedef struct EsSlot
+{
+	Oid			dboid;
+	int64		min_pos;		/* 0: no append in flight */
+	int64		max_pos;		/* last position taken so far */
+	TimestampTz since;			/* when min_pos was taken */
+	int			hold_limit_ms;	/* the appender's max_append_hold; 0: none */
+	int			pid;
+	bool		terminating;	/* a reader has sent it SIGTERM */
+} EsSlot;
+typedef void (*EsSlotVisitor) (EsSlot *slot, void *arg);
 extern bool es_preloaded;
 extern void es_position_shmem_request(void);
 extern void es_position_init(void);
 extern int64 es_allocate_positions(int count);
 extern int64 es_feed_safe_position(void);
-extern int64 es_position_high_water(void);
-extern int64 es_feed_safe_position_ext(TimestampTz *next_deadline);
-extern void es_invalidate_position_counter(void);
+extern int64 es_last_position_handed_out(void);
+extern void es_visit_busy_slots(EsSlotVisitor visit, void *arg, bool exclusive);
 extern void es_note_direct_insert(void);
 extern ConditionVariable *es_feed_condition_variable(void);
+
+/* src/append_hold.c: eventstore.max_append_hold, the feed_holders view */
+extern void es_enforce_append_hold(TimestampTz *next_deadline);
 
 /* src/events_rel.c */
 struct RelationData;
@@ -216,13 +242,13 @@ extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
+extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/partitions.c */
 extern void es_ensure_partitions(int64 first_position, int64 last_position);
 extern Oid	es_event_ids_relid(void);
 extern Oid	es_stream_starts_relid(void);
 extern void es_check_archive_horizon(int64 after_position);
-extern void es_check_not_storing(EsStreamAppend *streams, int nstreams);
 
 /* src/archive_schema.c, src/archive_erase.c: the archives of the partitioned layout */
 struct Node;
@@ -233,10 +259,18 @@ extern struct List *es_tables_in_schema(Oid nspid);
 extern void es_guard_archive_ddl(struct Node *parsetree);
 extern int64 es_erase_archived_events(text *stream, struct StringInfoData *where);
 
-/* src/append_exec.c */
-extern void es_append_execute(EsStreamAppend *streams, int nstreams,
-							  EsNewEvent *events, int nevents,
-							  FunctionCallInfo fcinfo);
+/*
+ * src/append_exec.c: what one event of an append became, in the caller's
+ * order; replayed (an idempotent retry) is its stream's already_stored.
+ */
+typedef struct EsAppended
+{
+	int64		version;
+	int64		position;
+	int			stream;			/* index into the call's streams */
+} EsAppended;
+extern EsAppended *es_append_execute(EsStreamAppend *streams, int nstreams,
+									 EsNewEvent *events, int nevents);
 
 /* src/spi_plan.c */
 struct _SPI_plan;
@@ -277,12 +311,11 @@ extern void es_stream_read_init(void);
 extern bool es_stream_read(FunctionCallInfo fcinfo, struct _SPI_plan *plan, int nargs,
 						   Oid *types, Datum *values, bool *nulls, EsReadStart *seen);
 
-/* src/events_read.c */
+/* src/used_positions.c */
+extern int64 es_read_highest_used_position(void);
+
+/* src/index_probe.c */
 struct SnapshotData;
-extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
-extern int64 es_read_stream_version_to_append(text *stream, struct SnapshotData *snapshot,
-											  bool *start_recorded);
-extern int64 es_read_max_position(void);
 struct RelationData;
 struct TupleTableSlot;
 extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
@@ -304,38 +337,40 @@ typedef struct EsStreamState
 } EsStreamState;
 extern void es_read_stream_state(text *stream, struct SnapshotData *snapshot,
 								 EsStreamState *state);
-extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot,
-									   EsStreamState *state);
 extern void es_revive_stream(text *stream);
 extern bool es_stream_state_exists(void);
 
-/* src/lifecycle.c: what a stream-level lifecycle call found under the stream's lock */
+/*
+ * src/events_read.c: a stream's version read from its events, and its
+ * "current" version as es_stream_version answers it (then stream_state)
+ */
+extern int64 es_read_stream_version(text *stream, struct SnapshotData *snapshot);
+extern int64 es_read_stream_version_to_append(text *stream, struct SnapshotData *snapshot,
+											  bool *start_recorded);
+extern int64 es_stream_current_version(text *stream, struct SnapshotData *snapshot);
+
+/* src/stream_change.c: what a stream-level lifecycle call found under the stream's lock */
 typedef struct EsLifecycleTarget
 {
 	text	   *stream;
 	int64		version;		/* version read from the events */
 	EsStreamState state;		/* its stream_state row, if any */
 } EsLifecycleTarget;
-extern bool es_take_delete_permit(void);
 extern void es_refuse_lifecycle_in_recovery(void);
 extern void es_begin_stream_change(text *stream, EsLifecycleTarget *t);
 extern void es_error_tombstoned(text *stream);
 extern void es_error_unknown_stream(text *stream);
 extern void es_require_live_stream(EsLifecycleTarget *t, const char *hint);
 extern text *es_reason_arg(FunctionCallInfo fcinfo, int argno, bool required);
-extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
-									  Datum *max_position);
 extern void es_lifecycle_audit(const char *action, text *stream, text *handler,
 							   text *kind, const char *detail, text *reason);
 
-/* src/append_exec.c */
-extern void es_check_expected(text *stream, int64 expected, int64 actual);
-
-/* src/feed.c */
-extern uint64 es_name_hash(text *name);
+/* src/delete_permit.c: a lifecycle DELETE passes the immutability trigger */
+extern bool es_take_delete_permit(void);
+extern uint64 es_run_permitted_delete(struct _SPI_plan *plan, Datum *values,
+									  Datum *max_position);
 
 /* src/shard.c */
-extern int	es_shard_number(text *stream, int count, bool category);
 extern void es_check_shard(EsStreamAppend *streams, int nstreams);
 extern void es_recheck_shard(EsStreamAppend *streams, int nstreams);
 

@@ -3,7 +3,7 @@
  * feed.c
  *	  The global feed: es_load(after_position, ...), es_feed_head,
  *	  es_feed_position_at, es_wait, and the consumer-group hash
- *	  es_stream_hash.
+ *	  es_stream_hash (the hash itself is names.c's es_name_hash).
  *
  * docs/global-feed.md is the design note.  The rule that keeps a reader from
  * skipping: first ask position.c for the safe position (every position at or
@@ -289,6 +289,7 @@ es_load_feed(PG_FUNCTION_ARGS)
 	es_check_archive_horizon(after);
 	values[0] = Int64GetDatum(after);
 	safe = es_feed_safe_position();
+	es_enforce_append_hold(NULL);
 	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < safe)
 		safe = PG_GETARG_INT64(2);
 	values[1] = Int64GetDatum(safe);
@@ -306,15 +307,18 @@ es_load_feed(PG_FUNCTION_ARGS)
 
 /*
  * The highest position a reader may read now.  In serialized mode every
- * visible row is safe, so it is the highest visible position.  Sets
- * *next_deadline as es_feed_safe_position_ext does.
+ * visible row is safe, so it is the highest visible position.  Every
+ * reader of the safe position enforces eventstore.max_append_hold, which
+ * sets *next_deadline (es_enforce_append_hold).
  */
 static int64
 feed_head(TimestampTz *next_deadline)
 {
-	int64		safe = es_feed_safe_position_ext(next_deadline);
+	int64		safe = es_feed_safe_position();
 
-	return safe != PG_INT64_MAX ? safe : es_read_max_position();
+	es_enforce_append_hold(next_deadline);
+
+	return safe != PG_INT64_MAX ? safe : es_read_highest_used_position();
 }
 
 /* es_feed_head(): see feed_head. */
@@ -499,32 +503,6 @@ es_wait(PG_FUNCTION_ARGS)
 		ConditionVariableCancelSleep();
 	SPI_finish();
 	PG_RETURN_BOOL(found);
-}
-
-/*
- * FNV-1a 64 over the UTF-8 bytes of a name.  Written out (not hashtext) so
- * that it is the same on every platform and PostgreSQL version: consumer
- * groups (es_stream_hash) and shard routing (shard.c) depend on it.
- */
-uint64
-es_name_hash(text *name)
-{
-	int			len = VARSIZE_ANY_EXHDR(name);
-	const char *src = VARDATA_ANY(name);
-	const unsigned char *bytes;
-	uint64		h = UINT64CONST(0xcbf29ce484222325);
-	int			i;
-
-	/* Hash what a UTF-8 database would store, whatever ours uses. */
-	bytes = (const unsigned char *) pg_server_to_any(src, len, PG_UTF8);
-	if ((const char *) bytes != src)
-		len = strlen((const char *) bytes);
-	for (i = 0; i < len; i++)
-	{
-		h ^= bytes[i];
-		h *= UINT64CONST(0x100000001b3);
-	}
-	return h;
 }
 
 /* es_stream_hash(stream): es_name_hash with the top bit cleared. */

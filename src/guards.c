@@ -25,7 +25,7 @@ es_forbid_change(PG_FUNCTION_ARGS)
 	/* A superuser who means to destroy the store may empty it (ddl_guard.c). */
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) && es_allow_destroy)
 		return PointerGetDatum(NULL);
-	/* The one DELETE statement of a lifecycle function (lifecycle.c). */
+	/* The one DELETE statement of a lifecycle function (delete_permit.c). */
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) && es_take_delete_permit())
 		return PointerGetDatum(NULL);
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))

@@ -3,18 +3,14 @@
  * lifecycle.c
  *	  The privileged, audited functions that delete what the store holds:
  *	  es_delete_stream (soft), es_restore_stream, es_tombstone_stream (hard),
- *	  es_erase_stream (GDPR), es_delete_snapshots, es_reset_checkpoint; and
- *	  es_stream_info, which reports a stream's lifecycle state.
+ *	  es_erase_stream (GDPR), es_delete_snapshots; and es_stream_info, which
+ *	  reports a stream's lifecycle state.
  *
- * Semantics and the comparison with KurrentDB: docs/lifecycle.md.
- *
- * Passing the immutability trigger.  events_immutable (guards.c) refuses
- * every DELETE on eventstore.events.  A function here that must delete a
- * stream's events grants a one-shot permit (delete_permit) just before
- * running its own DELETE statement through SPI; the trigger, which fires
- * once per statement, takes it (es_take_delete_permit), and the permit is
- * cleared whatever happens when the statement ends.  No SQL can set it; a
- * DELETE nested inside ours (a user's row trigger) finds it taken.
+ * Semantics and the comparison with KurrentDB: docs/lifecycle.md.  What
+ * these calls share with retention and the archives (the stream's lock and
+ * state, the audit row) is in stream_change.c; how their DELETE passes the
+ * immutability trigger, in delete_permit.c.  es_reset_checkpoint, audited
+ * the same way, lives with the checkpoint rule in checkpoint.c.
  *
  * Each function is one transaction's worth of work: a crash or an error in
  * the middle leaves the stream as it was.  Every call that changes
@@ -23,30 +19,21 @@
  * Locks: the stream's lock in AccessExclusiveLock mode
  * (es_lock_stream_delete) to the end of the transaction, for deleting,
  * restoring, tombstoning and erasing; a restore then allocates positions as
- * an append does (position.c).  es_reset_checkpoint takes the handler's
- * lock (es_acquire_handler_lock) and the checkpoint's row lock.  Tags and
- * order: eventstore.h.
+ * an append does (position.c).  Tags and order: eventstore.h.
  *
  *-------------------------------------------------------------------------
  */
 #include "eventstore.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-/* Set just before a lifecycle DELETE on the events; taken by the trigger. */
-static bool delete_permit = false;
-
-static SPIPlanPtr audit_plan = NULL;
 static SPIPlanPtr move_plan = NULL;
 static SPIPlanPtr delete_events_plan = NULL;
 static SPIPlanPtr delete_aside_plan = NULL;
@@ -83,22 +70,7 @@ record_stream_start(text *stream, int64 position)
 static SPIPlanPtr read_aside_plan = NULL;
 static SPIPlanPtr mark_restored_plan = NULL;
 static SPIPlanPtr delete_snapshots_plan = NULL;
-static SPIPlanPtr lock_checkpoint_plan = NULL;
-static SPIPlanPtr set_checkpoint_plan = NULL;
-static SPIPlanPtr drop_checkpoint_plan = NULL;
 static SPIPlanPtr info_plan = NULL;
-
-static uint64 deleted_rows(Datum *max_position);
-
-/* The trigger asks: is this DELETE a lifecycle function's own?  One use. */
-bool
-es_take_delete_permit(void)
-{
-	bool		permitted = delete_permit;
-
-	delete_permit = false;
-	return permitted;
-}
 
 static text *
 stream_arg(FunctionCallInfo fcinfo, int argno)
@@ -111,89 +83,7 @@ static int64
 expected_arg(FunctionCallInfo fcinfo, int argno)
 {
 	return PG_ARGISNULL(argno) ? ES_EXPECT_ANY :
-		es_check_expected_version(PG_GETARG_INT64(argno));
-}
-
-/* An optional reason; required ones must be present and not blank. */
-text *
-es_reason_arg(FunctionCallInfo fcinfo, int argno, bool required)
-{
-	text	   *reason = PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno);
-
-	if (required && reason == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("reason must not be null"),
-				 errhint("An erasure records why it was done.")));
-	if (required && VARSIZE_ANY_EXHDR(reason) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("reason must not be empty")));
-	return reason;
-}
-
-void
-es_refuse_lifecycle_in_recovery(void)
-{
-	if (RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot change the lifecycle of streams during recovery"),
-				 errhint("Run it on the primary server.")));
-}
-
-/*
- * Lock the stream against appenders and snapshot savers, connect to SPI and
- * read its version and state with the latest snapshot (every append that
- * held the lock before us has ended).
- */
-void
-es_begin_stream_change(text *stream, EsLifecycleTarget *t)
-{
-	es_refuse_lifecycle_in_recovery();
-	es_lock_stream_delete(stream);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	t->stream = stream;
-	t->version = es_read_stream_version(stream, GetLatestSnapshot());
-	es_read_stream_state(stream, GetLatestSnapshot(), &t->state);
-}
-
-void
-es_error_tombstoned(text *stream)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_ES_STREAM_TOMBSTONED),
-			 errmsg("stream \"%s\" is deleted for ever", text_to_cstring(stream)),
-			 errdetail("It was hard-deleted or erased; its name cannot be written again.")));
-}
-
-void
-es_error_unknown_stream(text *stream)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_ES_NOT_FOUND),
-			 errmsg("stream \"%s\" does not exist", text_to_cstring(stream)),
-			 errdetail("It has no events and no lifecycle state.")));
-}
-
-/*
- * Ensure the stream found by es_begin_stream_change has events: not
- * tombstoned (ES006), not soft-deleted (ES008, with the hint given), not
- * unknown (ES007).
- */
-void
-es_require_live_stream(EsLifecycleTarget *t, const char *hint)
-{
-	if (t->state.tombstoned)
-		es_error_tombstoned(t->stream);
-	if (t->version == 0 && t->state.deleted)
-		ereport(ERROR,
-				(errcode(ERRCODE_ES_WRONG_STATE),
-				 errmsg("stream \"%s\" is deleted", text_to_cstring(t->stream)),
-				 errhint("%s", hint)));
-	if (t->version == 0)
-		es_error_unknown_stream(t->stream);
+		es_check_expected_form(PG_GETARG_INT64(argno));
 }
 
 /* Run a plan of one text argument; returns the rows it processed. */
@@ -205,83 +95,6 @@ run_on_stream(SPIPlanPtr plan, text *stream, int expect)
 	if (SPI_execute_plan(plan, &arg, NULL, false, 0) != expect)
 		elog(ERROR, "a lifecycle statement failed");
 	return SPI_processed;
-}
-
-/*
- * Run a lifecycle plan whose statement deletes from eventstore.events, with
- * the permit, and read its (count, max(position)) row: returns the count and
- * sets *max_position (0 when nothing was deleted).
- */
-uint64
-es_run_permitted_delete(SPIPlanPtr plan, Datum *values, Datum *max_position)
-{
-	int			rc;
-
-	delete_permit = true;
-	PG_TRY();
-	{
-		rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	}
-	PG_FINALLY();
-	{
-		delete_permit = false;
-	}
-	PG_END_TRY();
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "a lifecycle delete failed");
-	return deleted_rows(max_position);
-}
-
-/*
- * The (count, max(position)) row of a delete that just ran: returns the
- * count and sets *max_position (0 when nothing was deleted).
- */
-static uint64
-deleted_rows(Datum *max_position)
-{
-	bool		isnull;
-	int64		n;
-
-	if (SPI_processed != 1)
-		elog(ERROR, "a lifecycle delete returned no count");
-	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*max_position = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	if (isnull)
-		*max_position = Int64GetDatum(0);
-	return (uint64) n;
-}
-
-/* Add the audit row of a call: detail is a JSON object's text. */
-void
-es_lifecycle_audit(const char *action, text *stream, text *handler, text *kind,
-				   const char *detail, text *reason)
-{
-	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-
-	es_kept_plan(&audit_plan,
-				 "INSERT INTO eventstore.lifecycle_log"
-				 " (logged_at, action, stream, handler, kind, detail, reason,"
-				 "  session_role, calling_role)"
-				 " VALUES (pg_catalog.clock_timestamp(), $1, $2, $3, $4,"
-				 "  CAST($5 AS pg_catalog.jsonb), $6,"
-				 "  session_user, CAST($7 AS pg_catalog.name))",
-				 7, types);
-	values[0] = CStringGetTextDatum(action);
-	values[1] = PointerGetDatum(stream);
-	values[2] = PointerGetDatum(handler);
-	values[3] = PointerGetDatum(kind);
-	values[4] = CStringGetTextDatum(detail);
-	values[5] = PointerGetDatum(reason);
-	/* The role of the caller, outside this SECURITY DEFINER function. */
-	values[6] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-	nulls[1] = stream ? ' ' : 'n';
-	nulls[2] = handler ? ' ' : 'n';
-	nulls[3] = kind ? ' ' : 'n';
-	nulls[5] = reason ? ' ' : 'n';
-	if (SPI_execute_plan(audit_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write the lifecycle log");
 }
 
 /* Delete a stream's snapshots; returns how many. */
@@ -318,7 +131,7 @@ es_delete_stream(PG_FUNCTION_ARGS)
 
 	es_begin_stream_change(stream, &t);
 	es_require_live_stream(&t, "Restore it with es_restore_stream, or hard-delete it with es_tombstone_stream.");
-	es_check_expected(stream, expected, t.version);
+	es_require_expected_version(stream, expected, t.version);
 
 	es_kept_plan(&move_plan,
 				 "WITH moved AS ("
@@ -490,7 +303,7 @@ tombstone(FunctionCallInfo fcinfo, text *stream, int64 expected, text *reason, b
 	if (t.version == 0 && !t.state.found)
 		es_error_unknown_stream(stream);
 	/* A soft-deleted stream answers version 0, as to an append. */
-	es_check_expected(stream, expected, t.version);
+	es_require_expected_version(stream, expected, t.version);
 	last = Max(t.version, t.state.last_version);
 
 	es_kept_plan(&delete_events_plan,
@@ -610,98 +423,6 @@ es_delete_snapshots(PG_FUNCTION_ARGS)
 		  psprintf("{\"snapshots\": " UINT64_FORMAT "}", n), reason);
 	SPI_finish();
 	PG_RETURN_INT64((int64) n);
-}
-
-/*
- * es_reset_checkpoint(handler, stream, position, reason) -> previous position
- *
- * Waits for the handler's lock, so a projection instance that holds it
- * finishes its batch first; then moves the checkpoint back (position 0
- * removes it).
- */
-PG_FUNCTION_INFO_V1(es_reset_checkpoint);
-Datum
-es_reset_checkpoint(PG_FUNCTION_ARGS)
-{
-	text	   *handler = es_check_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0),
-										"handler name");
-	text	   *stream;
-	text	   *reason = es_reason_arg(fcinfo, 3, false);
-	int64		position;
-	int64		previous;
-	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
-	Datum		values[3];
-	bool		isnull;
-
-	if (PG_ARGISNULL(1) || VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) == 0)
-		stream = cstring_to_text("");
-	else
-		stream = es_check_name(PG_GETARG_TEXT_PP(1), "stream name");
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("position must not be null")));
-	position = PG_GETARG_INT64(2);
-	if (position < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("position must not be negative"),
-				 errdetail("It is " INT64_FORMAT ".", position)));
-	es_refuse_lifecycle_in_recovery();
-
-	(void) es_acquire_handler_lock(handler, stream, true);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	values[0] = PointerGetDatum(handler);
-	values[1] = PointerGetDatum(stream);
-	values[2] = Int64GetDatum(position);
-	es_kept_plan(&lock_checkpoint_plan,
-				 "SELECT position FROM eventstore.checkpoints"
-				 " WHERE handler OPERATOR(pg_catalog.=) $1"
-				 " AND stream OPERATOR(pg_catalog.=) $2 FOR UPDATE", 2, types);
-	if (SPI_execute_plan(lock_checkpoint_plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read a checkpoint");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_ES_NOT_FOUND),
-				 errmsg("handler \"%s\" has no checkpoint%s%s%s", text_to_cstring(handler),
-						VARSIZE_ANY_EXHDR(stream) ? " for stream \"" : "",
-						text_to_cstring(stream),
-						VARSIZE_ANY_EXHDR(stream) ? "\"" : "")));
-	previous = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	if (position > previous)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a checkpoint can only be reset to an earlier position"),
-				 errdetail("Handler \"%s\" is at " INT64_FORMAT "; the reset asked for " INT64_FORMAT ".",
-						   text_to_cstring(handler), previous, position),
-				 errhint("Use es_advance_position to move a checkpoint forward.")));
-
-	if (position == 0)
-	{
-		es_kept_plan(&drop_checkpoint_plan,
-					 "DELETE FROM eventstore.checkpoints"
-					 " WHERE handler OPERATOR(pg_catalog.=) $1"
-					 " AND stream OPERATOR(pg_catalog.=) $2", 2, types);
-		if (SPI_execute_plan(drop_checkpoint_plan, values, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not reset a checkpoint");
-	}
-	else
-	{
-		es_kept_plan(&set_checkpoint_plan,
-					 "UPDATE eventstore.checkpoints"
-					 " SET position = $3, updated_at = pg_catalog.now()"
-					 " WHERE handler OPERATOR(pg_catalog.=) $1"
-					 " AND stream OPERATOR(pg_catalog.=) $2", 3, types);
-		if (SPI_execute_plan(set_checkpoint_plan, values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not reset a checkpoint");
-	}
-	es_lifecycle_audit("reset_checkpoint", VARSIZE_ANY_EXHDR(stream) ? stream : NULL, handler, NULL,
-		  psprintf("{\"from\": " INT64_FORMAT ", \"to\": " INT64_FORMAT "}", previous, position),
-		  reason);
-	SPI_finish();
-	PG_RETURN_INT64(previous);
 }
 
 /*

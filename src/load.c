@@ -145,8 +145,7 @@ Datum
 es_stream_version(PG_FUNCTION_ARGS)
 {
 	text	   *stream;
-	EsStreamState state;
 
 	stream = es_check_stream_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
-	PG_RETURN_INT64(es_stream_current_version(stream, GetActiveSnapshot(), &state));
+	PG_RETURN_INT64(es_stream_current_version(stream, GetActiveSnapshot()));
 }

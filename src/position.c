@@ -37,8 +37,8 @@
  *
  * eventstore.max_append_hold bounds how long one appending transaction may
  * hold the feed (concurrent mode): each slot records when it was taken and
- * the appender's limit, and a feed reader that finds a slot past its
- * deadline ends that backend (terminate_overdue_holders).  The reader keeps
+ * the appender's limit; append_hold.c, through es_visit_busy_slots, ends a
+ * holder past its deadline when a feed reader asks.  The reader keeps
  * honouring the slot until the abort clears it.  The counters live in an
  * array of eventstore.max_databases entries, sized at server start.
  *
@@ -51,11 +51,8 @@
  */
 #include "eventstore.h"
 
-#include <signal.h>
-
 #include "access/xact.h"
 #include "executor/spi.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
@@ -75,25 +72,9 @@ typedef struct EsDbCounter
 } EsDbCounter;
 
 /*
- * One per backend.  min_pos > 0 while the backend's transaction has
- * appended and not yet ended: the slot then holds the feed of dboid below
- * min_pos.  The other fields serve eventstore.max_append_hold and the
- * feed_holders view.
- */
-typedef struct EsSlot
-{
-	Oid			dboid;
-	int64		min_pos;		/* 0: no append in flight */
-	int64		max_pos;		/* last position taken so far */
-	TimestampTz since;			/* when min_pos was taken */
-	int			hold_limit_ms;	/* the appender's max_append_hold; 0: none */
-	int			pid;
-	bool		terminating;	/* a reader has sent it SIGTERM */
-} EsSlot;
-
-/*
- * The shared state: the slots (one per backend), then the counters (one
- * per database, eventstore.max_databases of them), in one segment.
+ * The shared state: the slots (one per backend, EsSlot in eventstore.h),
+ * then the counters (one per database, eventstore.max_databases of them),
+ * in one segment.
  */
 typedef struct EsShared
 {
@@ -119,6 +100,8 @@ static bool xact_feed_locked = false;	/* serialized: we hold the lock */
 static int64 xact_last_local = 0;	/* serialized: last position we gave */
 static int64 xact_before_local = 0; /* serialized: max(position) before us */
 static bool xact_direct_insert = false;	/* rows came by another path */
+
+static void es_invalidate_position_counter(void);
 
 static Size
 shmem_size(void)
@@ -387,7 +370,7 @@ ensure_counter(void)
 	LWLockRelease(shared_state->lock);
 	if (!valid)
 	{
-		maxpos = es_read_max_position();
+		maxpos = es_read_highest_used_position();
 		LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
 		/* Never move backwards: appenders may hold positions past maxpos. */
 		if (e->last_pos < maxpos)
@@ -437,7 +420,7 @@ es_allocate_positions(int count)
 		{
 			es_lock_feed();
 			xact_feed_locked = true;
-			xact_last_local = es_read_max_position();
+			xact_last_local = es_read_highest_used_position();
 			xact_before_local = xact_last_local;
 		}
 		check_positions_left(xact_last_local, count);
@@ -483,80 +466,17 @@ es_allocate_positions(int count)
 }
 
 /*
- * Whether a busy slot is subject to eventstore.max_append_hold in a reader's
- * eyes: it has a limit, it has not been signalled yet, and it is not the
- * reader itself (a transaction that appended and then reads the feed is
- * bounded by its own first position; ending it would only surprise it).
- */
-static inline bool
-slot_has_deadline(EsSlot *s)
-{
-	return s->hold_limit_ms > 0 && !s->terminating && s->pid != MyProcPid;
-}
-
-/*
- * End the appenders of our database that have held the feed longer than
- * their eventstore.max_append_hold, as pg_terminate_backend would: their
- * transactions abort, their positions become gaps, and their abort clears
- * their slots and wakes the waiters.  Until then the slots still bound the
- * safe position: a signalled holder is not assumed dead, so the feed never
- * moves past a position that may still commit (docs/global-feed.md, 3.1).
- *
- * Locks: the LWLock in exclusive mode, around the signals.  While it is
- * held no slot can be cleared, so the pid of a busy slot is the backend
- * whose transaction took the slot (a backend clears its slot before it can
- * start another transaction or exit): a signal never reaches a later,
- * innocent transaction of the same backend or a recycled pid.
- */
-static void
-terminate_overdue_holders(TimestampTz now)
-{
-	int		   *pids = palloc(sizeof(int) * shared_state->nslots);
-	int			n = 0;
-	int			i;
-
-	LWLockAcquire(shared_state->lock, LW_EXCLUSIVE);
-	for (i = 0; i < shared_state->nslots; i++)
-	{
-		EsSlot	   *s = &shared_state->slots[i];
-
-		if (s->min_pos > 0 && s->dboid == MyDatabaseId && slot_has_deadline(s) &&
-			now >= TimestampTzPlusMilliseconds(s->since, s->hold_limit_ms))
-		{
-			s->terminating = true;
-			if (kill(s->pid, SIGTERM) == 0)
-				pids[n++] = s->pid;
-		}
-	}
-	LWLockRelease(shared_state->lock);
-	for (i = 0; i < n; i++)
-		ereport(LOG,
-				(errmsg("terminating backend %d: its appending transaction held the global feed longer than eventstore.max_append_hold",
-						pids[i]),
-				 errhint("Keep transactions that call es_append short.")));
-	pfree(pids);
-}
-
-/*
  * The highest position a feed reader may return now: every position at or
  * below it belongs to a transaction that has ended.  The reader must take
- * its snapshot after this call.
- *
- * On the way it enforces eventstore.max_append_hold: a holder of our
- * database past its deadline is signalled (terminate_overdue_holders), and
- * *next_deadline (when not NULL; 0 when there is none) is set to the
- * earliest deadline still to come, so that a waiter can wake up for it.
+ * its snapshot after this call.  A pure read: holders past their
+ * eventstore.max_append_hold are ended by es_enforce_append_hold
+ * (append_hold.c), which the readers call beside it.
  */
 int64
-es_feed_safe_position_ext(TimestampTz *next_deadline)
+es_feed_safe_position(void)
 {
 	int64		safe;
-	TimestampTz now = 0;
-	bool		overdue = false;
 	int			i;
-
-	if (next_deadline != NULL)
-		*next_deadline = 0;
 
 	/*
 	 * Serialized mode: every visible row is safe, except that a transaction
@@ -573,44 +493,51 @@ es_feed_safe_position_ext(TimestampTz *next_deadline)
 	for (i = 0; i < shared_state->nslots; i++)
 	{
 		EsSlot	   *s = &shared_state->slots[i];
-		TimestampTz deadline;
 
-		if (s->min_pos <= 0 || s->dboid != MyDatabaseId)
-			continue;
-		if (s->min_pos - 1 < safe)
+		if (s->min_pos > 0 && s->dboid == MyDatabaseId && s->min_pos - 1 < safe)
 			safe = s->min_pos - 1;
-		if (!slot_has_deadline(s))
-			continue;
-		deadline = TimestampTzPlusMilliseconds(s->since, s->hold_limit_ms);
-		if (now == 0)
-			now = GetCurrentTimestamp();
-		if (now >= deadline)
-			overdue = true;
-		else if (next_deadline != NULL &&
-				 (*next_deadline == 0 || deadline < *next_deadline))
-			*next_deadline = deadline;
 	}
 	LWLockRelease(shared_state->lock);
-	if (overdue)
-		terminate_overdue_holders(now);
 	return safe;
 }
 
-int64
-es_feed_safe_position(void)
+/*
+ * Call `visit` for each busy slot of our database (an appending transaction
+ * in flight), under the LWLock: in exclusive mode the visitor may set the
+ * slot's `terminating` (and nothing else), in shared mode it only reads.
+ * The lock rule holds for visitors too: a few instructions, no other lock,
+ * no error.  While the lock is held no slot can be cleared, so the pid of a
+ * visited slot is the backend whose transaction took it.  Nothing in
+ * serialized mode, which has no slots.
+ */
+void
+es_visit_busy_slots(EsSlotVisitor visit, void *arg, bool exclusive)
 {
-	return es_feed_safe_position_ext(NULL);
+	int			i;
+
+	if (!es_preloaded || shared_state == NULL)
+		return;
+	LWLockAcquire(shared_state->lock, exclusive ? LW_EXCLUSIVE : LW_SHARED);
+	for (i = 0; i < shared_state->nslots; i++)
+	{
+		EsSlot	   *s = &shared_state->slots[i];
+
+		if (s->min_pos > 0 && s->dboid == MyDatabaseId)
+			visit(s, arg);
+	}
+	LWLockRelease(shared_state->lock);
 }
 
 /*
- * The highest position handed out in this database, as the shared counter
- * knows it; PG_INT64_MAX when it does not (serialized mode, a counter not
- * read yet, or invalidated by rows inserted by another path).  No stored
- * row has a higher position.  The partitioned version read skips the
+ * The highest position handed out in this database, in flight or stored,
+ * as the shared counter knows it (es_read_highest_used_position reads only
+ * what the tables show); PG_INT64_MAX when it does not (serialized mode, a
+ * counter not read yet, or invalidated by rows inserted by another path).
+ * No stored row has a higher position.  The partitioned version read skips the
  * partitions above it (events_read.c).
  */
 int64
-es_position_high_water(void)
+es_last_position_handed_out(void)
 {
 	EsDbCounter *e;
 	int64		hw = PG_INT64_MAX;
@@ -626,62 +553,11 @@ es_position_high_water(void)
 }
 
 /*
- * es_feed_holders(): the appending transactions in flight in the current
- * database (concurrent mode; none in serialized mode, where the holder of
- * the feed lock shows in pg_locks instead).  Only this database's: a
- * reader grant is a right on one store, and another database's holders
- * (their pids, roles, positions) are not its business (issue 21, item 11).
- */
-PG_FUNCTION_INFO_V1(es_feed_holders);
-Datum
-es_feed_holders(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	EsSlot	   *copy;
-	int			n = 0;
-	int			i;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (!es_preloaded || shared_state == NULL)
-		return (Datum) 0;
-
-	/* Copy under the lock, build the rows after it. */
-	copy = palloc(sizeof(EsSlot) * shared_state->nslots);
-	LWLockAcquire(shared_state->lock, LW_SHARED);
-	for (i = 0; i < shared_state->nslots; i++)
-		if (shared_state->slots[i].min_pos > 0 &&
-			shared_state->slots[i].dboid == MyDatabaseId)
-			copy[n++] = shared_state->slots[i];
-	LWLockRelease(shared_state->lock);
-
-	for (i = 0; i < n; i++)
-	{
-		Datum		values[7];
-		bool		nulls[7] = {false, false, false, false, false, false, false};
-
-		values[0] = Int32GetDatum(copy[i].pid);
-		values[1] = ObjectIdGetDatum(copy[i].dboid);
-		values[2] = Int64GetDatum(copy[i].min_pos);
-		values[3] = Int64GetDatum(copy[i].max_pos);
-		values[4] = TimestampTzGetDatum(copy[i].since);
-		if (copy[i].hold_limit_ms > 0)
-			values[5] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(copy[i].since,
-																		copy[i].hold_limit_ms));
-		else
-			nulls[5] = true;
-		values[6] = BoolGetDatum(copy[i].terminating);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	pfree(copy);
-	return (Datum) 0;
-}
-
-/*
  * Forget the counter of our database, so that the next append rereads
  * max(position).  Called when rows arrive by another path than es_append
  * (a restore, a reinstall of the extension).
  */
-void
+static void
 es_invalidate_position_counter(void)
 {
 	EsDbCounter *e;

@@ -92,9 +92,7 @@ first_kept(text *stream)
 static int64
 current_version(text *stream)
 {
-	EsStreamState state;
-
-	return es_stream_current_version(stream, GetActiveSnapshot(), &state);
+	return es_stream_current_version(stream, GetActiveSnapshot());
 }
 
 typedef enum GapRead

@@ -131,7 +131,7 @@ apply_to_stream(text *stream, int64 version, Retention *r, text *reason,
 	n = es_run_permitted_delete(truncate_plan, nvalues, &last_position);
 	*first_kept = cut;
 
-	/* The positions removed are never handed out again (events_read.c). */
+	/* The positions removed are never handed out again (used_positions.c). */
 	es_kept_plan(&note_plan,
 				 "UPDATE eventstore.stream_state"
 				 " SET last_version = GREATEST(last_version, $2),"

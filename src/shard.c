@@ -15,7 +15,7 @@
  * checks again once its rows are in (es_recheck_shard).
  *
  * The routing hash: FNV-1a 64 of the UTF-8 bytes of the key (the store's
- * own hash, es_name_hash in feed.c: the same on every platform and
+ * own hash, es_name_hash in names.c: the same on every platform and
  * PostgreSQL version), mixed by MurmurHash3's 64-bit finalizer, modulo n.
  * Why mix: FNV-1a's upper bits are poorly spread for short names (bits 32
  * and 33 left one shard of four empty for "s-1" .. "s-4000"), and its low
@@ -119,7 +119,7 @@ check_shard_by(FunctionCallInfo fcinfo, int argno)
 }
 
 /* The shard (0 .. count - 1) of a checked stream name. */
-int
+static int
 es_shard_number(text *stream, int count, bool category)
 {
 	uint64		h = es_name_hash(category ? es_category_of(stream) : stream);

@@ -2,7 +2,7 @@
  *
  * stream_state.c
  *	  Reading a stream's lifecycle state (eventstore.stream_state) on the
- *	  append and read paths, and a stream's version as those paths answer it.
+ *	  append and read paths.
  *
  * Why a direct index probe: only streams with lifecycle state (soft-deleted,
  * tombstoned) have a row, and a stream that has events is never tombstoned
@@ -10,7 +10,7 @@
  * for a stream whose version read from the events is 0, and for that case
  * one lookup in the table's primary key is made, without SPI (an SPI plan
  * costs tens of thousands of instructions in executor start-up, see
- * events_read.c).  Appends to existing streams never look.
+ * index_probe.c).  Appends to existing streams never look.
  *
  * The table is new in 1.1; the library also serves databases still on 1.0
  * (before ALTER EXTENSION UPDATE), where it does not exist: then no stream
@@ -118,27 +118,6 @@ es_read_stream_state(text *stream, Snapshot snapshot, EsStreamState *state)
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
-}
-
-/*
- * The stream's version as es_stream_version and expected-version checks
- * answer it (docs/lifecycle.md): the version of its last event; for a
- * stream without events, the version it kept in stream_state, except that a
- * soft-deleted or tombstoned stream answers 0.  *state is filled in when
- * the events gave 0 (found = false otherwise).
- */
-int64
-es_stream_current_version(text *stream, Snapshot snapshot, EsStreamState *state)
-{
-	int64		version = es_read_stream_version(stream, snapshot);
-
-	memset(state, 0, sizeof(EsStreamState));
-	if (version > 0)
-		return version;
-	es_read_stream_state(stream, snapshot, state);
-	if (!state->found || state->deleted || state->tombstoned)
-		return 0;
-	return state->last_version;
 }
 
 /* An append brought a soft-deleted stream back to life: it is no longer deleted. */

@@ -188,75 +188,6 @@ es_check_stream_name(text *stream)
 	return stream;
 }
 
-/*
- * The documented forms of an expected version, in every error about one.
- * The symbolic names are KurrentDB's; -1 keeps the meaning 1.0 gave it.
- */
-#define EXPECTED_VERSION_HINT \
-	"Use \"any\" (or NULL), \"no_stream\" (or 0), \"stream_exists\" (or -1), or the exact version."
-
-/* Ensure an expected version is one of the documented forms. */
-int64
-es_check_expected_version(int64 v)
-{
-	if (v < ES_EXPECT_EXISTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid expected version: " INT64_FORMAT, v),
-				 errhint(EXPECTED_VERSION_HINT)));
-	return v;
-}
-
-/*
- * Ensure an expected version given as text is a symbolic name or a whole
- * number of a documented form; returns ES_EXPECT_* or the exact version.
- * "exists" is the name 1.0's JSON form accepted, kept as an alias.
- */
-int64
-es_parse_expected_version(const char *s)
-{
-	char	   *end;
-	int64		v;
-
-	if (strcmp(s, "any") == 0)
-		return ES_EXPECT_ANY;
-	if (strcmp(s, "no_stream") == 0)
-		return ES_EXPECT_NO_STREAM;
-	if (strcmp(s, "stream_exists") == 0 || strcmp(s, "exists") == 0)
-		return ES_EXPECT_EXISTS;
-	errno = 0;
-	v = strtoi64(s, &end, 10);
-	if (end == s || *end != '\0' || errno != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized expected version: \"%s\"", s),
-				 errhint(EXPECTED_VERSION_HINT)));
-	return es_check_expected_version(v);
-}
-
-/*
- * The same for a string in a JSON batch, where only the names are strings:
- * a version is a JSON number there ("expected_version": 3), as 1.0 had it
- * and docs/append.md documents.  "3" is refused rather than read as 3: a
- * client that sends its version as a string has a type confusion that
- * should surface, not be guessed at (issue 21, item 11).
- */
-int64
-es_parse_expected_name(const char *s)
-{
-	if (strcmp(s, "any") == 0 || strcmp(s, "no_stream") == 0 ||
-		strcmp(s, "stream_exists") == 0 || strcmp(s, "exists") == 0)
-		return es_parse_expected_version(s);
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unrecognized expected version: \"%s\"", s),
-			 strspn(s, "+-0123456789 ") == strlen(s) && *s != '\0'
-			 ? errdetail("In a batch document an exact version is a JSON number, not a string.")
-			 : 0,
-			 errhint(EXPECTED_VERSION_HINT)));
-	return 0;					/* keep compiler quiet */
-}
-
 /* Ensure an event carries at most one payload. */
 void
 es_check_payload(Jsonb *data, bytea *data_bin)
@@ -266,19 +197,6 @@ es_check_payload(Jsonb *data, bytea *data_bin)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("an event cannot have both a JSON and a binary payload"),
 				 errhint("Pass the payload as data or as data_bin, not both.")));
-}
-
-/* The category of a stream: its name up to the first "-". */
-text *
-es_category_of(text *stream)
-{
-	const char *s = VARDATA_ANY(stream);
-	int			len = VARSIZE_ANY_EXHDR(stream);
-	const char *dash = memchr(s, '-', len);
-
-	if (dash == NULL)
-		return stream;
-	return cstring_to_text_with_len(s, dash - s);
 }
 
 static int64 es_check_max_count_or_all(FunctionCallInfo fcinfo, int argno, Oid argtype);

@@ -9,7 +9,7 @@
 -- Deleted streams need no filter here: a soft delete moves a stream's
 -- events out of eventstore.events (into deleted_events), a tombstone or an
 -- erasure removes them (docs/lifecycle.md), so a deleted stream has no row
--- in the index the catalogue walks (sql/queries.sql pins it).
+-- in the index the catalogue walks (test/regress/sql/queries.sql pins it).
 
 CREATE TYPE eventstore.stream_info AS (
     stream           text,

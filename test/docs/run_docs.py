@@ -2,7 +2,10 @@
 """Runs the SQL examples of README.md and docs/*.md, and checks what they name.
 
     run_docs.py run FILE.md...     every ```sql block of each file, in order
-    run_docs.py refs FILE.md...    every path, link and section the files name
+    run_docs.py refs FILE.md...    every path, link and section the files name;
+                                   README's layout table; test/README.md's map;
+                                   no benchmark figure outside docs/benchmarks.md
+                                   and generated blocks
 
 The convention the documents follow (README.md, "Examples that run"):
 
@@ -434,6 +437,82 @@ def check_layout():
     return fails
 
 
+def check_test_map():
+    """test/README.md maps every folder of test/ and every suite, names no
+    suite that is gone, and no two suites, TAP tests or attacks share a
+    number (the number orders them)."""
+    path = os.path.join(ROOT, 'test', 'README.md')
+    if not os.path.exists(path):
+        print('not ok - test/README.md is missing')
+        return 1
+    text = open(path, encoding='utf-8').read()
+    fails = 0
+    tracked = subprocess.run(['git', 'ls-files', 'test'], cwd=ROOT, stdout=subprocess.PIPE,
+                             text=True).stdout.split()
+    folders = sorted({t.split('/')[1] for t in tracked if t.count('/') >= 2})
+    for d in folders:
+        if '`test/%s/`' % d not in text:
+            print('not ok - test/README.md does not map the folder test/%s/' % d)
+            fails += 1
+    suites = [os.path.basename(f)[:-3] for f in sorted(glob.glob(os.path.join(ROOT, 'test', 'suites', '*.sh')))]
+    for name in suites:
+        if not re.search(r'^\| `%s` \|' % re.escape(name), text, re.M):
+            print('not ok - test/README.md has no row for the suite %s' % name)
+            fails += 1
+    for name in re.findall(r'^\| `(\d+_[\w-]+)` \|', text, re.M):
+        if name not in suites:
+            print('not ok - test/README.md has a row for %s, which is not in test/suites/' % name)
+            fails += 1
+    for pattern in ('test/suites/*.sh', 'test/t/*.pl', 'test/security/*.sh'):
+        seen = {}
+        for f in sorted(glob.glob(os.path.join(ROOT, pattern))):
+            m = re.match(r'(\d+)_', os.path.basename(f))
+            if m:
+                seen.setdefault(m.group(1), []).append(os.path.basename(f))
+        for number, files in sorted(seen.items()):
+            if len(files) > 1:
+                print('not ok - %s share the number %s in %s' % (' and '.join(files), number,
+                                                               os.path.dirname(pattern)))
+                fails += 1
+    return fails
+
+
+# A performance figure: a ratio (1.08 x, 2.4 ×), an instruction count, a
+# rate (4,000 appends/s), bytes per event or stream.  Such figures live in
+# docs/benchmarks.md; anywhere else only inside a block generated from
+# benchmark output, from a line "<!-- BEGIN <name> (bench/<script> writes
+# this part) -->" to one starting "<!-- END" (test/README.md, "Figures"), so
+# that a new run leaves no stale copy.
+FIGURE = re.compile(r"""(?x)
+      \d[\d,.]*\s?(?:x|\u00d7)(?=[\s,.;:)|]|$)
+    | \d[\d,.]*\s*(?:k\s|M\s)?instructions\b
+    | \d[\d,.]*\s*[A-Za-z]*/s\b
+    | \d[\d,.]*\s*(?:bytes|B|kB|MB|GB)\s+(?:per|an|a)\s+(?:event|stream)\b
+    | \bper\s+billion\s+events\b""")
+FIGURES_HOME = 'docs/benchmarks.md'
+
+
+def check_figures(paths):
+    fails = 0
+    for path in paths:
+        rel = os.path.relpath(path, ROOT)
+        if rel == FIGURES_HOME:
+            continue
+        generated = False
+        for n, line in enumerate(open(path, encoding='utf-8').read().split('\n'), 1):
+            if re.match(r'<!-- BEGIN .*\(bench/\S+ writes this part\) -->', line):
+                generated = True
+            elif line.startswith('<!-- END '):
+                generated = False
+            elif not generated:
+                m = FIGURE.search(line)
+                if m:
+                    print('not ok - %s:%d: a performance figure ("%s") outside a generated block: '
+                          'point to %s instead' % (rel, n, m.group(0).strip(), FIGURES_HOME))
+                    fails += 1
+    return fails
+
+
 def main():
     if len(sys.argv) < 3 or sys.argv[1] not in ('run', 'refs'):
         raise SystemExit(__doc__)
@@ -441,9 +520,10 @@ def main():
     if sys.argv[1] == 'run':
         fails = sum(run_document(p) for p in paths)
     else:
-        fails = check_refs(paths) + check_layout()
-        print('%s - paths, links and sections of %d documents; README\'s layout' %
-              ('ok' if not fails else 'not ok', len(paths)))
+        fails = check_refs(paths) + check_layout() + check_test_map() + check_figures(paths)
+        print('%s - paths, links and sections of %d documents; README\'s layout; test/README.md\'s map; '
+              'figures only in %s or generated blocks' %
+              ('ok' if not fails else 'not ok', len(paths), FIGURES_HOME))
     sys.exit(1 if fails else 0)
 
 

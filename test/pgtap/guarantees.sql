@@ -2,7 +2,7 @@
 -- (1 atomic appends, 2 exactly one winner and dense versions, 4 idempotent
 -- retries, 6 immutable history, 7 bad input), each with assertions that fail
 -- when the guarantee is broken.  Concurrency is covered by the isolation
--- specs (test/specs) and the stress run (test/stress).
+-- specs (test/isolation/specs) and the stress run (test/stress).
 -- Everything runs in one transaction that is rolled back at the end.
 \set ON_ERROR_STOP 1
 \set QUIET 1

@@ -6,7 +6,7 @@
 #     ALTER EXTENSION UPDATE that every production upgrade has);
 #  2. ALTER EXTENSION eventstore UPDATE reaches the head version and keeps every
 #     event, snapshot and checkpoint V wrote, byte for byte;
-#  3. the whole regression suite (sql/) passes against that upgraded database,
+#  3. the whole regression suite (test/regress/sql/) passes against that upgraded database,
 #     and V's rows are still intact afterwards;
 #  4. V + UPDATE gives the same schema as a fresh install of the head version
 #     (pg_dump --binary-upgrade --schema-only: every member object with its
@@ -123,7 +123,7 @@ for v in $released; do
     # 3. The whole regression suite against the upgraded database.
     tests=$(make -s print-regress)
     if "$PG_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
-        --inputdir=. --outputdir="$out" --use-existing --dbname="$db" $tests >"$out/regress.log" 2>&1
+        --inputdir=test/regress --outputdir="$out" --use-existing --dbname="$db" $tests >"$out/regress.log" 2>&1
     then ok "$v: the regression suite passes on the upgraded database"
     else not_ok "$v: the regression suite on the upgraded database"; tail -20 "$out/regress.log"; head -80 "$out/regression.diffs"; fi
     check "$v: the rows $v wrote are intact after the regression suite" "$(old_rows "$db" "$old_max")" "$old_after"

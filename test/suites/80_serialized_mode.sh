@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Serialized mode: eventstore NOT in shared_preload_libraries.
 #  - CREATE EXTENSION says so (WARNING), es_feed_mode() = 'serialized';
-#  - the regression tests (sql/), the privileges test and the dump/restore and
+#  - the regression tests (test/regress/), the privileges test and the dump/restore and
 #    client suites pass on such a server too;
 #  - two transactions appending to different streams of one database run one
 #    at a time: the second waits for the first one's commit.
@@ -102,16 +102,16 @@ two_appenders es_ser_contrast nowait
     [ "$(psql_q es_ser -c "SELECT bool_and(p > prev) FROM (SELECT position p, lag(position) OVER (ORDER BY position) prev FROM eventstore.events) s WHERE prev IS NOT NULL")" = t ] &&
         ok "positions increase" || not_ok "positions not increasing"
 
-    # The regression tests of sql/, expecting the serialized mode in 00_setup.
+    # The regression tests (test/regress/), expecting the serialized mode in 00_setup.
     rdir=$work/regress
     mkdir -p "$rdir"
-    cp -r sql expected "$rdir/"
+    cp -r test/regress/sql test/regress/expected "$rdir/"
     sed -i 's/^ concurrent$/ serialized/' "$rdir/expected/00_setup.out"
     tests=$(make -s print-regress)
     if "$PG_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
         --inputdir="$rdir" --outputdir="$rdir" --dbname=es_ser_regress --load-extension=eventstore \
         $tests >"$rdir/log" 2>&1; then
-        ok "regression tests (sql/) pass in serialized mode"
+        ok "regression tests (test/regress/) pass in serialized mode"
     else
         not_ok "regression tests in serialized mode"; grep -E '^test|FAILED' "$rdir/log"; head -80 "$rdir/regression.diffs"
     fi

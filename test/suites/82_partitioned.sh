@@ -3,7 +3,7 @@
 # one, on a cluster where every store is created with
 # eventstore.partition_size = 7, so that streams and feed pages span many
 # partitions:
-#  - the isolation specs (test/specs) but direct_insert_counter, which
+#  - the isolation specs (test/isolation/specs) but direct_insert_counter, which
 #    inserts a row at position 1,000,000 by hand: in the partitioned layout
 #    that needs es_make_partitions first (pinned in the layout's checks);
 #  - the stress run and the feed stress run, on stores that make their
@@ -29,7 +29,7 @@ rm -rf "$out"; mkdir -p "$out"
 es_new_db es_isolation_p
 specs=$(make -s print-isolation | tr ' ' '\n' | grep -vx direct_insert_counter | tr '\n' ' ')
 if "$PG_ISOLATION_REGRESS" --bindir="$PGBIN" --host="$PGHOST" --port="$PGPORT" --user=postgres \
-    --inputdir=test --outputdir="$out/iso" --use-existing --dbname=es_isolation_p $specs >"$out/iso.log" 2>&1; then
+    --inputdir=test/isolation --outputdir="$out/iso" --use-existing --dbname=es_isolation_p $specs >"$out/iso.log" 2>&1; then
     ok "isolation specs on a partitioned store"
 else
     not_ok "isolation specs on a partitioned store"; cat "$out/iso.log"; head -80 "$out/iso/regression.diffs"
@@ -182,7 +182,7 @@ v=$(q es_converted -c "SELECT version FROM eventstore.es_append('plain-1', 'E', 
     ok "versions continue in the converted store" || not_ok "version after conversion: $v"
 # 6. The TAP tests of the plain layout, on clusters whose stores are
 #    partitioned (TEMP_CONFIG is appended to every node's postgresql.conf).
-#    020_logical_replication and 070_lifecycle publish the way the layout
+#    020_logical_replication and 072_lifecycle publish the way the layout
 #    needs when they find it (test/t/080_partitioned.pl covers a subscriber
 #    taking over).
 tap=$TMP_CHECK/tap_partitioned
@@ -193,8 +193,8 @@ echo "eventstore.partition_size = 50" > "$tap/partitioned.conf"
 if (cd "$tap" && as_pg env PATH="$PGBIN:$PATH" TESTDIR="$tap" PG_REGRESS="$PG_REGRESS" \
         TEMP_CONFIG="$tap/partitioned.conf" prove -I "$PGXS_DIR/src/test/perl" -I "$tap/t" \
         t/010_crash_and_replica.pl t/020_logical_replication.pl t/030_pg_upgrade.pl t/060_feed_stall.pl \
-        t/070_crash_cycles.pl t/070_lifecycle.pl t/075_append_hold.pl) >"$out/tap.log" 2>&1; then
-    ok "TAP tests 010, 020, 030, 060, 070_crash_cycles, 070_lifecycle, 075 on partitioned stores"
+        t/070_crash_cycles.pl t/072_lifecycle.pl t/075_append_hold.pl) >"$out/tap.log" 2>&1; then
+    ok "TAP tests 010, 020, 030, 060, 070_crash_cycles, 072_lifecycle, 075 on partitioned stores"
 else
     not_ok "TAP tests on partitioned stores"; tail -40 "$out/tap.log"
 fi

@@ -1,6 +1,6 @@
 # Crash cycles under append load: no acknowledged append is ever lost.
 #
-# Each cycle starts appenders (crash_writer.py, beside this file) that log
+# Each cycle starts appenders (helpers/crash_writer.py, beside this file) that log
 # every append whose reply arrived, waits until each has some
 # acknowledged, then kills the server under them with SIGKILL, alternately:
 #  - one appending backend (the postmaster then resets every backend and
@@ -24,7 +24,7 @@ use Test::More;
 my $cycles = $ENV{ES_CRASH_CYCLES} // 4;
 my $nwriters = $ENV{ES_CRASH_WRITERS} // 3;
 my $min_acked = 30;		# lines each writer logs before the kill
-my $writer = dirname(__FILE__) . '/crash_writer.py';
+my $writer = dirname(__FILE__) . '/helpers/crash_writer.py';
 
 my $node = PostgreSQL::Test::Cluster->new('crash_cycles');
 $node->init;

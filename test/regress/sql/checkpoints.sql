@@ -24,7 +24,7 @@ ROLLBACK;
 SELECT es_handler_position('cp-proj');
 
 -- per-stream handlers: position is a stream version; NULL means the feed
--- ('' is an empty stream name, refused: sql/names.sql)
+-- ('' is an empty stream name, refused: test/regress/sql/names.sql)
 SELECT * FROM es_advance_position('cp-proj', 3, 'cp-order-1');
 SELECT * FROM es_advance_position('cp-proj', 2, 'cp-order-1');
 SELECT es_handler_position('cp-proj', 'cp-order-1'), es_handler_position('cp-proj', 'cp-order-2');
@@ -52,7 +52,7 @@ SELECT advanced FROM es_advance_position('cp-own', :own);
 ROLLBACK;
 
 -- es_lock_handler returns the checkpoint; its holder may take it again (other
--- transactions wait or get NULL: test/specs/checkpoint_race.spec)
+-- transactions wait or get NULL: test/isolation/specs/checkpoint_race.spec)
 BEGIN;
 SELECT es_lock_handler('cp-proj');
 SELECT es_lock_handler('cp-proj', wait => false);

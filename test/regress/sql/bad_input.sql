@@ -52,7 +52,7 @@ SELECT try($$SELECT * FROM es_load('s-1', -1)$$);
 SELECT try($$SELECT * FROM es_load('s-1', 1, 0)$$);
 SELECT try($$SELECT * FROM es_load('s-1', 1, -5)$$);
 SELECT try($$SELECT * FROM es_load('s-1', 1, 100001)$$);
--- max_count NULL reads the whole stream (sql/queries.sql)
+-- max_count NULL reads the whole stream (test/regress/sql/queries.sql)
 SELECT try($$SELECT es_stream_version(NULL)$$);
 SELECT try($$SELECT es_stream_version(repeat('x', 1000))$$);
 
