@@ -4,8 +4,8 @@
 # Starts a throwaway cluster with default durability (fsync = on,
 # synchronous_commit = on), runs every workload against its baselines in the
 # same run, interleaved (A B C A B C ...) over several repetitions, and
-# prints medians and ratios.  Each workload is a file bench/workloads/NAME.sh
-# (its contenders, their pgbench scripts in bench/workloads/NAME/, the
+# prints medians and ratios.  Each workload is a file bench/workloads/<name>.sh
+# (its contenders, their pgbench scripts in bench/workloads/<name>/, the
 # databases it needs, its targets); docs/benchmarks.md explains them and
 # their fairness.  Results go to bench/results/<time>/ and, unless
 # --no-docs, into docs/benchmarks.md and docs/bench-throughput.png.

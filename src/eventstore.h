@@ -300,14 +300,14 @@ extern void es_run_into_result_watched(FunctionCallInfo fcinfo, struct _SPI_plan
 extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot,
 								const char *sql, int nargs, Oid *types,
 								Datum *values, bool *nulls);
+
+/* src/stream_read.c: reads that hand rows up as they are read */
+extern void es_stream_read_init(void);
 struct TupleTableSlot;
 extern void es_note_read_start(EsReadStart *seen, struct TupleTableSlot *slot,
 							   AttrNumber version_att);
 struct TupleDescData;
 extern AttrNumber es_version_att(struct TupleDescData *typeinfo);
-
-/* src/stream_read.c: reads that hand rows up as they are read */
-extern void es_stream_read_init(void);
 extern bool es_stream_read(FunctionCallInfo fcinfo, struct _SPI_plan *plan, int nargs,
 						   Oid *types, Datum *values, bool *nulls, EsReadStart *seen);
 

@@ -52,43 +52,6 @@ typedef struct StartWatch
 	AttrNumber	version_att;
 } StartWatch;
 
-/* Note a row of a stream read in *seen, up to its second (stream_read.c too). */
-void
-es_note_read_start(EsReadStart *seen, TupleTableSlot *slot, AttrNumber version_att)
-{
-	if (seen->rows < 2)
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, version_att, &isnull);
-
-		seen->version[seen->rows] = isnull ? 0 : DatumGetInt64(d);
-		seen->flag[seen->rows] = false;
-		if (seen->flag_att > 0)
-		{
-			d = slot_getattr(slot, seen->flag_att, &isnull);
-			seen->flag[seen->rows] = !isnull && DatumGetBool(d);
-		}
-		seen->rows++;
-	}
-}
-
-/* The column "version" of a stream read's rows. */
-AttrNumber
-es_version_att(TupleDesc typeinfo)
-{
-	int			i;
-
-	for (i = 0; i < typeinfo->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(typeinfo, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), "version") == 0)
-			return i + 1;
-	}
-	elog(ERROR, "a stream read has no column \"version\"");
-	return InvalidAttrNumber;	/* keep the compiler quiet */
-}
-
 static bool
 watch_receive(TupleTableSlot *slot, DestReceiver *self)
 {

@@ -324,9 +324,10 @@ build_map(StreamScanState *s, TupleDesc src)
 			j++;
 		if (j >= src->natts || TupleDescAttr(src, j)->atttypid != TupleDescAttr(dst, i)->atttypid)
 			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("the columns of table \"eventstore.events\" do not match what %s returns",
-							get_func_name(s->funcid))));
+							get_func_name(s->funcid)),
+					 errhint("Run ALTER EXTENSION eventstore UPDATE.")));
 		s->map[i] = j++;
 	}
 	s->map_for = src;
@@ -540,6 +541,43 @@ static void
 stream_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 {
 	ExplainPropertyText("Function", get_func_name(((StreamScanState *) node)->funcid), es);
+}
+
+/* Note a row of a stream read in *seen, up to its second (srf_result.c too). */
+void
+es_note_read_start(EsReadStart *seen, TupleTableSlot *slot, AttrNumber version_att)
+{
+	if (seen->rows < 2)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, version_att, &isnull);
+
+		seen->version[seen->rows] = isnull ? 0 : DatumGetInt64(d);
+		seen->flag[seen->rows] = false;
+		if (seen->flag_att > 0)
+		{
+			d = slot_getattr(slot, seen->flag_att, &isnull);
+			seen->flag[seen->rows] = !isnull && DatumGetBool(d);
+		}
+		seen->rows++;
+	}
+}
+
+/* The column "version" of a stream read's rows. */
+AttrNumber
+es_version_att(TupleDesc typeinfo)
+{
+	int			i;
+
+	for (i = 0; i < typeinfo->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(typeinfo, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), "version") == 0)
+			return i + 1;
+	}
+	elog(ERROR, "a stream read has no column \"version\"");
+	return InvalidAttrNumber;	/* keep the compiler quiet */
 }
 
 /*
