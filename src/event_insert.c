@@ -405,6 +405,8 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 				}
 		}
 	}
+	else if (insert_depth == 0)
+		es_events_open_indices(rri);	/* compiled expressions included */
 	else
 		ExecOpenIndices(rri, false);
 
@@ -415,10 +417,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	PG_TRY();
 	{
 		if (insert_depth == 1 && !partitioned)
-		{
 			es_check_constraint_exprs(rri) = es_events_check_exprs(rel);
-			es_events_use_compiled_indexes(rri);
-		}
 		AfterTriggerBeginQuery();
 		storing = &frame;
 		for (i = 0; i < nrows; i++)

@@ -239,6 +239,7 @@ extern struct RelationData *es_events_open_version_index(struct RelationData *re
 extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
 struct ResultRelInfo;
 extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
+extern void es_events_open_indices(struct ResultRelInfo *rri);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
@@ -321,6 +322,9 @@ struct TupleTableSlot;
 extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
 							   text *key, struct SnapshotData *snapshot,
 							   ScanDirection direction, struct TupleTableSlot *slot);
+extern bool es_index_last_row_from(struct RelationData *heap, struct RelationData *index,
+								   text *key, int64 from, struct SnapshotData *snapshot,
+								   struct TupleTableSlot *slot);
 
 /* src/read_gaps.c: a stream read never silently starts past a removed version (ES012) */
 extern void es_check_read_from(text *stream, int64 from, bool backward, const EsReadStart *seen);
