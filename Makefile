@@ -26,7 +26,7 @@ DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql)) \
 # run the same lists in `make test` and fail if a file is missing from them.
 REGRESS      = 00_setup append append_edge_cases bad_input checkpoints ddl_guard \
                feed insert_path lifecycle load names position_limit queries read_only shard \
-               partitions_plain snapshots stream_limit stream_read
+               partitions_plain projections snapshots stream_limit stream_read subscriptions dcb
 # pg_regress tests: test/regress/sql/*.sql, expected output in
 # test/regress/expected/ (every test tree under test/ has that shape: test/README.md).
 REGRESS_OPTS = --inputdir=test/regress --load-extension=$(EXTENSION)
@@ -36,7 +36,9 @@ REGRESS_OPTS = --inputdir=test/regress --load-extension=$(EXTENSION)
 ISOLATION      = checkpoint_race delete_append_race direct_insert_counter \
                  expected_version_race feed_no_skip idempotent_retry_race \
                  multi_stream_deadlock read_check_race read_gap_snapshot retention_race shard_identity_race \
-                 snapshot_append_race wait_wakeup
+                 snapshot_append_race subscription_checkpoint subscription_join_leave \
+                 subscription_lease subscription_pinned wait_wakeup \
+                 dcb_condition_race dcb_after_slip dcb_no_false_conflict
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
 
 # Perl TAP tests (PostgreSQL::Test::Cluster) live in test/t/, not PGXS's

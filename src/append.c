@@ -37,16 +37,17 @@ init_result(FunctionCallInfo fcinfo)
 }
 
 /*
- * Run the append and answer one row per event, in the caller's order.  The
- * fifth field, replayed, is 1.1's: under 1.0's append_result (the library
- * serving a database not yet updated) the rows have the first four only.
+ * Run the append (with a condition, for es_append_if: dcb_append.c) and
+ * answer one row per event, in the caller's order.  The fifth field,
+ * replayed, is 1.1's: under 1.0's append_result (the library serving a
+ * database not yet updated) the rows have the first four only.
  */
-static void
-append_into_result(FunctionCallInfo fcinfo, EsStreamAppend *streams, int nstreams,
-				   EsNewEvent *events, int nevents)
+void
+es_append_into_result(FunctionCallInfo fcinfo, EsStreamAppend *streams, int nstreams,
+					  EsNewEvent *events, int nevents, const EsCondition *cond)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	EsAppended *appended = es_append_execute(streams, nstreams, events, nevents);
+	EsAppended *appended = es_append_execute(streams, nstreams, events, nevents, cond);
 	int			i;
 
 	if (rsinfo->setDesc->natts > APPEND_RESULT_FIELDS)
@@ -90,6 +91,9 @@ es_append_event(PG_FUNCTION_ARGS)
 		ev.id_given = true;
 	}
 	ev.data_bin = PG_ARGISNULL(6) ? NULL : PG_GETARG_BYTEA_PP(6);
+	/* tags: 1.2's eighth argument; 1.0's and 1.1's SQL passes seven. */
+	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+		ev.tags = es_tags_from_array(PG_GETARG_ARRAYTYPE_P(7));
 	es_check_payload(ev.data, ev.data_bin);
 	if (ev.metadata != NULL && !JB_ROOT_IS_OBJECT(ev.metadata))
 		ereport(ERROR,
@@ -98,7 +102,7 @@ es_append_event(PG_FUNCTION_ARGS)
 
 	sa.first = 0;
 	sa.count = 1;
-	append_into_result(fcinfo, &sa, 1, &ev, 1);
+	es_append_into_result(fcinfo, &sa, 1, &ev, 1, NULL);
 	return (Datum) 0;
 }
 
@@ -106,6 +110,7 @@ es_append_event(PG_FUNCTION_ARGS)
 
 typedef struct BatchBuilder
 {
+	bool		streamless_ok;	/* es_append_if: entries may leave out the stream */
 	EsStreamAppend *streams;
 	int			nstreams;
 	int			maxstreams;
@@ -271,6 +276,8 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 				ev->has_occurred_at = true;
 			}
 		}
+		else if (strcmp(key, "tags") == 0)
+			ev->tags = es_tags_from_jsonb(&v);
 		else if (strcmp(key, "id") == 0)
 		{
 			if (v.type != jbvNull)
@@ -286,7 +293,7 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized key \"%s\" in an event", key),
-					 errhint("An event has the keys type, data, data_bin, metadata, id and occurred_at.")));
+					 errhint("An event has the keys type, data, data_bin, metadata, id, occurred_at and tags.")));
 	}
 	if (ev->type == NULL)
 		ereport(ERROR,
@@ -294,6 +301,56 @@ parse_event(BatchBuilder *b, JsonbValue *ev_value)
 				 errmsg("event type must not be null"),
 				 errhint("Every event needs a \"type\".")));
 	es_check_payload(ev->data, ev->data_bin);
+}
+
+/*
+ * es_append_if: the events of an entry without a stream each get a stream
+ * of their own, "$dcb-<event id>", version 1 (docs/dcb.md): every event of
+ * the store belongs to a stream, and a stream of its own never makes two
+ * appends wait for each other.  The id is fixed here, so a retry with the
+ * same ids finds the same streams.
+ */
+static void
+split_streamless(BatchBuilder *b, bool have_events)
+{
+	EsStreamAppend *sa = &b->streams[b->nstreams - 1];
+	int			first = sa->first;
+	int			count = sa->count;
+	int			i;
+
+	if (sa->expected != ES_EXPECT_ANY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an entry without a stream cannot have an expected version"),
+				 errhint("Its events each get a stream of their own.")));
+	if (!have_events || count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no events in an entry without a stream")));
+	b->nstreams--;
+	for (i = 0; i < count; i++)
+	{
+		EsNewEvent *ev = &b->events[first + i];
+		char	   *id;
+
+		if (!ev->id_given)
+		{
+			es_new_event_id(&ev->id);
+			ev->id_preset = true;
+		}
+		if (b->nstreams == b->maxstreams)
+		{
+			b->maxstreams *= 2;
+			b->streams = repalloc(b->streams, sizeof(EsStreamAppend) * b->maxstreams);
+		}
+		sa = &b->streams[b->nstreams++];
+		memset(sa, 0, sizeof(*sa));
+		sa->expected = ES_EXPECT_ANY;
+		sa->first = first + i;
+		sa->count = 1;
+		id = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&ev->id)));
+		sa->stream = cstring_to_text(psprintf("$dcb-%s", id));
+	}
 }
 
 static void
@@ -351,12 +408,17 @@ parse_stream(BatchBuilder *b, JsonbValue *sv)
 					 errmsg("unrecognized key \"%s\" in an append batch", key),
 					 errhint("A stream entry has the keys stream, expected_version and events.")));
 	}
+	sa->count = b->nevents - sa->first;
+	if (sa->stream == NULL && b->streamless_ok)
+	{
+		split_streamless(b, have_events);
+		return;
+	}
 	if (sa->stream == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("stream name must not be null"),
 				 errhint("Every entry of a batch needs a \"stream\".")));
-	sa->count = b->nevents - sa->first;
 
 	/*
 	 * "events": [] with an expected version checks a stream that the command
@@ -369,23 +431,19 @@ parse_stream(BatchBuilder *b, JsonbValue *sv)
 				 have_events ? errhint("An entry with \"events\": [] must give an expected version to check.") : 0));
 }
 
-/* es_append(batch jsonb) */
-PG_FUNCTION_INFO_V1(es_append_batch);
-Datum
-es_append_batch(PG_FUNCTION_ARGS)
+/*
+ * Turn a batch document into the arrays es_append_execute takes.
+ * streamless_ok: es_append_if's entries may leave out "stream".
+ */
+void
+es_parse_append_batch(Jsonb *batch, bool streamless_ok,
+					  EsStreamAppend **streams, int *nstreams,
+					  EsNewEvent **events, int *nevents)
 {
-	Jsonb	   *batch;
 	BatchBuilder b;
 	JsonbValue	v;
 
-	init_result(fcinfo);
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("append batch must not be null")));
-	batch = PG_GETARG_JSONB_P(0);
-
+	b.streamless_ok = streamless_ok;
 	b.maxstreams = 4;
 	b.nstreams = 0;
 	b.streams = palloc(sizeof(EsStreamAppend) * b.maxstreams);
@@ -418,7 +476,29 @@ es_append_batch(PG_FUNCTION_ARGS)
 	}
 	else
 		batch_error("the batch must be a JSON object or array", NULL, NULL);
+	*streams = b.streams;
+	*nstreams = b.nstreams;
+	*events = b.events;
+	*nevents = b.nevents;
+}
 
-	append_into_result(fcinfo, b.streams, b.nstreams, b.events, b.nevents);
+/* es_append(batch jsonb) */
+PG_FUNCTION_INFO_V1(es_append_batch);
+Datum
+es_append_batch(PG_FUNCTION_ARGS)
+{
+	EsStreamAppend *streams;
+	EsNewEvent *events;
+	int			nstreams;
+	int			nevents;
+
+	init_result(fcinfo);
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("append batch must not be null")));
+	es_parse_append_batch(PG_GETARG_JSONB_P(0), false, &streams, &nstreams,
+						  &events, &nevents);
+	es_append_into_result(fcinfo, streams, nstreams, events, nevents, NULL);
 	return (Datum) 0;
 }

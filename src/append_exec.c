@@ -7,11 +7,14 @@
  *	1. Validate everything that needs no database access (duplicate ids or
  *	   streams in the call), so bad input fails before any lock is taken.
  *	2. Put the streams in lock order and lock them (stream_lock.c owns the
- *	   order): no deadlock between calls over overlapping streams.
+ *	   order): no deadlock between calls over overlapping streams.  Then
+ *	   the keys of tagged events and of a condition, and the events table
+ *	   (dcb_locks.c; docs/dcb.md), still before any position is taken.
  *	3. With the locks held, read each stream's version with the *latest*
  *	   snapshot, so the check sees every append committed before we got the
  *	   lock, in any isolation level.  An idempotent retry (all ids already
  *	   stored, in the same place) is recognised here and writes nothing.
+ *	   A condition (es_append_if) is checked next, with the latest snapshot.
  *	4. Only then take global positions (position.c), so a losing writer
  *	   never burns positions, and insert all rows through the table access
  *	   method and its indexes, without SPI (event_insert.c).
@@ -86,8 +89,8 @@ prepare_plans(bool *spi_connected)
 }
 
 /* A new event id: UUID version 7 (time-ordered, so the id index stays compact). */
-static void
-new_event_id(pg_uuid_t *id)
+void
+es_new_event_id(pg_uuid_t *id)
 {
 	uint64		ms = (uint64) (GetCurrentTimestamp() / 1000 +
 							 (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
@@ -343,7 +346,7 @@ probe_ids(EsStreamAppend *streams, int nstreams, EsNewEvent *events,
  */
 EsAppended *
 es_append_execute(EsStreamAppend *streams, int nstreams,
-				  EsNewEvent *events, int nevents)
+				  EsNewEvent *events, int nevents, const EsCondition *cond)
 {
 	EsAppended *out = palloc(sizeof(EsAppended) * nevents);
 	EsStreamAppend *twice;
@@ -351,6 +354,7 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 	int			nstored;
 	int			nnew = 0;
 	bool		spi_connected = false;
+	bool		has_tags = false;
 	int			i,
 				j;
 
@@ -393,6 +397,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				 errhint("Put all events of a stream in one entry.")));
 	es_check_not_storing(streams, nstreams);
 	es_lock_streams(streams, nstreams);
+	/* Tag and condition keys, then the events table: docs/dcb.md. */
+	es_lock_dcb(cond, events, nevents, nstreams);
 
 	stored = probe_ids(streams, nstreams, events, nevents, &nstored, &spi_connected);
 
@@ -412,6 +418,10 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			es_require_expected_version(sa->stream, sa->expected, sa->base_version);
 		nnew += sa->count;
 	}
+
+	/* The condition, after every lock, before positions; a retry succeeded already. */
+	if (cond != NULL && (nnew > 0 || nstored == 0))
+		es_check_condition(cond);
 
 	if (nnew > 0)
 	{
@@ -433,8 +443,8 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 				out[i].position = find_stored(stored, nstored, &ev->id)->position;
 				continue;
 			}
-			if (!ev->id_given)
-				new_event_id(&ev->id);
+			if (!ev->id_given && !ev->id_preset)
+				es_new_event_id(&ev->id);
 			out[i].position = pos++;
 			rows[k].position = out[i].position;
 			rows[k].stream = sa->stream;
@@ -452,11 +462,15 @@ es_append_execute(EsStreamAppend *streams, int nstreams,
 			rows[k].data_bin = ev->data_bin;
 			rows[k].metadata = ev->metadata;
 			rows[k].occurred_at = ev->has_occurred_at ? &ev->occurred_at : NULL;
+			rows[k].tags = ev->tags;
+			has_tags |= ev->tags != NULL;
 			/* Its lowest position is its first event's: positions follow events. */
 			rows[k].records_start = !sa->start_recorded && i == sa->first;
 			k++;
 		}
 		es_insert_events(rows, nnew, GetCurrentTransactionStartTimestamp());
+		if (has_tags)
+			es_store_event_tags(rows, nnew);
 		for (i = 0; i < nstreams; i++)
 			if (streams[i].revive)
 				es_revive_stream(streams[i].stream);

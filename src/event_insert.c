@@ -125,6 +125,8 @@ row_value(EsEventRow *row, EsEventColumn col, Datum created_at, bool *isnull)
 		case ES_COL_OCCURRED_AT:
 			*isnull = row->occurred_at == NULL;
 			return row->occurred_at ? TimestampTzGetDatum(*row->occurred_at) : (Datum) 0;
+		case ES_COL_TAGS:
+			return es_tags_datum(row->tags, isnull);
 		case ES_COL_CREATED_AT:
 		default:
 			return created_at;
@@ -150,6 +152,12 @@ fill_slot(TupleTableSlot *slot, Relation rel, EsEventRow *row, Datum created_at)
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("table \"eventstore.events\" has no column \"occurred_at\""),
 						 errhint("Run ALTER EXTENSION eventstore UPDATE to store occurrence times.")));
+			/* Nor has a 1.1 table tags. */
+			if (c == ES_COL_TAGS && row->tags != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("table \"eventstore.events\" has no column \"tags\""),
+						 errhint("Run ALTER EXTENSION eventstore UPDATE to store tags.")));
 			continue;
 		}
 		slot->tts_values[a] = row_value(row, (EsEventColumn) c, created_at,
@@ -183,6 +191,28 @@ check_trigger_result(TupleTableSlot *slot, Relation rel, EsEventRow *row)
 					 errmsg("a BEFORE INSERT trigger on \"eventstore.events\" changed column \"%s\" of an appended event",
 							NameStr(att->attname)),
 					 errdetail("Triggers may change an event's payload and metadata, not its stream, version, position, id or category.")));
+	}
+
+	/*
+	 * Nor its tags: event_tags and the append's lock keys were derived from
+	 * them (docs/dcb.md).  NULL stays NULL; a 1.1 table has no tags.
+	 */
+	{
+		AttrNumber	a = es_events_attnum(rel, ES_COL_TAGS);
+		bool		want_null;
+		Datum		want;
+
+		if (a > 0)
+		{
+			want = es_tags_datum(row->tags, &want_null);
+			if (slot->tts_isnull[a - 1] != want_null ||
+				(!want_null &&
+				 !datum_image_eq(slot->tts_values[a - 1], want, false, -1)))
+				ereport(ERROR,
+						(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+						 errmsg("a BEFORE INSERT trigger on \"eventstore.events\" changed column \"tags\" of an appended event"),
+						 errdetail("Triggers may change an event's payload and metadata, not its tags.")));
+		}
 	}
 }
 

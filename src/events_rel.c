@@ -60,6 +60,7 @@ static const struct
 	{"metadata", JSONBOID},
 	{"created_at", TIMESTAMPTZOID},
 	{"occurred_at", TIMESTAMPTZOID},
+	{"tags", TEXTARRAYOID},
 };
 
 /*
@@ -69,7 +70,7 @@ static const struct
 static inline bool
 column_is_optional(EsEventColumn col)
 {
-	return col == ES_COL_OCCURRED_AT;
+	return col == ES_COL_OCCURRED_AT || col == ES_COL_TAGS;
 }
 
 static bool callbacks_registered = false;

@@ -17,6 +17,12 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/*
+	 * The projection worker's setting (docs/subscriptions.md) before the
+	 * others: es_define_settings reserves the prefix "eventstore", which
+	 * drops every setting of it not defined by then.
+	 */
+	es_projection_worker_init();
 	/* Settings first: the size of the shared memory depends on them. */
 	es_define_settings();
 

@@ -46,6 +46,17 @@
 #define ERRCODE_ES_RESTORE_OPEN				MAKE_SQLSTATE('E','S','0','1','5')
 #define ERRCODE_ES_WRONG_SHARD				MAKE_SQLSTATE('E','S','0','2','0')
 #define ERRCODE_ES_CROSS_SHARD				MAKE_SQLSTATE('E','S','0','2','1')
+/* dynamic consistency boundaries (docs/dcb.md) */
+#define ERRCODE_ES_CONDITION_FAILED			MAKE_SQLSTATE('E','S','0','1','6')
+#define ERRCODE_ES_AFTER_BEYOND_HEAD		MAKE_SQLSTATE('E','S','0','1','7')
+/* managed subscriptions, raised by src/sql/6x_subscription*.sql (PL/pgSQL) */
+#define ERRCODE_ES_SUBSCRIPTION_NOT_FOUND	MAKE_SQLSTATE('E','S','0','2','2')
+#define ERRCODE_ES_CONSUMER_NOT_FOUND		MAKE_SQLSTATE('E','S','0','2','3')
+#define ERRCODE_ES_NOT_LEASED				MAKE_SQLSTATE('E','S','0','2','4')
+#define ERRCODE_ES_LEASE_RAN_OUT			MAKE_SQLSTATE('E','S','0','2','5')
+#define ERRCODE_ES_SUBSCRIPTION_EXISTS		MAKE_SQLSTATE('E','S','0','2','6')
+#define ERRCODE_ES_HANDLER_SIGNATURE		MAKE_SQLSTATE('E','S','0','2','7')
+#define ERRCODE_ES_RUN_BY_SERVER			MAKE_SQLSTATE('E','S','0','2','8')
 
 /* ---- limits (documented in docs/errors.md) ---- */
 #define ES_MAX_NAME_LEN			255		/* bytes in a stream name or type */
@@ -53,6 +64,9 @@
 #define ES_MAX_COUNT			100000	/* rows in one es_load page */
 #define ES_MAX_PARTITIONS_PER_CALL 100	/* made by one es_make_partitions call */
 #define ES_COUNT_ALL			(-1)	/* max_count NULL: the whole stream */
+#define ES_MAX_TAGS				32		/* tags on one event */
+#define ES_MAX_QUERY_ITEMS		100		/* items in one DCB query */
+#define ES_MAX_ITEM_NAMES		100		/* types, and tags, in one query item */
 
 /*
  * Expected-version claims.  At the SQL level: NULL = any, 0 = the stream must
@@ -76,9 +90,15 @@
  *	handler  "EH"  hash of the handler, then of the stream
  *				   (seed ES_HANDLER_HASH_SEED)
  *	partitions "EP" 0: making partitions of the partitioned layout
+ *	dcb      "ED"  hash of an event type, then of a tag (seed
+ *				   ES_DCB_TYPE_SEED): key(type, tag); hash of a tag alone
+ *				   (seed ES_DCB_TAG_SEED): key(tag) (docs/dcb.md)
  *
  * The order, within one es_append call: its stream locks, in ascending key
- * order (es_order_streams); then the feed lock (serialized mode) or the
+ * order (es_order_streams); then its dcb keys, in ascending key order, each
+ * once (dcb_locks.c); then the events table's RowExclusiveLock, or
+ * ShareRowExclusiveLock for a condition with a type-only or match-all item
+ * (es_lock_events_for_append); then the feed lock (serialized mode) or the
  * counter lock; then the shared-memory LWLock of position.c, held for a few
  * instructions and never while waiting for any other lock; then, in the
  * partitioned layout and only when positions near the last partition's
@@ -94,23 +114,36 @@
 #define ES_LOCKTAG_FEED			0x4546	/* "EF" */
 #define ES_LOCKTAG_HANDLER		0x4548	/* "EH" */
 #define ES_LOCKTAG_PARTITIONS	0x4550	/* "EP" */
+#define ES_LOCKTAG_DCB			0x4544	/* "ED" */
 #define ES_FEED_KEY_APPEND		UINT64CONST(0)
 #define ES_FEED_KEY_COUNTER		UINT64CONST(1)
 #define ES_STREAM_HASH_SEED		UINT64CONST(0x45535354)
 #define ES_HANDLER_HASH_SEED	UINT64CONST(0x45534843)
+#define ES_DCB_TYPE_SEED		UINT64CONST(0x45445459)
+#define ES_DCB_TAG_SEED			UINT64CONST(0x45445447)
 
 /* One event to append, as given by the caller (already validated). */
 typedef struct EsNewEvent
 {
 	pg_uuid_t	id;
 	bool		id_given;
+	bool		id_preset;		/* id made at parsing (a stream-less event's stream names it) */
 	text	   *type;
 	Jsonb	   *data;			/* NULL when absent */
 	bytea	   *data_bin;		/* NULL when absent */
 	Jsonb	   *metadata;		/* NULL when absent */
 	bool		has_occurred_at;
 	TimestampTz occurred_at;	/* the writer's occurrence time, if given */
+	struct EsTags *tags;		/* NULL when the event has none (tags.c) */
 } EsNewEvent;
+
+/* One event's tags (src/tags.c), as texts and as the text[] stored. */
+typedef struct EsTags
+{
+	int			n;
+	text	  **v;
+	struct ArrayType *array;
+} EsTags;
 
 /* The events of one call that go to one stream. */
 typedef struct EsStreamAppend
@@ -140,6 +173,7 @@ typedef enum EsEventColumn
 	ES_COL_METADATA,
 	ES_COL_CREATED_AT,
 	ES_COL_OCCURRED_AT,			/* 1.1: absent from a 1.0 table */
+	ES_COL_TAGS,				/* 1.2: absent from a 1.1 table */
 	ES_NCOLUMNS
 } EsEventColumn;
 
@@ -156,8 +190,32 @@ typedef struct EsEventRow
 	bytea	   *data_bin;
 	Jsonb	   *metadata;
 	TimestampTz *occurred_at;
+	struct EsTags *tags;		/* NULL: no tags */
 	bool		records_start;	/* partitioned: insert the stream's stream_starts row */
 } EsEventRow;
+
+/* A DCB query (src/dcb_query.c): items OR-ed, or everything. */
+typedef struct EsQueryItem
+{
+	int			ntypes;
+	text	  **types;
+	int			ntags;
+	text	  **tags;			/* tags[0]: the smallest, bytewise (its lock key) */
+} EsQueryItem;
+
+typedef struct EsQuery
+{
+	bool		all;
+	int			nitems;
+	EsQueryItem *items;
+} EsQuery;
+
+/* An append condition: fail if an event matching query is stored after `after`. */
+typedef struct EsCondition
+{
+	EsQuery    *query;
+	int64		after;			/* -1: no after (any position) */
+} EsCondition;
 
 /* src/validate.c */
 extern text *es_check_name(text *name, const char *what);
@@ -190,6 +248,8 @@ extern void es_lock_counter_init(void);
 extern void es_unlock_counter_init(void);
 extern bool es_acquire_handler_lock(text *handler, text *stream, bool wait);
 extern void es_lock_events_against_appends(void);
+extern void es_lock_events_for_append(bool against_appends);
+extern void es_lock_dcb_key(uint64 key, int lockmode);
 extern bool es_lock_partitions(bool wait);
 extern void es_unlock_partitions(void);
 
@@ -229,6 +289,9 @@ extern ConditionVariable *es_feed_condition_variable(void);
 
 /* src/append_hold.c: eventstore.max_append_hold, the feed_holders view */
 extern void es_enforce_append_hold(TimestampTz *next_deadline);
+
+/* src/projection_worker.c: the projection worker's setting and registration */
+extern void es_projection_worker_init(void);
 
 /* src/events_rel.c */
 struct RelationData;
@@ -271,7 +334,41 @@ typedef struct EsAppended
 	int			stream;			/* index into the call's streams */
 } EsAppended;
 extern EsAppended *es_append_execute(EsStreamAppend *streams, int nstreams,
-									 EsNewEvent *events, int nevents);
+									 EsNewEvent *events, int nevents,
+									 const EsCondition *cond);
+extern void es_new_event_id(pg_uuid_t *id);
+
+/* src/append.c: the batch document and the result rows, also for es_append_if */
+extern void es_parse_append_batch(Jsonb *batch, bool streamless_ok,
+								  EsStreamAppend **streams, int *nstreams,
+								  EsNewEvent **events, int *nevents);
+extern void es_append_into_result(FunctionCallInfo fcinfo, EsStreamAppend *streams,
+								  int nstreams, EsNewEvent *events, int nevents,
+								  const EsCondition *cond);
+
+/* src/tags.c */
+struct ArrayType;
+struct JsonbValue;
+extern EsTags *es_tags_from_array(struct ArrayType *a);
+extern EsTags *es_tags_from_jsonb(struct JsonbValue *v);
+extern text **es_jsonb_string_array(struct JsonbValue *v, const char *what, int *n);
+extern Datum es_tags_datum(EsTags *tags, bool *isnull);
+extern void es_store_event_tags(EsEventRow *rows, int nrows);
+
+/* src/dcb_query.c */
+extern EsQuery *es_parse_query(Jsonb *query);
+extern void es_check_condition(const EsCondition *cond);
+
+/* src/dcb_probe.c */
+struct SnapshotData;
+extern int64 es_probe_tagged(text *tag, text *type, int64 after, Datum tags,
+							 struct SnapshotData *snapshot);
+
+/* src/dcb_locks.c */
+extern void es_lock_dcb(const EsCondition *cond, EsNewEvent *events, int nevents,
+						int nstreams);
+struct SPITupleTable;
+extern void es_lock_restored_tags(struct SPITupleTable *rows, int nrows, int type_col, int tags_col);
 
 /* src/spi_plan.c */
 struct _SPI_plan;

@@ -45,7 +45,8 @@
 #define FEED_GROUP		4
 #define FEED_NO_PAYLOAD	8
 #define FEED_OCCURRED_AT 16		/* no payload, and the table is 1.1's */
-static SPIPlanPtr feed_plans[32];
+#define FEED_TAGS		32		/* no payload, and the table is 1.2's */
+static SPIPlanPtr feed_plans[64];
 static SPIPlanPtr probe_plan = NULL;
 
 /*
@@ -58,11 +59,12 @@ static Oid	feed_types[FEED_NARGS] = {INT8OID, INT8OID, INT8OID, TEXTOID,
 	TEXTARRAYOID, INT8OID, INT8OID};
 
 /*
- * Does the result row type (that of eventstore.events) have occurred_at?  A
- * 1.0 table has not: the library then serves 1.0's SQL (docs/releasing.md).
+ * Does the result row type (that of eventstore.events) have the column?  A
+ * 1.0 table has no occurred_at, a 1.1 table no tags: the library then
+ * serves that release's SQL (docs/releasing.md).
  */
 static bool
-result_has_occurred_at(FunctionCallInfo fcinfo)
+result_has_column(FunctionCallInfo fcinfo, const char *name)
 {
 	TupleDesc	desc = ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc;
 	int			i;
@@ -71,7 +73,7 @@ result_has_occurred_at(FunctionCallInfo fcinfo)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (!att->attisdropped && strcmp(NameStr(att->attname), "occurred_at") == 0)
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
 			return true;
 	}
 	return false;
@@ -90,8 +92,10 @@ feed_plan(int filters)
 						   ? "SELECT position, stream, version, event_id, type, category,"
 						   " NULL::jsonb, NULL::bytea, NULL::jsonb, created_at"
 						   : "SELECT *");
-	appendStringInfoString(&sql, (filters & FEED_OCCURRED_AT)
-						   ? ", occurred_at FROM eventstore.events WHERE "
+	if (filters & FEED_OCCURRED_AT)
+		appendStringInfoString(&sql, ", occurred_at");
+	appendStringInfoString(&sql, (filters & FEED_TAGS)
+						   ? ", tags FROM eventstore.events WHERE "
 						   : " FROM eventstore.events WHERE ");
 	/*
 	 * A category page must walk the (category, position) index: it reads
@@ -261,8 +265,13 @@ es_load_feed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("with_payload must not be null")));
 	if (!PG_GETARG_BOOL(3))
-		filters |= result_has_occurred_at(fcinfo)
-			? FEED_NO_PAYLOAD | FEED_OCCURRED_AT : FEED_NO_PAYLOAD;
+	{
+		filters |= FEED_NO_PAYLOAD;
+		if (result_has_column(fcinfo, "occurred_at"))
+			filters |= FEED_OCCURRED_AT;
+		if (result_has_column(fcinfo, "tags"))
+			filters |= FEED_TAGS;
+	}
 	if (!PG_ARGISNULL(4))
 	{
 		values[3] = PointerGetDatum(check_category(PG_GETARG_TEXT_PP(4)));

@@ -25,6 +25,10 @@
  */
 #include "eventstore.h"
 
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "catalog/namespace.h"
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -35,6 +39,7 @@
 #include "utils/timestamp.h"
 
 static SPIPlanPtr move_plan = NULL;
+static SPIPlanPtr move_plan_1_1 = NULL;	/* deleted_events without tags */
 static SPIPlanPtr delete_events_plan = NULL;
 static SPIPlanPtr delete_aside_plan = NULL;
 static SPIPlanPtr delete_stream_snapshots_plan = NULL;
@@ -68,6 +73,17 @@ record_stream_start(text *stream, int64 position)
 }
 
 static SPIPlanPtr read_aside_plan = NULL;
+static SPIPlanPtr read_aside_plan_1_1 = NULL;
+
+/* Has deleted_events 1.2's tags column?  Not before ALTER EXTENSION ... UPDATE. */
+static bool
+deleted_events_have_tags(void)
+{
+	Oid			relid = get_relname_relid("deleted_events",
+										  get_namespace_oid("eventstore", false));
+
+	return OidIsValid(relid) && get_attnum(relid, "tags") != InvalidAttrNumber;
+}
 static SPIPlanPtr mark_restored_plan = NULL;
 static SPIPlanPtr delete_snapshots_plan = NULL;
 static SPIPlanPtr info_plan = NULL;
@@ -133,22 +149,41 @@ es_delete_stream(PG_FUNCTION_ARGS)
 	es_require_live_stream(&t, "Restore it with es_restore_stream, or hard-delete it with es_tombstone_stream.");
 	es_require_expected_version(stream, expected, t.version);
 
-	es_kept_plan(&move_plan,
-				 "WITH moved AS ("
-				 "  DELETE FROM eventstore.events"
-				 "  WHERE stream OPERATOR(pg_catalog.=) $1"
-				 "  RETURNING position, stream, version, event_id, type, category,"
-				 "            data, data_bin, metadata, created_at, occurred_at),"
-				 " kept AS ("
-				 "  INSERT INTO eventstore.deleted_events"
-				 "   (position, stream, version, event_id, type, category,"
-				 "    data, data_bin, metadata, created_at, deleted_at, occurred_at)"
-				 "  SELECT m.position, m.stream, m.version, m.event_id, m.type, m.category,"
-				 "         m.data, m.data_bin, m.metadata, m.created_at, pg_catalog.now(),"
-				 "         m.occurred_at FROM moved m)"
-				 " SELECT pg_catalog.count(*), pg_catalog.max(position) FROM moved", 1, types);
+	/* A database still at 1.1 has no tags columns (docs/releasing.md). */
+	if (deleted_events_have_tags())
+		es_kept_plan(&move_plan,
+					 "WITH moved AS ("
+					 "  DELETE FROM eventstore.events"
+					 "  WHERE stream OPERATOR(pg_catalog.=) $1"
+					 "  RETURNING position, stream, version, event_id, type, category,"
+					 "            data, data_bin, metadata, created_at, occurred_at, tags),"
+					 " kept AS ("
+					 "  INSERT INTO eventstore.deleted_events"
+					 "   (position, stream, version, event_id, type, category,"
+					 "    data, data_bin, metadata, created_at, deleted_at, occurred_at, tags)"
+					 "  SELECT m.position, m.stream, m.version, m.event_id, m.type, m.category,"
+					 "         m.data, m.data_bin, m.metadata, m.created_at, pg_catalog.now(),"
+					 "         m.occurred_at, m.tags FROM moved m)"
+					 " SELECT pg_catalog.count(*), pg_catalog.max(position) FROM moved", 1, types);
+	else
+		es_kept_plan(&move_plan_1_1,
+					 "WITH moved AS ("
+					 "  DELETE FROM eventstore.events"
+					 "  WHERE stream OPERATOR(pg_catalog.=) $1"
+					 "  RETURNING position, stream, version, event_id, type, category,"
+					 "            data, data_bin, metadata, created_at, occurred_at),"
+					 " kept AS ("
+					 "  INSERT INTO eventstore.deleted_events"
+					 "   (position, stream, version, event_id, type, category,"
+					 "    data, data_bin, metadata, created_at, deleted_at, occurred_at)"
+					 "  SELECT m.position, m.stream, m.version, m.event_id, m.type, m.category,"
+					 "         m.data, m.data_bin, m.metadata, m.created_at, pg_catalog.now(),"
+					 "         m.occurred_at FROM moved m)"
+					 " SELECT pg_catalog.count(*), pg_catalog.max(position) FROM moved", 1, types);
+
 	values[0] = PointerGetDatum(stream);
-	moved = es_run_permitted_delete(move_plan, values, &last_position);
+	moved = es_run_permitted_delete(deleted_events_have_tags() ? move_plan : move_plan_1_1,
+									 values, &last_position);
 
 	es_kept_plan(&mark_deleted_plan,
 				 "INSERT INTO eventstore.stream_state AS s"
@@ -209,18 +244,29 @@ es_restore_stream(PG_FUNCTION_ARGS)
 				 errdetail("Only a soft-deleted stream that nothing was appended to since can be restored.")));
 	}
 
-	es_kept_plan(&read_aside_plan,
-				 "SELECT stream, version, event_id, type, category, data, data_bin,"
-				 "       metadata, created_at, occurred_at"
-				 " FROM eventstore.deleted_events"
-				 " WHERE stream OPERATOR(pg_catalog.=) $1 ORDER BY version", 1, types);
-	n = run_on_stream(read_aside_plan, stream, SPI_OK_SELECT);
+	if (deleted_events_have_tags())
+		es_kept_plan(&read_aside_plan,
+					 "SELECT stream, version, event_id, type, category, data, data_bin,"
+					 "       metadata, created_at, occurred_at, tags"
+					 " FROM eventstore.deleted_events"
+					 " WHERE stream OPERATOR(pg_catalog.=) $1 ORDER BY version", 1, types);
+	else
+		es_kept_plan(&read_aside_plan_1_1,
+					 "SELECT stream, version, event_id, type, category, data, data_bin,"
+					 "       metadata, created_at, occurred_at, NULL::text[]"
+					 " FROM eventstore.deleted_events"
+					 " WHERE stream OPERATOR(pg_catalog.=) $1 ORDER BY version", 1, types);
+
+	n = run_on_stream(deleted_events_have_tags() ? read_aside_plan : read_aside_plan_1_1,
+					   stream, SPI_OK_SELECT);
 	tuptable = SPI_tuptable;
 	if (n > (uint64) PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("stream \"%s\" has too many events to restore in one call",
 						text_to_cstring(stream))));
+	/* The tags' keys and the table, as an append takes them: before positions. */
+	es_lock_restored_tags(tuptable, (int) n, 4, 11);
 	pos = n > 0 ? es_allocate_positions((int) n) : 0;
 	first = pos;
 	for (i = 0; i < n; i++)
@@ -249,7 +295,11 @@ es_restore_stream(PG_FUNCTION_ARGS)
 		created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
 		occurred_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 10, &isnull));
 		row.occurred_at = isnull ? NULL : &occurred_at;
+		d = SPI_getbinval(tup, desc, 11, &isnull);
+		row.tags = isnull ? NULL : es_tags_from_array(DatumGetArrayTypeP(d));
 		es_insert_events(&row, 1, created_at);
+		if (row.tags != NULL)
+			es_store_event_tags(&row, 1);
 		version = row.version;
 	}
 	/* After the loop: another SPI statement would free tuptable. */

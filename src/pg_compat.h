@@ -106,6 +106,13 @@
 #define ES_MY_BACKEND_INDEX		(MyBackendId - 1)
 #endif
 
+/* This backend's PGPROC number, as condition variables' wait lists name it. */
+#if PG_VERSION_NUM >= 170000
+#define ES_MY_PGPROCNO			(MyProcNumber)
+#else
+#define ES_MY_PGPROCNO			(MyProc->pgprocno)
+#endif
+
 /* The local id of this backend's current top-level transaction. */
 #if PG_VERSION_NUM >= 170000
 #define es_my_local_xid()		(MyProc->vxid.lxid)

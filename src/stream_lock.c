@@ -29,7 +29,15 @@
  *	  taken without waiting when a partition is made ahead of need.
  *	- the events table: ExclusiveLock, transaction-level, for es_set_shard
  *	  (es_lock_events_against_appends).  Not advisory: it must conflict
- *	  with the RowExclusiveLock every appender takes to insert.
+ *	  with the RowExclusiveLock every appender takes to insert.  Every
+ *	  appender takes that RowExclusiveLock after its stream and dcb locks
+ *	  and before its positions; an append whose condition has a type-only
+ *	  or match-all item takes ShareRowExclusiveLock there instead
+ *	  (es_lock_events_for_append, docs/dcb.md).
+ *	- dcb keys: RowExclusiveLock for the keys of the events written,
+ *	  ShareLock for the keys of a condition's items, ShareRowExclusiveLock
+ *	  for a key that is both; transaction-level (es_lock_dcb_key, in the
+ *	  order dcb_locks.c puts them in).
  *
  * Deadlock freedom of a single es_append call rests on es_order_streams:
  * every call locks its streams in ascending (lock key, name) order, so two
@@ -235,6 +243,33 @@ void
 es_lock_events_against_appends(void)
 {
 	LockRelationOid(es_events_relid(), ExclusiveLock);
+}
+
+/*
+ * The events table's lock of an appender, taken after its stream and dcb
+ * locks and before it takes positions (docs/dcb.md, "Order").  A plain
+ * append takes RowExclusiveLock (in the fast path; event_insert.c's later
+ * table_open finds it in the local lock table).  against_appends: a
+ * condition with a type-only or match-all item, which must keep every
+ * other insert out until it ends: ShareRowExclusiveLock conflicts with
+ * RowExclusiveLock and with itself (two such appenders that took SHARE
+ * and then wanted ROW EXCLUSIVE would deadlock), not with readers.
+ */
+void
+es_lock_events_for_append(bool against_appends)
+{
+	LockRelationOid(es_events_relid(),
+					against_appends ? ShareRowExclusiveLock : RowExclusiveLock);
+}
+
+/* Lock one dcb key (dcb_locks.c) in the given mode until the transaction ends. */
+void
+es_lock_dcb_key(uint64 key, int lockmode)
+{
+	LOCKTAG		tag;
+
+	set_tag(&tag, key, ES_LOCKTAG_DCB);
+	(void) LockAcquire(&tag, (LOCKMODE) lockmode, false, false);
 }
 
 /*

@@ -15,6 +15,7 @@ CREATE TABLE eventstore.events (
     metadata    jsonb,
     created_at  timestamptz NOT NULL,
     occurred_at timestamptz,
+    tags        text[],
     CONSTRAINT events_pkey PRIMARY KEY (position) WITH (fillfactor = 100),
     CONSTRAINT events_stream_version_key UNIQUE (stream, version) WITH (fillfactor = 100),
     CONSTRAINT events_event_id_key UNIQUE (event_id) WITH (fillfactor = 100),
@@ -45,6 +46,8 @@ COMMENT ON COLUMN eventstore.events.data_bin IS 'Binary payload (NULL for a JSON
 COMMENT ON COLUMN eventstore.events.metadata IS 'Metadata: correlation and causation ids and whatever the writer adds.';
 COMMENT ON COLUMN eventstore.events.created_at IS 'Start time of the appending transaction.';
 COMMENT ON COLUMN eventstore.events.occurred_at IS 'When the event happened, as its writer says (the batch key "occurred_at"); NULL when not given. The store records its own time in created_at.';
+
+COMMENT ON COLUMN eventstore.events.tags IS 'Tags of the event (dynamic consistency boundaries, docs/dcb.md), e.g. {student:42,course:7}; NULL when it has none.';
 
 SELECT pg_catalog.pg_extension_config_dump('eventstore.events', '');
 

@@ -20,13 +20,14 @@ CREATE FUNCTION eventstore.es_append(
     expected_version bigint DEFAULT NULL,
     metadata         jsonb  DEFAULT NULL,
     event_id         uuid   DEFAULT NULL,
-    data_bin         bytea  DEFAULT NULL)
+    data_bin         bytea  DEFAULT NULL,
+    tags             text[] DEFAULT NULL)
 RETURNS SETOF eventstore.append_result
 AS 'MODULE_PATHNAME', 'es_append_event'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 1;
 
-COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea) IS
-    'Append one event to a stream. expected_version: es_expected_version(''any'') (NULL), es_expected_version(''no_stream'') (0), es_expected_version(''stream_exists'') (-1), or exactly n. Returns the event''s stream, version, global position and id.';
+COMMENT ON FUNCTION eventstore.es_append(text, text, jsonb, bigint, jsonb, uuid, bytea, text[]) IS
+    'Append one event to a stream. expected_version: es_expected_version(''any'') (NULL), es_expected_version(''no_stream'') (0), es_expected_version(''stream_exists'') (-1), or exactly n. tags: the event''s tags (docs/dcb.md). Returns the event''s stream, version, global position and id.';
 
 -- The symbolic expected versions (KurrentDB's names) for the single-event
 -- form, whose parameter stays bigint: a text overload of es_append would
@@ -46,4 +47,4 @@ AS 'MODULE_PATHNAME', 'es_append_batch'
 LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER ROWS 10;
 
 COMMENT ON FUNCTION eventstore.es_append(jsonb) IS
-    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id", "occurred_at"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';
+    'Append a batch: {"stream", "expected_version", "events": [{"type", "data", "data_bin", "metadata", "id", "occurred_at", "tags"}]} for one stream, or an array of such objects for several streams, all or nothing; an entry with "events": [] and an expected version only checks that stream. Returns one row per event.';

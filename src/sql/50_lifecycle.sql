@@ -53,6 +53,7 @@ CREATE TABLE eventstore.deleted_events (
     created_at  timestamptz NOT NULL,
     deleted_at  timestamptz NOT NULL,
     occurred_at timestamptz,
+    tags        text[],
     CONSTRAINT deleted_events_pkey PRIMARY KEY (stream, version)
 );
 
@@ -70,6 +71,7 @@ COMMENT ON COLUMN eventstore.deleted_events.metadata IS 'Metadata.';
 COMMENT ON COLUMN eventstore.deleted_events.created_at IS 'When the event was first appended.';
 COMMENT ON COLUMN eventstore.deleted_events.deleted_at IS 'When the stream was soft-deleted.';
 COMMENT ON COLUMN eventstore.deleted_events.occurred_at IS 'When the event happened, as its writer said (kept by a restore).';
+COMMENT ON COLUMN eventstore.deleted_events.tags IS 'Tags of the event (kept by a restore; docs/dcb.md).';
 
 SELECT pg_catalog.pg_extension_config_dump('eventstore.deleted_events', '');
 REVOKE ALL ON TABLE eventstore.deleted_events FROM PUBLIC;

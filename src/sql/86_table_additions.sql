@@ -78,6 +78,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('stream_state_pkey'), ('stream_state_last_version_check'),
                ('stream_state_retention_check'), ('stream_state_last_position_idx'),
                ('deleted_events_pkey'),
+               -- dynamic consistency boundaries (60_dcb.sql)
+               ('event_tags_pkey'),
                -- the partitioned layout (05_layout.sql)
                ('events_template_pkey'), ('events_template_stream_version_key'),
                ('events_template_event_id_key'), ('events_template_category_position_idx'),
@@ -85,7 +87,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
                ('archives_pkey'),
                -- the owner's restore (89_owner_backup.sql)
-               ('restore_window_must_close')
+               ('restore_window_must_close'),
+               -- managed subscriptions (60_subscriptions.sql)
+               ('subscriptions_pkey'), ('subscriptions_strategy_check'),
+               ('subscription_events_pkey'), ('subscription_events_seq_idx'),
+               ('subscription_events_stream_idx'), ('subscription_parked_pkey'),
+               ('subscription_consumers_pkey'), ('subscription_grants_pkey')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s

@@ -34,7 +34,8 @@ BEGIN
                             'es_load_event', 'es_load_events', 'es_load_correlated',
                             'es_load_causes', 'es_load_effects', 'es_load_until',
                             'es_feed_position_at', 'es_streams', 'es_stream_versions',
-                            'es_categories', 'es_archive_horizon', 'es_partitions')
+                            'es_categories', 'es_archive_horizon', 'es_partitions',
+                            'es_load_query')
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, role_name);
     END LOOP;

@@ -25,6 +25,9 @@ BEGIN
     PERFORM eventstore.es_check_grantee(role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA eventstore TO %I', role_name);
     EXECUTE format('GRANT SELECT ON eventstore.events TO %I', role_name);
+    -- The index of tagged events, which a subscriber that answers queries
+    -- (docs/dcb.md) receives with the events.
+    EXECUTE format('GRANT SELECT ON eventstore.event_tags TO %I', role_name);
     -- The partitioned layout's tables that a subscriber taking over the
     -- appends needs too (docs/partitioning.md publishes them with events).
     IF pg_catalog.to_regclass('eventstore.event_ids') IS NOT NULL THEN
@@ -36,7 +39,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION eventstore.es_grant_cdc(name) IS
-    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events, and in the partitioned layout on event_ids and stream_starts, which are published with it. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
+    'Let a CDC connector''s role (e.g. Debezium) take its initial snapshot of the events table: USAGE on the schema and SELECT on events and event_tags, and in the partitioned layout on event_ids and stream_starts, which are published with it. The REPLICATION attribute and the publication are the operator''s (docs/operations.md).';
 
 REVOKE ALL ON FUNCTION eventstore.es_grant_monitor(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION eventstore.es_grant_cdc(name) FROM PUBLIC;

@@ -159,6 +159,20 @@ async function main() {
   ok((await woke).rows[0].moved === true, 'es_wait returns true once the feed moved');
   await waiter.end();
 
+  // A consumer of a managed subscription (docs/subscriptions.md): fetch a
+  // batch (waiting up to 1 s), handle it, ack it; consumers can come and go.
+  const sub = `sc${run}`;
+  await client.query('SELECT eventstore.es_create_subscription($1, category => $2)', [sub, sub]);
+  for (let i = 0; i < 3; i++) await client.query('SELECT * FROM eventstore.es_append($1, $2)', [`${sub}-${i}`, 'Placed']);
+  const handled = [];
+  for (let round = 0; round < 20 && handled.length < 3; round++) {
+    const batch = (await client.query('SELECT position, stream FROM eventstore.es_fetch($1, $2, 100, 1000)', [sub, 'node-1'])).rows;
+    handled.push(...batch.map((e) => e.stream));                           // the handler
+    await client.query('SELECT eventstore.es_ack($1, $2, $3)', [sub, 'node-1', batch.map((e) => e.position)]);
+  }
+  ok(handled.sort().join() === [0, 1, 2].map((i) => `${sub}-${i}`).join(), 'the consumer handled each event once');
+  await client.query('SELECT eventstore.es_drop_subscription($1)', [sub]);
+
   // The server restarts between two calls: the next call fails, the client
   // reconnects and retries with the same event id (safe to repeat).
   execSync(process.env.ES_RESTART_CMD, { stdio: 'inherit' });

@@ -162,6 +162,23 @@ def main():
     waiter.join()
     ok(result.get("moved") is True, "es_wait returns true once the feed moved")
 
+    # A consumer of a managed subscription (docs/subscriptions.md): fetch a
+    # batch (waiting up to 1 s), handle it, ack it; consumers can come and go.
+    sub = "sc" + run
+    cur.execute("SELECT eventstore.es_create_subscription(%s, category => %s)", (sub, sub))
+    for i in range(3):
+        cur.execute("SELECT * FROM eventstore.es_append(%s, 'Placed')", ("%s-%d" % (sub, i),))
+    handled = []
+    for _ in range(20):
+        cur.execute("SELECT position, stream FROM eventstore.es_fetch(%s, 'py-1', 100, 1000)", (sub,))
+        batch = cur.fetchall()
+        handled += [stream for _, stream in batch]                      # the handler
+        cur.execute("SELECT eventstore.es_ack(%s, 'py-1', %s::bigint[])", (sub, [p for p, _ in batch]))
+        if len(handled) == 3:
+            break
+    ok(sorted(handled) == ["%s-%d" % (sub, i) for i in range(3)], "the consumer handled each event once")
+    cur.execute("SELECT eventstore.es_drop_subscription(%s)", (sub,))
+
     # The server restarts between two calls: the next call fails, the client
     # reconnects and retries with the same event id (safe to repeat).
     subprocess.run(os.environ["ES_RESTART_CMD"], shell=True, check=True)

@@ -175,7 +175,7 @@ class Fuzz:
     # ---- the calls ----
 
     def call(self):
-        f = self.rng.randrange(15)
+        f = self.rng.randrange(19)
         n, t = self.name, self.json_text
         if f == 0:
             return ("SELECT * FROM eventstore.es_append(%s::text, %s::text, %s::jsonb, %s::bigint, %s::jsonb, %s::uuid, %s::bytea)",
@@ -218,6 +218,30 @@ class Fuzz:
             # short timeouts only: a long wait proves nothing here
             return ("SELECT eventstore.es_wait(%s::bigint, %s::integer)",
                     [self.number(), self.pick(None, 0, 1, -1, 5, -2**31)])
+        # Managed subscriptions (docs/subscriptions.md): a few names, random
+        # limits and positions, short waits only.
+        subs = ["fzs", "fzp", "nope"]
+        if f == 14:
+            return ("SELECT eventstore.es_create_subscription(%s::text, %s::text, %s::text[], %s::bigint, %s::text, %s::integer, %s::integer, %s::integer)",
+                    [self.name(subs), self.pick(None, "fz", "fz2", "a-b", ""),
+                     self.pick(None, [], ["T"], ["T", None]), self.pick(0, 0, None, -1, 2**63 - 1, self.number()),
+                     self.pick("pinned", "round_robin", None, "random"),
+                     self.pick(100, 500, self.number()), self.pick(0, 2, self.number()),
+                     self.pick(1, 10, self.number())])
+        if f == 15:
+            return ("SELECT * FROM eventstore.es_fetch(%s::text, %s::text, %s::integer, %s::integer)",
+                    [self.name(subs), self.name(["c1", "c2"]), self.pick(1, 5, self.number()),
+                     self.pick(None, 0, 1, -1, 5, 3600001)])
+        if f == 16:
+            return ("SELECT eventstore.es_ack(%s::text, %s::text, %s::bigint[])",
+                    [self.name(subs), self.name(["c1", "c2"]),
+                     self.pick(None, [], [self.number()], [1, 1], [None], list(range(1, 6)))])
+        if f == 17:
+            return ("SELECT eventstore.es_nack(%s::text, %s::text, %s::bigint[], %s::text, %s::text, %s::integer)",
+                    [self.name(subs), self.name(["c1", "c2"]),
+                     self.pick(None, [], [self.number()], list(range(1, 6))),
+                     self.pick("retry", "park", "skip", None, "drop"), self.pick(None, "r", "x" * 10001),
+                     self.pick(0, 10, self.number())])
         return ("SELECT eventstore.es_stream_hash(%s::text), eventstore.es_feed_head()", [n()])
 
     def fingerprint(self):
@@ -226,7 +250,13 @@ class Fuzz:
                    (SELECT md5(coalesce(string_agg(s::text, ',' ORDER BY stream, kind), ''))
                       FROM eventstore.snapshots s),
                    (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY handler, stream), ''))
-                      FROM eventstore.checkpoints c)""")
+                      FROM eventstore.checkpoints c),
+                   (SELECT md5(coalesce(string_agg(e::text, ',' ORDER BY subscription, position), ''))
+                      FROM eventstore.subscription_events e),
+                   (SELECT md5(coalesce(string_agg(p::text, ',' ORDER BY subscription, position), ''))
+                      FROM eventstore.subscription_parked p),
+                   (SELECT md5(coalesce(string_agg(s::text, ',' ORDER BY name), ''))
+                      FROM eventstore.subscriptions s)""")
         return self.cur.fetchone()
 
     def fail(self, msg):

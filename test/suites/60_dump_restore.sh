@@ -40,6 +40,10 @@ BEGIN;
 SELECT es_append('gap-1', 'Lost', '{}');
 ROLLBACK;
 SELECT es_append('stream-many', 'Tick', pg_catalog.jsonb_build_object('i', i)) FROM generate_series(1, 50) i;
+-- tags and their index (docs/dcb.md)
+SELECT es_append('course-1', 'CourseDefined', '{"seats": 2}', tags => ARRAY['course:1']);
+SELECT es_append_if('{"events": [{"type": "Subscribed", "tags": ["course:1", "student:1"]}]}',
+                    '{"items": [{"types": ["Subscribed"], "tags": ["course:1"]}]}');
 -- handler and category grants (issue 11) are the store's data too
 DO $$ BEGIN CREATE ROLE es_dump_svc; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
 SELECT es_grant_handler('es_dump_svc', 'svc.'), es_grant_category('es_dump_svc', 'order');
@@ -58,6 +62,12 @@ SELECT es_append('life-person', 'A', '{"email": "x@example.org"}');
 SELECT es_erase_stream('life-person', 'erasure request');
 SELECT es_append('life-kept', 'A', pg_catalog.jsonb_build_object('i', i)) FROM generate_series(1, 5) i;
 SELECT es_set_retention('life-kept', truncate_before => 2, max_count => 3, max_age => '30 days');
+-- A managed subscription with events leased, waiting and parked (docs/subscriptions.md).
+SELECT es_create_subscription('dump_sub', category => 'dsub', strategy => 'pinned');
+SELECT count(*) FROM generate_series(1, 3) g, es_append('dsub-1', 'Step', pg_catalog.jsonb_build_object('g', g));
+SELECT count(*) FROM es_append('dsub-2', 'Step', '{}');
+SELECT count(*) FROM es_fetch('dump_sub', 'c1', 10);
+SELECT es_nack('dump_sub', 'c1', ARRAY(SELECT position FROM eventstore.subscription_events WHERE subscription = 'dump_sub' AND stream = 'dsub-2'), 'park', 'kept');
 SQL
 life_sql="SELECT concat_ws(E'\n',
     (SELECT string_agg(concat_ws('|', stream, last_version, deleted_at, tombstoned_at, truncate_before, max_count, max_age, updated_at), ',' ORDER BY stream) FROM eventstore.stream_state),
@@ -66,7 +76,7 @@ life_sql="SELECT concat_ws(E'\n',
 src_life=$(psql_q "$src" -c "$life_sql")
 
 # An ordered dump of every column of every event, as text.
-rows_sql="COPY (SELECT position, stream, version, event_id, type, category, data, data_bin, metadata, created_at
+rows_sql="COPY (SELECT position, stream, version, event_id, type, category, data, data_bin, metadata, created_at, tags
            FROM eventstore.events ORDER BY position) TO STDOUT"
 src_rows=$(psql_q "$src" -c "$rows_sql" | md5sum)
 src_count=$(psql_q "$src" -c "SELECT count(*) FROM eventstore.events")
@@ -97,6 +107,16 @@ check "handler and category grants restored" \
     "$(psql_q "$dst" -c "SELECT string_agg(grantee || ':' || kind || ':' || name, ',' ORDER BY kind) FROM eventstore.grants")" \
     "es_dump_svc:category:order,es_dump_svc:handler:svc."
 check "stream version restored" "$(psql_q "$dst" -c "SELECT eventstore.es_stream_version('account-1')")" 2
+q1='{"items": [{"types": ["Subscribed"], "tags": ["course:1"]}]}'
+check "reads by query find the restored tagged events" \
+    "$(psql_q "$dst" -c "SELECT string_agg(type || ':' || array_to_string(tags, '+'), ',') FROM eventstore.es_load_query('$q1')")" \
+    'Subscribed:course:1+student:1'
+sub_sql="SELECT (SELECT string_agg(concat_ws('|', subscription, position, seq, stream, consumer, tries), ',' ORDER BY position) FROM eventstore.subscription_events)
+          || ' / ' || (SELECT string_agg(concat_ws('|', subscription, position, reason), ',') FROM eventstore.subscription_parked)
+          || ' / ' || (SELECT string_agg(concat_ws('|', name, strategy, cursor_position), ',') FROM eventstore.subscriptions)"
+check "subscriptions, their pools and parked events restored" "$(psql_q "$dst" -c "$sub_sql")" "$(psql_q "$src" -c "$sub_sql")"
+check "a restored pool's arrival order goes on (next_seq restored)" \
+    "$(psql_q "$dst" -c "SELECT bool_and(s.next_seq > e.seq) FROM eventstore.subscriptions s JOIN eventstore.subscription_events e ON e.subscription = s.name")" "t"
 check "extension registered at the same version" \
     "$(psql_q "$dst" -c "SELECT extversion FROM pg_extension WHERE extname = 'eventstore'")" \
     "$(psql_q "$src" -c "SELECT extversion FROM pg_extension WHERE extname = 'eventstore'")"
@@ -119,6 +139,8 @@ check "new stream after restore" "$(psql_q "$dst" -c "SELECT version FROM events
 
 # Expected-version checks and idempotency against restored rows.
 sqlstate() { "$PGBIN/psql" -X -q -At -d "$1" -v VERBOSITY=sqlstate -c "$2" 2>&1 | sed -nE 's/^ERROR: +([0-9A-Z]{5}).*/\1/p'; }
+check "a restored tagged event fails a condition on it (ES016)" \
+    "$(sqlstate "$dst" "SELECT eventstore.es_append_if('{\"events\": [{\"type\": \"Subscribed\", \"tags\": [\"course:1\"]}]}', '$q1')")" ES016
 check "stale expected version is ES001" "$(sqlstate "$dst" "SELECT eventstore.es_append('order-1', 'X', '{}', 2)")" ES001
 check "expected no_stream on restored stream is ES001" "$(sqlstate "$dst" "SELECT eventstore.es_append('cart-7', 'X', '{}', 0)")" ES001
 restored_id=$(psql_q "$dst" -c "SELECT event_id FROM eventstore.es_load('order-1', 1, 1)")

@@ -204,6 +204,36 @@ func main() {
 	checks++
 	waiter.Close(ctx)
 
+	// A consumer of a managed subscription (docs/subscriptions.md): fetch a
+	// batch (waiting up to 1 s), handle it, ack it; consumers can come and go.
+	sub := "sc" + run
+	_, err = conn.Exec(ctx, "SELECT eventstore.es_create_subscription($1, category => $2)", sub, sub)
+	must(err, "create subscription")
+	for i := 0; i < 3; i++ {
+		_, err = appendOne(conn, fmt.Sprintf("%s-%d", sub, i), "Placed", nil, 0)
+		must(err, "append for the consumer")
+	}
+	handled := map[string]int{}
+	for round := 0; round < 20 && len(handled) < 3; round++ {
+		rows, err := conn.Query(ctx, "SELECT position, stream FROM eventstore.es_fetch($1, 'go-1', 100, 1000)", sub)
+		must(err, "es_fetch")
+		var positions []int64
+		for rows.Next() {
+			var pos int64
+			var stream string
+			must(rows.Scan(&pos, &stream), "scan")
+			handled[stream]++ // the handler
+			positions = append(positions, pos)
+		}
+		must(rows.Err(), "es_fetch rows")
+		_, err = conn.Exec(ctx, "SELECT eventstore.es_ack($1, 'go-1', $2)", sub, positions)
+		must(err, "es_ack")
+	}
+	ok(len(handled) == 3 && handled[sub+"-0"] == 1 && handled[sub+"-1"] == 1 && handled[sub+"-2"] == 1,
+		"the consumer handled each event once")
+	_, err = conn.Exec(ctx, "SELECT eventstore.es_drop_subscription($1)", sub)
+	must(err, "drop subscription")
+
 	// The server restarts between two calls: the next call fails, the client
 	// reconnects and retries with the same event id, which is safe to repeat.
 	cmd := exec.Command("sh", "-c", os.Getenv("ES_RESTART_CMD"))

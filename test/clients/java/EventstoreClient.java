@@ -163,6 +163,34 @@ public class EventstoreClient {
         appendOne(c, s("wake"), "Wake", null, 0);
         ok(woke.get(), "es_wait returns true once the feed moved");
 
+        // A consumer of a managed subscription (docs/subscriptions.md): fetch
+        // a batch (waiting up to 1 s), handle it, ack it; consumers come and go.
+        String sub = "sc" + RUN;
+        try (PreparedStatement st = c.prepareStatement("SELECT eventstore.es_create_subscription(?, category => ?)")) {
+            st.setString(1, sub); st.setString(2, sub); st.execute();
+        }
+        for (int i = 0; i < 3; i++) appendOne(c, sub + "-" + i, "Placed", null, 0);
+        List<String> handled = new ArrayList<>();
+        for (int round = 0; round < 20 && handled.size() < 3; round++) {
+            List<Long> positions = new ArrayList<>();
+            try (PreparedStatement st = c.prepareStatement("SELECT position, stream FROM eventstore.es_fetch(?, 'java-1', 100, 1000)")) {
+                st.setString(1, sub);
+                try (ResultSet rs = st.executeQuery()) {
+                    while (rs.next()) { positions.add(rs.getLong(1)); handled.add(rs.getString(2)); }  // the handler
+                }
+            }
+            try (PreparedStatement st = c.prepareStatement("SELECT eventstore.es_ack(?, 'java-1', ?)")) {
+                st.setString(1, sub);
+                st.setArray(2, c.createArrayOf("bigint", positions.toArray()));
+                st.execute();
+            }
+        }
+        handled.sort(null);
+        ok(handled.equals(Arrays.asList(sub + "-0", sub + "-1", sub + "-2")), "the consumer handled each event once");
+        try (PreparedStatement st = c.prepareStatement("SELECT eventstore.es_drop_subscription(?)")) {
+            st.setString(1, sub); st.execute();
+        }
+
         // The server restarts between two calls: the next call fails, the
         // client reconnects and retries with the same event id (safe to repeat).
         Process p = new ProcessBuilder("sh", "-c", System.getenv("ES_RESTART_CMD")).inheritIO().start();

@@ -117,6 +117,10 @@ SELECT es_archive_horizon();
 SELECT count(*) FROM eventstore.events WHERE position < 29;
 SELECT * FROM es_load_feed(0, 10);
 SELECT min(position) FROM es_load_feed(es_archive_horizon() - 1, 10000);
+-- Reads by query and conditions (docs/dcb.md) refuse to start below it too.
+SELECT * FROM es_load_query('{"all": true}', 0, 10);
+SELECT * FROM es_append_if('{"events": [{"type": "T"}]}', '{"all": true}', 0);
+SELECT min(position) FROM es_load_query('{"all": true}', es_archive_horizon() - 1, 10000);
 -- acct-1 (versions 1 to 22 at positions 1 to 22) went whole: its
 -- numbering continues, a stale expectation still conflicts.
 SELECT count(*) FROM es_load('acct-1', max_count => NULL);
@@ -299,3 +303,12 @@ SET eventstore.allow_destroy = on;
 DROP TABLE eventstore_archive.events_0000000000000000022;
 RESET eventstore.allow_destroy;
 SELECT action, detail FROM eventstore.lifecycle_log WHERE action = 'drop_archive';
+
+-- Tags in the partitioned layout (docs/dcb.md): stored in the partitions'
+-- rows, indexed in event_tags, read by query, checked by a condition.
+SELECT count(*) FROM es_append('dcb-1', 'Tagged', tags => ARRAY['p:1']);
+SELECT type, tags FROM es_load_query('{"items": [{"types": ["Tagged"], "tags": ["p:1"]}]}', es_archive_horizon() - 1);
+SELECT count(*) FROM es_append_if('{"events": [{"type": "Tagged", "tags": ["p:1"]}]}',
+    '{"items": [{"types": ["Tagged"], "tags": ["p:1"]}]}', es_feed_head());
+SELECT es_append_if('{"events": [{"type": "Tagged", "tags": ["p:1"]}]}',
+    '{"items": [{"types": ["Tagged"], "tags": ["p:1"]}]}', es_archive_horizon() - 1);

@@ -152,6 +152,25 @@ async fn main() {
     let moved = must(woke.await.expect("waiter task"), "es_wait");
     t.ok(moved, "es_wait returns true once the feed moved");
 
+    // A consumer of a managed subscription (docs/subscriptions.md): fetch a
+    // batch (waiting up to 1 s), handle it, ack it; consumers can come and go.
+    let sub = format!("sc{}", t.run);
+    must(c.execute("SELECT eventstore.es_create_subscription($1, category => $2)", &[&sub, &sub]).await, "create subscription");
+    for i in 0..3 {
+        must(append_one(&c, &format!("{}-{}", sub, i), "Placed", json!({}), 0).await, "append for the consumer");
+    }
+    let mut handled: Vec<String> = Vec::new();
+    for _ in 0..20 {
+        let batch = must(c.query("SELECT position, stream FROM eventstore.es_fetch($1, 'rust-1', 100, 1000)", &[&sub]).await, "es_fetch");
+        handled.extend(batch.iter().map(|r| r.get::<_, String>(1)));                 // the handler
+        let positions: Vec<i64> = batch.iter().map(|r| r.get(0)).collect();
+        must(c.execute("SELECT eventstore.es_ack($1, 'rust-1', $2)", &[&sub, &positions]).await, "es_ack");
+        if handled.len() == 3 { break; }
+    }
+    handled.sort();
+    t.ok(handled == (0..3).map(|i| format!("{}-{}", sub, i)).collect::<Vec<_>>(), "the consumer handled each event once");
+    must(c.execute("SELECT eventstore.es_drop_subscription($1)", &[&sub]).await, "drop subscription");
+
     // The server restarts between two calls: the next call fails, the client
     // reconnects and retries with the same event id (safe to repeat).
     let status = Command::new("sh").arg("-c").arg(env::var("ES_RESTART_CMD").unwrap_or_default())
