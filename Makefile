@@ -26,7 +26,7 @@ DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*.sql)) \
 # run the same lists in `make test` and fail if a file is missing from them.
 REGRESS      = 00_setup append append_edge_cases bad_input checkpoints ddl_guard \
                feed insert_path lifecycle load names position_limit queries read_only shard \
-               partitions_plain projections snapshots stream_limit subscriptions dcb
+               partitions_plain projections snapshots stream_limit subscriptions dcb stream_read
 # pg_regress tests: test/regress/sql/*.sql, expected output in
 # test/regress/expected/ (every test tree under test/ has that shape: test/README.md).
 REGRESS_OPTS = --inputdir=test/regress --load-extension=$(EXTENSION)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What PL/Proxy costs per call: bench/plproxy.sh [SECONDS] [REPS] [CLIENTS]
 #
-# Single-event appends with an exact expected version (workload 1's scheme,
-# bench/scripts/w1_es.sql) against one unsharded database directly, and
+# Single-event appends with an exact expected version (the scheme of
+# bench/workloads/append-single/es.sql) against one unsharded database directly, and
 # through a PL/Proxy router (docs/examples/plproxy.sql) to four shard
 # databases of the same throwaway cluster.  Runs alternate (direct, proxy,
 # direct, proxy, ...); prints the median transactions per second of each
@@ -14,14 +14,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-5}; REPS=${2:-3}; CLIENTS=${3:-"1 4"}
 export TMP_CHECK=$PWD/tmp_bench_plproxy
-. test/lib/cluster.sh
-[ -x "$PGBIN/postgres" ] || { make -s >/dev/null; es_build_tmp_install; }
+. bench/lib/cluster.sh
+bench_build_if_missing
 [ -f "$TMP_INSTALL/usr/share/postgresql/$PG_MAJOR/extension/plproxy.control" ] ||
     { echo "PL/Proxy is not in tmp_install: apt-get install postgresql-15-plproxy, then make test" >&2; exit 1; }
 
-rm -rf "$TMP_CHECK"; mkdir -p "$TMP_CHECK"
-es_start_cluster pxbench "shared_preload_libraries = 'eventstore'" "max_connections = 100"
-trap 'es_stop_cluster pxbench' EXIT
+rm -rf "$TMP_CHECK"
+bench_start_cluster pxbench "shared_preload_libraries = 'eventstore'" "max_connections = 100"
 psql_q() { local db=$1; shift; "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"; }
 conn() { echo "dbname=$1 host=$PGHOST port=$PGPORT user=postgres"; }
 es_new_db direct >/dev/null 2>&1
@@ -33,8 +32,7 @@ done
 psql_q proxy -v p0="$(conn shard0)" -v p1="$(conn shard1)" -v p2="$(conn shard2)" \
     -v p3="$(conn shard3)" -f docs/examples/plproxy.sql >/dev/null
 
-DATA='{"amount": 100, "currency": "EUR", "account": "DE00 1234 5678", "note": "benchmark event"}'
-META='{"correlation_id": "4f9c3c1e-5d2a-4a41-9f41-8a2f7c1d0e55"}'
+DATA=$BENCH_DATA META=$BENCH_META
 # The function name cannot be a pgbench variable (-M prepared makes every
 # variable a parameter): one script per function.
 for fn in eventstore.es_append es_proxy.es_append; do

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Instruction profile of the single-event append path: bench/profile.sh [N]
-# PROFILE_READS=1 bench/profile.sh 0 [R]: the read paths instead (workloads
-# 5 and 6: R pages of 1,000 events, es_load against the plain SELECT).
+# PROFILE_READS=1 bench/profile.sh 0 [R]: the read paths instead (read-stream
+# and read-feed-page: R pages of 1,000 events, es_load against the plain
+# SELECT).
 #
-# Runs N prepared single-event appends (workload 1's scheme: streams of 100
+# Runs N prepared single-event appends (append-single's scheme: streams of 100
 # events, exact expected version, one transaction each) in a single-user
 # backend under valgrind --tool=callgrind, for es_append, the plain INSERT
 # floor and the PL/pgSQL baseline, and prints instructions per append
@@ -15,30 +16,31 @@
 # PROFILE_PARTITION_SIZE=S bench/profile.sh [N]: the store in the partitioned
 # layout (docs/partitioning.md), S positions per partition, 10 partitions
 # made ahead so that the run routes rows and reads versions across them
-# without making any.  Uses tmp_install from a previous
+# without making any.  PROFILE_SYSTEMS="es" profiles only these of floor,
+# es and sql.  Uses tmp_install from a previous
 # `bench/run.sh` or `make test`; callgrind files stay in tmp_profile/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 N=${1:-2000}
 export TMP_CHECK=$ROOT/tmp_profile
-. test/lib/cluster.sh
+. bench/lib/cluster.sh
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
-[ -x "$PGBIN/postgres" ] || { make -s >/dev/null; es_build_tmp_install; }
+bench_build_if_missing
 
-rm -rf "$TMP_CHECK"; mkdir -p "$TMP_CHECK"
+# The cluster is made and its database set up by a server; the profiles then
+# run in single-user backends on its data directory.
+rm -rf "$TMP_CHECK"
 PARTS=${PROFILE_PARTITION_SIZE:-0}
-es_start_cluster prof "shared_preload_libraries = 'eventstore'" "eventstore.partition_size = $PARTS"
-es_new_db bench
-$PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d bench -f bench/setup.sql -f bench/sql_baseline.sql >/dev/null
+BENCH_KEEP=1 bench_start_cluster prof "shared_preload_libraries = 'eventstore'" "eventstore.partition_size = $PARTS" >/dev/null
+bench_new_db bench
 if [ "$PARTS" -gt 0 ]; then
-    $PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d bench -c "SELECT eventstore.es_make_partitions($PARTS * 10)" >/dev/null
+    $PSQL -d bench -c "SELECT eventstore.es_make_partitions($PARTS * 10)" >/dev/null
 fi
 es_stop_cluster prof
 DIR=$TMP_CHECK/prof
 
-DATA='{"amount": 100, "currency": "EUR", "account": "DE00 1234 5678", "note": "benchmark event"}'
-META='{"correlation_id": "4f9c3c1e-5d2a-4a41-9f41-8a2f7c1d0e55"}'
+DATA=$BENCH_DATA META=$BENCH_META
 
 # statements SYSTEM COUNT TAG: the input of one single-user session
 statements() {
@@ -54,7 +56,7 @@ statements() {
     done
 }
 
-# reads SYSTEM COUNT: COUNT pages of 1,000 events (workloads 5 and 6)
+# reads SYSTEM COUNT: COUNT pages of 1,000 events (read-stream, read-feed-page)
 reads() {
     local i
     case $1 in
@@ -87,7 +89,7 @@ instructions() {
 if [ "${PROFILE_READS:-0}" = 1 ]; then
     # 20 streams of 1,000 events, interleaved in the heap as in bench/run.sh.
     as_pg "$PGBIN/pg_ctl" -D "$DIR" -l "$TMP_CHECK/prof.log" -w start >/dev/null
-    $PGBIN/psql -X -q -v ON_ERROR_STOP=1 -d bench >/dev/null <<SQL
+    $PSQL -d bench >/dev/null <<SQL
 INSERT INTO eventstore.events (position, stream, version, event_id, type, category, data, metadata, created_at)
 SELECT g + 1, 'load-' || (g % 20 + 1), g / 20 + 1, gen_random_uuid(), 'Deposited', 'load',
        '$DATA'::jsonb, '$META'::jsonb, now()
@@ -106,7 +108,7 @@ SQL
 fi
 
 echo "instructions per single-event append (callgrind, $N appends, prepared, one transaction each):"
-for sys in floor es sql; do
+for sys in ${PROFILE_SYSTEMS:-floor es sql}; do
     small=$(instructions $sys 200)
     big=$(instructions $sys $((N + 200)))
     printf '  %-6s %10d\n' "$sys" $(( (big - small) / N ))

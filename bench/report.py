@@ -16,46 +16,34 @@ import statistics
 import subprocess
 import sys
 
-EVENTS = {"w1": 1, "w2": 1, "w3": 100, "w4": 3, "w5": 1000, "w6": 1000, "w7": 1, "w8": 1}
-TITLES = {
-    "w1": "1. one event, own streams, exact expected version",
-    "w2": "2. one event, one hot stream (successful appends)",
-    "w3": "3. batch of 100 events to one stream",
-    "w4": "4. three streams, one event each, one call",
-    "w5": "5. load a 1,000-event stream",
-    "w6": "6. feed page of 1,000 events",
-    "w7": "7. workload 1 in an empty store vs a large store",
-    "w8": "8. workload 1 in a partitioned store vs a plain one",
-}
-# workload -> (contender, [baselines])
-PAIRS = {
-    "w1": ("es", ["floor", "sql"]),
-    "w2": ("es", ["sql"]),
-    "w3": ("es", ["insert", "sql"]),
-    "w4": ("es", ["sql"]),
-    "w5": ("es", ["select"]),
-    "w6": ("es", ["select"]),
-    "w7": ("es-big", ["es-empty"]),
-    "w8": ("es-part", ["es-plain"]),
-}
-# (workload, contender, baseline, minimum ratio, text).  The issue's targets
-# are medians at 16 clients; the other client counts are shown beside them
-# for information (at 1 client every contender mostly waits for its WAL
-# flush, so ratios there say little about CPU cost).
+# The issue's targets are medians at 16 clients; the other client counts are
+# shown beside them for information (at 1 client every contender mostly
+# waits for its WAL flush, so ratios there say little about CPU cost).
 TARGET_CLIENTS = 16
-TARGETS = [
-    ("w1", "es", "floor", 0.90, "es_append >= 0.90 x floor"),
-    ("w1", "es", "sql", 1.30, "es_append >= 1.3 x SQL baseline"),
-    ("w3", "es", "insert", 0.85, "batch es_append >= 0.85 x multi-row INSERT"),
-    ("w4", "es", "sql", 1.30, "multi-stream es_append >= 1.3 x SQL baseline"),
-    ("w5", "es", "select", 0.90, "es_load stream >= 0.90 x plain SELECT"),
-    ("w6", "es", "select", 0.90, "es_load feed page >= 0.90 x plain SELECT"),
-    ("w7", "es-big", "es-empty", 1 / 1.2, "append cost in the large store within 1.2 x the empty store"),
-    ("w8", "es-part", "es-plain", 0.90, "appends to a partitioned store >= 0.90 x a plain store"),
-]
 
 
-def load_runs(out):
+def read_tsv(path):
+    with open(path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        return [dict(zip(header, line.rstrip("\n").split("\t"))) for line in f if line.strip()]
+
+
+def load_workloads(out):
+    """What bench/run.sh read from bench/workloads/*.sh: workload -> its
+    title, events per transaction, contender, baselines, whether ratios are
+    costs, why it was skipped; and the targets."""
+    wls = {}
+    for w in read_tsv(os.path.join(out, "workloads.tsv")):
+        w["events"] = int(w["events"])
+        w["cost"] = w["cost"] == "1"
+        w["baselines"] = w["baselines"].split()
+        wls[w["workload"]] = w
+    targets = [(t["workload"], t["contender"], t["baseline"], float(t["minimum"]), t["text"])
+               for t in read_tsv(os.path.join(out, "targets.tsv"))]
+    return wls, targets
+
+
+def load_runs(out, wls):
     runs = []
     with open(os.path.join(out, "runs.tsv")) as f:
         header = f.readline().rstrip("\n").split("\t")
@@ -66,9 +54,10 @@ def load_runs(out):
             r["tps"] = float(r["tps"])
             r["txns"] = int(r["txns"])
             r["ok"] = int(r["ok"] or 0)
-            # events per second: for the hot stream only successful appends count
+            # events per second: only successful transactions count (the
+            # hot stream's conflicts do not; elsewhere every one succeeds)
             share = r["ok"] / r["txns"] if r["txns"] else 0
-            r["rate"] = r["tps"] * EVENTS[r["workload"]] * (share if r["workload"] == "w2" else 1)
+            r["rate"] = r["tps"] * wls[r["workload"]]["events"] * share
             runs.append(r)
     return runs
 
@@ -103,18 +92,19 @@ def main():
         for line in f:
             k, _, v = line.rstrip("\n").partition("=")
             machine[k] = v
-    runs = load_runs(out)
+    wls, targets = load_workloads(out)
+    runs = load_runs(out, wls)
     by = {}
     for r in runs:
         by.setdefault((r["workload"], r["system"], r["clients"]), []).append(r)
 
-    workloads = sorted({r["workload"] for r in runs})
+    workloads = [w for w in wls if any(r["workload"] == w for r in runs)]
     clients = sorted({r["clients"] for r in runs})
     rows = []          # markdown table rows
     summary = {}       # (wl, sys, c) -> median rate
     ratios = {}        # (wl, sys, base, c) -> median ratio
     for wl in workloads:
-        contender, bases = PAIRS[wl]
+        contender, bases = wls[wl]["contender"], wls[wl]["baselines"]
         systems = [contender] + bases
         for c in clients:
             for s in systems:
@@ -129,7 +119,7 @@ def main():
                 rate = statistics.median(r["rate"] for r in rs)
                 summary[(wl, s, c)] = rate
                 extra = ""
-                if wl == "w2":
+                if wls[wl]["counted"] == "1":
                     conflicts = sum(r["txns"] - r["ok"] for r in rs)
                     total = sum(r["txns"] for r in rs)
                     extra = f" ({100 * conflicts / total:.0f}% conflicts)" if total else ""
@@ -144,7 +134,7 @@ def main():
                         if per_rep:
                             ratios[(wl, s, b, c)] = statistics.median(per_rep)
                             cmp.append(f"{ratios[(wl, s, b, c)]:.2f} x {b}")
-                rows.append([TITLES[wl].split(".")[0], str(c), s + extra, f"{tps:,.0f}", fmt_rate(rate),
+                rows.append([wl, str(c), s + extra, f"{tps:,.0f}", fmt_rate(rate),
                              f"{pct(lat, 50) / 1000:.2f}", f"{pct(lat, 99) / 1000:.2f}", ", ".join(cmp)])
 
     head = ["workload", "clients", "system", "calls/s", "events/s", "p50 ms", "p99 ms", "ratio (median of reps)"]
@@ -153,13 +143,15 @@ def main():
 
     target_lines = []
     def shown(wl, r):
-        return f"{1 / r:.2f} x cost" if wl == "w7" else f"{r:.2f} x"
+        return f"{1 / r:.2f} x cost" if wls[wl]["cost"] else f"{r:.2f} x"
 
-    for wl, s, b, minimum, text in TARGETS:
+    for wl, s, b, minimum, text in targets:
         if wl not in workloads:
-            why = ("this build has no es_load(after_position => ...)"
-                   if wl == "w6" and machine.get("feed") == "0" else "workload not run")
+            why = wls[wl]["skipped"] or "workload not run"
             target_lines.append(f"- SKIP  {text}: {why}")
+            continue
+        if b not in wls[wl]["baselines"]:
+            target_lines.append(f"- SKIP  {text}: {b} was not in this run")
             continue
         r = ratios.get((wl, s, b, TARGET_CLIENTS))
         others = ", ".join(f"{c} client{'' if c == 1 else 's'} {shown(wl, ratios[(wl, s, b, c)])}" for c in clients
@@ -168,7 +160,7 @@ def main():
         if r is None:
             target_lines.append(f"- SKIP  {text}: not run at {TARGET_CLIENTS} clients{others}")
             continue
-        verdict = "PASS" if r >= minimum else "MISS"
+        verdict = "PASS" if (1 / r <= minimum if wls[wl]["cost"] else r >= minimum) else "MISS"
         target_lines.append(f"- {verdict}  {text}, {TARGET_CLIENTS} clients: {shown(wl, r)}{others}")
 
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)] if rows else []
@@ -181,19 +173,22 @@ def main():
     for t in target_lines:
         print(t)
     print()
-    print("Workloads: " + "; ".join(TITLES[w] for w in workloads))
+    print("Workloads: " + "; ".join(f"{w}: {wls[w]['title']}" for w in workloads))
 
     desc = [
         f"- Machine: {machine.get('cpus')} CPUs ({machine.get('cpu')}), {machine.get('memory')} memory, "
         f"{machine.get('os')}, {machine.get('kernel')}",
         f"- PostgreSQL {machine.get('postgres')}; settings: {machine.get('settings')}",
         f"- Mode `{machine.get('mode')}`: {machine.get('reps')} repetitions x {machine.get('duration')} s per run, "
-        f"clients {machine.get('clients')} (`-j 2`, `-M prepared`), growth store "
+        f"clients {machine.get('clients')} (`-j 2`, `-M prepared`), append-growth's store "
         f"{int(machine.get('big_events', 0)):,} events in {int(machine.get('big_streams', 0)):,} streams; "
         f"the whole run took {int(machine.get('elapsed', 0)) // 60} min {int(machine.get('elapsed', 0)) % 60} s",
     ]
-    if machine.get("feed") == "0":
-        desc.append("- Workload 6 was skipped: this build has no `es_load(after_position => ...)`.")
+    if machine.get("load"):
+        desc.append(f"- Load average (1, 5, 15 min): {machine['load']}")
+    for w in wls.values():
+        if w["skipped"]:
+            desc.append(f"- `{w['workload']}` was skipped: {w['skipped']}.")
     section = "\n".join(desc + ["", *md, "", "Targets:", "", *target_lines, ""])
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(section)
@@ -205,12 +200,13 @@ def main():
 
 
 def plot(out, summary, clients, chart):
-    panels = [("w1", ["es", "floor", "sql"], "1: one event per call (events/s)"),
-              ("w3", ["es", "insert", "sql"], "3: batch of 100 (events/s)"),
-              ("w4", ["es", "sql"], "4: three streams per call (events/s)"),
-              ("w5", ["es", "select"], "5: load 1,000-event stream (events/s)")]
+    panels = [("append-single", ["es", "floor", "sql", "mdb-own", "mdb-shared"], "append-single: one event per call (events/s)"),
+              ("append-batch", ["es", "insert", "sql"], "append-batch: 100 events per call (events/s)"),
+              ("append-multi-stream", ["es", "sql"], "append-multi-stream: three streams per call (events/s)"),
+              ("read-stream", ["es", "select"], "read-stream: 1,000-event stream (events/s)")]
     names = {"es": "eventstore", "floor": "plain INSERT (floor)", "sql": "PL/pgSQL baseline",
-             "insert": "multi-row INSERT", "select": "plain SELECT"}
+             "insert": "multi-row INSERT", "select": "plain SELECT",
+             "mdb-own": "Message DB, a category per client", "mdb-shared": "Message DB, one category"}
     script = ["set terminal pngcairo size 1200,900 font 'sans,10'", f"set output '{chart}'",
               "set multiplot layout 2,2", "set logscale x 2", "set xtics (" +
               ", ".join(f"'{c}' {c}" for c in clients) + ")", "set xlabel 'clients'",

@@ -4,9 +4,11 @@
 # Starts a throwaway cluster with default durability (fsync = on,
 # synchronous_commit = on), runs every workload against its baselines in the
 # same run, interleaved (A B C A B C ...) over several repetitions, and
-# prints medians and ratios.  docs/benchmarks.md explains the workloads and
-# their fairness; results go to bench/results/<time>/ and, unless --no-docs,
-# into docs/benchmarks.md and docs/bench-throughput.png.
+# prints medians and ratios.  Each workload is a file bench/workloads/<name>.sh
+# (its contenders, their pgbench scripts in bench/workloads/<name>/, the
+# databases it needs, its targets); docs/benchmarks.md explains them and
+# their fairness.  Results go to bench/results/<time>/ and, unless
+# --no-docs, into docs/benchmarks.md and docs/bench-throughput.png.
 #
 # Options:
 #   --quick            short runs (1 s x 3 repetitions, growth store 1M
@@ -14,8 +16,9 @@
 #   --duration S       seconds per pgbench run (full: 10)
 #   --reps N           repetitions (full: 3)
 #   --clients "1 4 16" client counts
-#   --only "w1 w5"     run only these workloads
-#   --big-events N     events in the growth store (full: 10000000)
+#   --only "append-single read-stream"
+#                      run only these workloads (names of bench/workloads/)
+#   --big-events N     events in append-growth's store (full: 10000000)
 #   --no-docs          do not update docs/
 #   --keep             leave the cluster running at the end
 #   --pg 15|17|18      the PostgreSQL major (default 15, the machine's);
@@ -25,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-MODE=full; DURATION=10; REPS=3; CLIENTS="1 4 16"; ONLY="w1 w2 w3 w4 w5 w6 w7 w8"
+MODE=full; DURATION=10; REPS=3; CLIENTS="1 4 16"; ONLY="append-single append-hot-stream append-batch append-multi-stream read-stream read-feed-page append-growth append-partitioned"
 BIG_EVENTS=10000000; WRITE_DOCS=1; KEEP=0; PG=15
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,26 +41,30 @@ while [ $# -gt 0 ]; do
         --no-docs) WRITE_DOCS=0 ;;
         --keep) KEEP=1 ;;
         --pg) PG=$2; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
 done
 BIG_STREAMS=$((BIG_EVENTS / 10))      # 10 events per stream
-LOAD_STREAMS=200                      # workload 5: 200 streams x 1,000 events
+LOAD_STREAMS=200                      # read-stream: 200 streams x 1,000 events
 started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # A cluster directory of its own, so `make test` in the same tree does not
 # remove it under our feet.
 export TMP_CHECK=${BENCH_TMP:-$ROOT/tmp_bench}
 if [ "$PG" != 15 ]; then
-    # Another major: its own server tree and private install; the clone's
-    # build stays 15's, so eventstore is built in a copy of the sources.
+    # Another major: its own server tree and private install.
     export PG_CONFIG; PG_CONFIG=$(test/lib/fetch-pg.sh "$PG")
     export TMP_INSTALL=$TMP_CHECK.install
     WRITE_DOCS=0
 fi
-. test/lib/cluster.sh
+for wl in $ONLY; do
+    [ -f "bench/workloads/$wl.sh" ] || { echo "no workload $wl (bench/workloads/)" >&2; exit 2; }
+done
+BENCH_KEEP=$KEEP
+. bench/lib/cluster.sh
 
 test/install-deps.sh >/dev/null || { echo "could not install dependencies" >&2; exit 1; }
 if ! command -v gnuplot >/dev/null; then
@@ -67,80 +74,84 @@ if ! command -v gnuplot >/dev/null; then
 fi
 
 echo "== build and install into tmp_install"
-if [ "$PG" = 15 ]; then
-    make -s >/dev/null
-else
-    es_build_copy "$ROOT/tmp_pgver/build-bench-$PG" || exit 1
-fi
-es_build_tmp_install
-PGBENCH=$PGBIN/pgbench
-PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"
+bench_build
 
-. bench/settings.sh
 SETTINGS=("${BENCH_SETTINGS[@]}")
-rm -rf "$TMP_CHECK"; mkdir -p "$TMP_CHECK"
-es_start_cluster bench "${SETTINGS[@]}"
-[ "$KEEP" = 1 ] || trap 'es_stop_cluster bench' EXIT
+rm -rf "$TMP_CHECK"
+bench_start_cluster bench "${SETTINGS[@]}"
 
 OUT=$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT/logs"
 [ "$(id -u)" = 0 ] && chown -R postgres "$TMP_CHECK" 2>/dev/null || true
 
-new_bench_db() {
-    es_new_db "$1"
-    $PSQL -d "$1" -f bench/setup.sql -f bench/sql_baseline.sql >/dev/null
-}
-
 echo "== databases"
-new_bench_db bench
-# Workloads 5 and 6 read from LOAD_STREAMS streams of 1,000 events whose
+bench_new_db bench
+# The read workloads read from LOAD_STREAMS streams of 1,000 events whose
 # events are interleaved in the heap (event i of every stream, then event
 # i + 1, ...) as in a store where streams are written concurrently.
 $PSQL -d bench <<SQL
 INSERT INTO eventstore.events (position, stream, version, event_id, type, category, data, metadata, created_at)
 SELECT g + 1, 'load-' || (g % $LOAD_STREAMS + 1), g / $LOAD_STREAMS + 1,
        ('00000000-0000-7000-8000-' || lpad(to_hex(g + 1), 12, '0'))::uuid, 'Deposited', 'load',
-       '{"amount": 100, "currency": "EUR", "account": "DE00 1234 5678", "note": "benchmark event"}'::jsonb,
-       '{"correlation_id": "4f9c3c1e-5d2a-4a41-9f41-8a2f7c1d0e55"}'::jsonb, now()
+       '$BENCH_DATA'::jsonb, '$BENCH_META'::jsonb, now()
 FROM generate_series(0, $LOAD_STREAMS * 1000 - 1) AS g;
 VACUUM ANALYZE eventstore.events;
 SQL
 MAXPOS=$(( LOAD_STREAMS * 1000 ))
-FEED=$($PSQL -At -d bench -c "SELECT count(*) FROM pg_proc WHERE proname = 'es_load'
-    AND pronamespace = 'eventstore'::regnamespace AND 'after_position' = ANY (proargnames)")
-case " $ONLY " in *" w7 "*)
-    new_bench_db bench_empty
-    new_bench_db bench_big
-    echo "== growth store: $BIG_EVENTS events in $BIG_STREAMS streams"
-    t0=$(date +%s)
-    # Straight into the table as superuser (the insert guard only makes the
-    # next append reread max(position)).  Event ids are time-ordered like the
-    # UUIDv7 ids es_append generates; streams are interleaved.
-    $PSQL -d bench_big <<SQL
-INSERT INTO eventstore.events (position, stream, version, event_id, type, category, data, metadata, created_at)
-SELECT g + 1, 'grow-' || (g % $BIG_STREAMS), g / $BIG_STREAMS + 1,
-       ('00000000-0000-7000-8000-' || lpad(to_hex(g + 1), 12, '0'))::uuid, 'Deposited', 'grow',
-       '{"amount": 100, "currency": "EUR", "account": "DE00 1234 5678", "note": "benchmark event"}'::jsonb,
-       '{"correlation_id": "4f9c3c1e-5d2a-4a41-9f41-8a2f7c1d0e55"}'::jsonb, now()
-FROM generate_series(0, $BIG_EVENTS - 1) AS g;
-VACUUM ANALYZE eventstore.events;
-CHECKPOINT;
-SQL
-    echo "   loaded in $(( $(date +%s) - t0 )) s"
-    ;;
-esac
 
-case " $ONLY " in *" w8 "*)
-    # Workload 8: the same appends into a plain store and into a store in
-    # the partitioned layout (docs/partitioning.md), 1,000,000 positions per
-    # partition, both new.
-    new_bench_db bench_plain
-    PGOPTIONS="-c eventstore.partition_size=1000000" new_bench_db bench_part
-    ;;
-esac
+# The workloads: each file sets WL_TITLE, WL_EVENTS (events per
+# transaction), WL_CONTENDERS ("system database script", eventstore first,
+# then its baselines), WL_TARGETS ("baseline minimum text": the median
+# ratio at 16 clients must reach the minimum), WL_COST=1 when ratios are
+# shown as costs (the baseline's rate over the contender's, the target then
+# a maximum), and may define wl_setup (databases, loads: once, before the
+# runs), wl_skip (prints why the workload cannot run in this build) and
+# wl_successes DB SYSTEM RUN (the transactions that count, when not all).
+# A setup may drop contenders it cannot serve (wl_drop_contenders SYSTEM...,
+# e.g. Message DB when npm cannot fetch it); their targets are then skipped.
+# run.sh writes them to workloads.tsv and targets.tsv for report.py.
+WORKLOADS=()
+declare -A SUCCESS_OF
+printf 'workload\ttitle\tevents\tcost\tcontender\tbaselines\tskipped\tcounted\n' > "$OUT/workloads.tsv"
+printf 'workload\tcontender\tbaseline\tminimum\ttext\n' > "$OUT/targets.tsv"
+wl_drop_contenders() {
+    local keep=() entry sys drop
+    for entry in "${WL_CONTENDERS[@]}"; do
+        sys=${entry%% *}; drop=0
+        for d in "$@"; do [ "$sys" = "$d" ] && drop=1; done
+        [ "$drop" = 1 ] || keep+=("$entry")
+    done
+    WL_CONTENDERS=("${keep[@]}")
+}
+RAN=""
+for wl in $ONLY; do
+    unset -f wl_setup wl_skip wl_successes
+    WL_COST=0; WL_TARGETS=()
+    . "bench/workloads/$wl.sh"
+    skipped="" counted=0
+    declare -F wl_skip >/dev/null && skipped=$(wl_skip)
+    declare -F wl_successes >/dev/null && counted=1
+    [ -z "$skipped" ] && declare -F wl_setup >/dev/null && wl_setup
+    contender=${WL_CONTENDERS[0]%% *}; bases=""
+    for entry in "${WL_CONTENDERS[@]:1}"; do bases="$bases ${entry%% *}"; done
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$WL_TITLE" "$WL_EVENTS" "$WL_COST" "$contender" "${bases# }" "$skipped" "$counted" \
+        >> "$OUT/workloads.tsv"
+    for t in "${WL_TARGETS[@]}"; do
+        set -- $t; base=$1 min=$2; shift 2
+        printf '%s\t%s\t%s\t%s\t%s\n' "$wl" "$contender" "$base" "$min" "$*" >> "$OUT/targets.tsv"
+    done
+    if [ -n "$skipped" ]; then echo "   $wl skipped: $skipped"; continue; fi
+    if declare -F wl_successes >/dev/null; then
+        # Kept under the workload's name, since the next file redefines it.
+        eval "successes_$(echo "$wl" | tr - _)() $(declare -f wl_successes | tail -n +2)"
+        SUCCESS_OF[$wl]=successes_$(echo "$wl" | tr - _)
+    fi
+    for entry in "${WL_CONTENDERS[@]}"; do WORKLOADS+=("$wl $entry"); done
+    RAN="$RAN $wl"
+done
 
-DATA='{"amount": 100, "currency": "EUR", "account": "DE00 1234 5678", "note": "benchmark event"}'
-META='{"correlation_id": "4f9c3c1e-5d2a-4a41-9f41-8a2f7c1d0e55"}'
+# append-batch's 100 events as one JSON array.
+DATA=$BENCH_DATA META=$BENCH_META
 EVENTS=$(/usr/bin/env python3 - "$DATA" "$META" <<'PY' 2>/dev/null || true
 import json, sys
 d, m = json.loads(sys.argv[1]), json.loads(sys.argv[2])
@@ -154,31 +165,21 @@ if [ -z "$EVENTS" ]; then      # no python: build the array in the shell
     done; EVENTS="$EVENTS]"
 fi
 
-# Workload table: name, system, database, script, events per transaction.
-# The first system of a workload is eventstore; the others are baselines.
-WORKLOADS=(
-    "w1 es bench w1_es 1"          "w1 floor bench w1_floor 1"   "w1 sql bench w1_sql 1"
-    "w2 es bench w2_es 1"          "w2 sql bench w2_sql 1"
-    "w3 es bench w3_es 100"        "w3 insert bench w3_insert 100" "w3 sql bench w3_sql 100"
-    "w4 es bench w4_es 3"          "w4 sql bench w4_sql 3"
-    "w5 es bench w5_es 1000"       "w5 select bench w5_select 1000"
-    "w6 es bench w6_es 1000"       "w6 select bench w6_select 1000"
-    "w7 es-empty bench_empty w1_es 1" "w7 es-big bench_big w1_es 1"
-    "w8 es-plain bench_plain w1_es 1" "w8 es-part bench_part w1_es 1"
-)
-
 RESULTS=$OUT/runs.tsv
 printf 'rep\tworkload\tsystem\tclients\ttps\ttxns\tok\tlog\n' > "$RESULTS"
 echo "== runs: $REPS repetitions x ${DURATION}s, clients: $CLIENTS (mode $MODE)"
-[ "$FEED" = 0 ] && echo "   workload 6 skipped: es_load(after_position => ...) does not exist in this build"
 
 run_one() {     # rep workload system db script clients
     local rep=$1 wl=$2 sys=$3 db=$4 script=$5 c=$6
-    local tag="${wl}${sys//-/}r${rep}c${c}" j=2 out ok
+    # The run's tag names its streams: the workload's initials keep them as
+    # short as they always were (append-single: "as").
+    local short tag j=2 out ok
+    short=$(echo "$wl" | sed -E 's/(^|-)([a-z])[a-z]*/\2/g')
+    tag="${short}${sys//-/}r${rep}c${c}"
     [ "$c" -lt 2 ] && j=1
     out=$("$PGBENCH" -n -M prepared -c "$c" -j "$j" -T "$DURATION" -d "$db" \
-        -f "bench/scripts/$script.sql" --log --log-prefix="$OUT/logs/$tag" \
-        -D n=0 -D run="$tag" -D data="$DATA" -D meta="$META" -D events="$EVENTS" \
+        -f "bench/workloads/$script.sql" --log --log-prefix="$OUT/logs/$wl-$tag" \
+        -D n=0 -D run="$tag" -D data="$BENCH_DATA" -D meta="$BENCH_META" -D events="$EVENTS" \
         -D nstreams="$LOAD_STREAMS" -D maxpos="$MAXPOS" 2>&1) || {
         echo "$out" | tail -5 >&2; echo "pgbench failed: $tag" >&2; return 1; }
     if echo "$out" | grep -q "aborted"; then
@@ -188,20 +189,13 @@ run_one() {     # rep workload system db script clients
     tps=$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) .*/\1/p')
     txns=$(echo "$out" | sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p')
     ok=$txns
-    if [ "$wl" = w2 ]; then     # successful appends = the hot stream's final version
-        if [ "$sys" = es ]; then
-            ok=$($PSQL -At -d "$db" -c "SELECT eventstore.es_stream_version('hot-$tag')")
-        else
-            ok=$($PSQL -At -d "$db" -c "SELECT bench.sql_stream_version('hot-$tag')")
-        fi
-    fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$wl" "$sys" "$c" "$tps" "$txns" "$ok" "$tag" >> "$RESULTS"
-    printf '   rep %s %-3s %-9s c=%-3s tps=%s\n' "$rep" "$wl" "$sys" "$c" "$tps"
+    [ -n "${SUCCESS_OF[$wl]:-}" ] && ok=$(${SUCCESS_OF[$wl]} "$db" "$sys" "$tag")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$wl" "$sys" "$c" "$tps" "$txns" "$ok" "$wl-$tag" >> "$RESULTS"
+    printf '   rep %s %-19s %-9s c=%-3s tps=%s\n' "$rep" "$wl" "$sys" "$c" "$tps"
 }
 
 for rep in $(seq 1 "$REPS"); do
-    for wl in $ONLY; do
-        [ "$wl" = w6 ] && [ "$FEED" = 0 ] && continue
+    for wl in $RAN; do
         for c in $CLIENTS; do
             # This workload's contenders, started at a rotating offset (rep 1:
             # A B C, rep 2: B C A, ...) so that none always runs first.
@@ -233,8 +227,10 @@ done
     echo "big_events=$BIG_EVENTS"
     echo "big_streams=$BIG_STREAMS"
     echo "load_streams=$LOAD_STREAMS"
-    echo "feed=$FEED"
     echo "elapsed=$(( $(date +%s) - started ))"
+    # The machine may be shared: how busy it was says how far to trust the
+    # absolute rates (the ratios are measured back to back).
+    echo "load=$load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 } > "$OUT/machine.txt"
 
 docs_args=()

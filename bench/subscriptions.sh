@@ -67,28 +67,20 @@ started=$(date +%s)
 # A directory of its own (cluster, client build and Go cache), so that
 # `make test` or bench/run.sh in the same tree do not remove it under our feet.
 export TMP_CHECK=${BENCH_TMP:-$ROOT/tmp_bench_subs}
-. test/lib/cluster.sh
+BENCH_KEEP=$KEEP BENCH_CLEANUP='rm -rf "$TMP_CHECK/subs"'
+. bench/lib/cluster.sh
 mkdir -p "$TMP_CHECK/build"
 
 test/install-deps.sh >/dev/null || { echo "could not install dependencies" >&2; exit 1; }
 
 echo "== build and install into tmp_install; build the client"
-make -s >/dev/null
-es_build_tmp_install
+bench_build
 CLIENT=$TMP_CHECK/build/subscriptions
 (cd bench/subscriptions && GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= \
     GOCACHE="$TMP_CHECK/build/gocache" go build -o "$CLIENT" .)
-PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"
 
-. bench/settings.sh
 SETTINGS=("${BENCH_SETTINGS[@]}")
-[ "$(id -u)" = 0 ] && chown postgres "$TMP_CHECK"
-es_start_cluster subs "${SETTINGS[@]}"
-if [ "$KEEP" = 1 ]; then
-    echo "   cluster kept: PGHOST=$PGHOST PGPORT=$PGPORT"
-else
-    trap 'es_stop_cluster subs; rm -rf "$TMP_CHECK/subs"' EXIT
-fi
+bench_start_cluster subs "${SETTINGS[@]}"
 
 OUT=$ROOT/bench/results/subs-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"

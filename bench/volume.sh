@@ -104,24 +104,20 @@ started=$(date +%s)
 command -v valgrind >/dev/null || INSTRUCTIONS=0
 
 export TMP_CHECK=${BENCH_TMP:-$ROOT/tmp_bench_volume}
-. test/lib/cluster.sh
+BENCH_KEEP=$KEEP BENCH_CLEANUP='rm -rf "$TMP_CHECK"'
+. bench/lib/cluster.sh
 echo "== build and install into tmp_install"
-make -s >/dev/null
-es_build_tmp_install
-PGBENCH=$PGBIN/pgbench
-PSQL="$PGBIN/psql -X -q -v ON_ERROR_STOP=1"
+bench_build
 
 # run.sh's settings, plus memory for VACUUM and no autovacuum: every store is
 # vacuumed once after its load, and an autovacuum of a 20 GB table in the
 # middle of a measurement on two cores would measure the autovacuum.
-. bench/settings.sh
 SETTINGS=("${BENCH_SETTINGS[@]}"
     "maintenance_work_mem = 1GB"
     "autovacuum = off"
 )
-rm -rf "$TMP_CHECK"; mkdir -p "$TMP_CHECK"
-es_start_cluster vol "${SETTINGS[@]}"
-[ "$KEEP" = 1 ] || trap 'es_stop_cluster vol; rm -rf "$TMP_CHECK"' EXIT
+rm -rf "$TMP_CHECK"
+bench_start_cluster vol "${SETTINGS[@]}"
 OUT=$ROOT/bench/results/volume-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 SUMMARY=$OUT/summary.txt
@@ -253,7 +249,7 @@ bench_one() {
     local layout=$1 rep=$2 wl=$3 store=$4 db=$5 script=$6 c=$7; shift 7
     local out tps j=2
     [ "$c" -lt 2 ] && j=1
-    out=$("$PGBENCH" -n -M prepared -c "$c" -j "$j" -T "$DURATION" -d "$db" -f "bench/scripts/$script.sql" \
+    out=$("$PGBENCH" -n -M prepared -c "$c" -j "$j" -T "$DURATION" -d "$db" -f "bench/volume/$script.sql" \
         -D n=0 -D run="${layout:0:1}$rep$store" -D data="$DATA" -D meta="$META" "$@" 2>&1) || {
         echo "$out" | tail -5 >&2; echo "pgbench failed: $wl $store" >&2; return 1; }
     if echo "$out" | grep -q "aborted"; then
@@ -378,11 +374,11 @@ run_layout() {
             for entry in "${order[@]}"; do
                 set -- $entry
                 case $wl in
-                    stream) bench_one "$layout" "$rep" "$wl" "$1" "$2" vol_stream "$READ_CLIENTS" -D nlong="$NLONG" ;;
+                    stream) bench_one "$layout" "$rep" "$wl" "$1" "$2" read-stream "$READ_CLIENTS" -D nlong="$NLONG" ;;
                     # The same 100,000 positions' worth of pages in the middle of either store.
-                    feed-middle) bench_one "$layout" "$rep" "$wl" "$1" "$2" vol_feed "$READ_CLIENTS" \
+                    feed-middle) bench_one "$layout" "$rep" "$wl" "$1" "$2" read-feed-page "$READ_CLIENTS" \
                         -D lo=$(( $3 / 2 )) -D hi=$(( $3 / 2 + 100000 )) ;;
-                    feed-head) bench_one "$layout" "$rep" "$wl" "$1" "$2" vol_feed "$READ_CLIENTS" \
+                    feed-head) bench_one "$layout" "$rep" "$wl" "$1" "$2" read-feed-page "$READ_CLIENTS" \
                         -D lo=$(( $3 - 1000 )) -D hi=$(( $3 - 1000 )) ;;
                 esac
             done
@@ -395,10 +391,10 @@ run_layout() {
             [ $(( rep % 2 )) = 0 ] && order=("big vol_big" "empty vol_empty")
             for entry in "${order[@]}"; do
                 set -- $entry
-                bench_one "$layout" "$rep" "append-$wl" "$1" "$2" "vol_$wl" "$CLIENTS"
+                bench_one "$layout" "$rep" "append-$wl" "$1" "$2" "append-$wl-stream" "$CLIENTS"
             done
         done
-        bench_one "$layout" "$rep" append-old big vol_big vol_old "$CLIENTS" -D nshort=$(( STREAMS - NLONG ))
+        bench_one "$layout" "$rep" append-old big vol_big append-old-stream "$CLIENTS" -D nshort=$(( STREAMS - NLONG ))
     done
     [ "$INSTRUCTIONS" = 1 ] && instruction_counts "$layout"
 

@@ -36,6 +36,9 @@
 #include "executor/executor.h"
 #include "executor/execPartition.h"
 #include "nodes/makefuncs.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
+#include "utils/partcache.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/rel.h"
@@ -286,6 +289,82 @@ insert_keyed_position(ResultRelInfo *rri, EState *estate, TupleTableSlot *slot,
 	list_free(recheck);
 }
 
+/*
+ * The leaf partitions one call has opened (most calls: one).  Routing a row
+ * through PostgreSQL's tuple routing set up the routing state, and opened
+ * and initialised the leaf's result relation through every check a general
+ * INSERT needs, on every call: a third of what the partitioned layout cost
+ * on top of the plain one (docs/benchmarks.md).  The store's partitions are
+ * plain tables of one range-partitioned level by position, which
+ * es_make_partitions makes: the leaf is found by a binary search of the
+ * parent's bounds, as tuple routing finds it, and opened as a plain table.
+ * Anything else (a default or a sub-partitioned partition, a foreign
+ * table) goes through tuple routing as before.
+ */
+typedef struct OpenLeaf
+{
+	Oid			relid;
+	ResultRelInfo *rri;
+	TupleConversionMap *map;	/* root row to leaf row, NULL when equal */
+	TupleTableSlot *slot;		/* the leaf's row when mapped */
+} OpenLeaf;
+
+#define MAX_OPEN_LEAVES 8
+
+typedef struct OpenLeaves
+{
+	int			n;
+	OpenLeaf	leaf[MAX_OPEN_LEAVES];
+} OpenLeaves;
+
+/* The leaf a position's row goes to, opened; NULL when tuple routing must find it. */
+static OpenLeaf *
+direct_leaf(Relation parent, ResultRelInfo *root, EState *estate, int64 position,
+			OpenLeaves *open)
+{
+	PartitionKey key = RelationGetPartitionKey(parent);
+	PartitionDesc pd = RelationGetPartitionDesc(parent, false);
+	Datum		value = Int64GetDatum(position);
+	bool		equal;
+	int			offset;
+	int			idx;
+	Oid			relid;
+	Relation	rel;
+	OpenLeaf   *leaf;
+	int			i;
+
+	if (key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
+		key->partattrs[0] != es_events_attnum(parent, ES_COL_POSITION) ||
+		key->parttypid[0] != INT8OID || pd->boundinfo == NULL)
+		return NULL;
+	offset = partition_range_datum_bsearch(key->partsupfunc, key->partcollation,
+										   pd->boundinfo, 1, &value, &equal);
+	idx = pd->boundinfo->indexes[offset + 1];
+	if (idx < 0 || !pd->is_leaf[idx])
+		return NULL;
+	relid = pd->oids[idx];
+	for (i = 0; i < open->n; i++)
+		if (open->leaf[i].relid == relid)
+			return &open->leaf[i];
+	if (open->n == MAX_OPEN_LEAVES)
+		return NULL;
+	rel = table_open(relid, RowExclusiveLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+	{
+		table_close(rel, RowExclusiveLock);
+		return NULL;
+	}
+	leaf = &open->leaf[open->n++];
+	leaf->relid = relid;
+	leaf->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(leaf->rri, rel, 0, root, 0);
+	es_register_result_rel(estate, leaf->rri);
+	ExecOpenIndices(leaf->rri, false);
+	leaf->map = convert_tuples_by_name(RelationGetDescr(parent), RelationGetDescr(rel));
+	leaf->slot = leaf->map ? table_slot_create(rel, &estate->es_tupleTable) : NULL;
+	return leaf;
+}
+
 static void
 close_layout_table(ResultRelInfo *rri)
 {
@@ -305,6 +384,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	TupleTableSlot *slot;
 	ModifyTableState *volatile mtstate = NULL;
 	PartitionTupleRouting *volatile proute = NULL;
+	OpenLeaves *open = palloc0(sizeof(OpenLeaves));
 	ResultRelInfo *volatile ids = NULL;
 	ResultRelInfo *volatile starts = NULL;
 	ResultRelInfo *volatile compiled_leaf = NULL;
@@ -340,14 +420,6 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	slot = table_slot_create(rel, &estate->es_tupleTable);
 	if (partitioned)
 	{
-		/* Tuple routing as logical replication's apply worker sets it up. */
-		mtstate = makeNode(ModifyTableState);
-		mtstate->ps.plan = NULL;
-		mtstate->ps.state = estate;
-		mtstate->operation = CMD_INSERT;
-		mtstate->resultRelInfo = rri;
-		mtstate->rootResultRelInfo = rri;
-		proute = ExecSetupPartitionTupleRouting(estate, rel);
 		{
 			TupleTableSlot *s;
 
@@ -363,6 +435,8 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 				}
 		}
 	}
+	else if (insert_depth == 0)
+		es_events_open_indices(rri);	/* compiled expressions included */
 	else
 		ExecOpenIndices(rri, false);
 
@@ -373,10 +447,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 	PG_TRY();
 	{
 		if (insert_depth == 1 && !partitioned)
-		{
 			es_check_constraint_exprs(rri) = es_events_check_exprs(rel);
-			es_events_use_compiled_indexes(rri);
-		}
 		AfterTriggerBeginQuery();
 		storing = &frame;
 		for (i = 0; i < nrows; i++)
@@ -384,9 +455,35 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 			fill_slot(slot, rel, &rows[i], TimestampTzGetDatum(created_at));
 			if (partitioned)
 			{
-				ResultRelInfo *leaf = ExecFindPartition(mtstate, rri, proute, slot, estate);
-				TupleConversionMap *map = es_root_to_partition_map(leaf, estate);
+				OpenLeaf   *direct = direct_leaf(rel, rri, estate, rows[i].position, open);
+				ResultRelInfo *leaf;
+				TupleConversionMap *map;
 				TupleTableSlot *leaf_slot = slot;
+				TupleTableSlot *map_slot;
+
+				if (direct != NULL)
+				{
+					leaf = direct->rri;
+					map = direct->map;
+					map_slot = direct->slot;
+				}
+				else
+				{
+					if (proute == NULL)
+					{
+						/* Tuple routing as logical replication's apply worker sets it up. */
+						mtstate = makeNode(ModifyTableState);
+						mtstate->ps.plan = NULL;
+						mtstate->ps.state = estate;
+						mtstate->operation = CMD_INSERT;
+						mtstate->resultRelInfo = rri;
+						mtstate->rootResultRelInfo = rri;
+						proute = ExecSetupPartitionTupleRouting(estate, rel);
+					}
+					leaf = ExecFindPartition(mtstate, rri, proute, slot, estate);
+					map = es_root_to_partition_map(leaf, estate);
+					map_slot = leaf->ri_PartitionTupleSlot;
+				}
 
 				/*
 				 * The backend's compiled CHECK constraints and index
@@ -402,8 +499,7 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 				}
 
 				if (map != NULL)
-					leaf_slot = execute_attr_map_slot(map->attrMap, slot,
-													  leaf->ri_PartitionTupleSlot);
+					leaf_slot = execute_attr_map_slot(map->attrMap, slot, map_slot);
 				insert_keyed_position(ids, estate, ids_slot,
 									  UUIDPGetDatum(rows[i].event_id), rows[i].position);
 				if (rows[i].records_start)
@@ -427,7 +523,10 @@ es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at)
 
 	if (partitioned)
 	{
-		ExecCleanupTupleRouting(mtstate, proute);
+		if (proute != NULL)
+			ExecCleanupTupleRouting(mtstate, proute);
+		for (i = 0; i < open->n; i++)
+			close_layout_table(open->leaf[i].rri);
 		close_layout_table(ids);
 		close_layout_table(starts);
 	}

@@ -24,6 +24,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "utils/rel.h"
@@ -101,6 +102,88 @@ read_stream_start(text *stream, Snapshot snapshot, int64 *from)
 }
 
 /*
+ * Where this backend last saw each stream end: a version the stream has
+ * reached, kept per stream name in a small table (a name's slot is its
+ * hash; a collision replaces the older entry; long names are not kept).
+ * A writer appends to the same streams again and again, and the version
+ * read then descends the index bounded by the hint (es_index_last_row_from)
+ * instead of reading the stream's whole last leaf page.  The hint is only
+ * a lower bound where to look: whatever the snapshot, if any version from
+ * the hint up is visible, the stream's last visible version is among them;
+ * when none is (the stream was deleted, shortened, or the hint came from a
+ * transaction that rolled back), the read starts again without it.  So a
+ * wrong hint costs one descent more, never a wrong version.
+ */
+#define VERSION_HINTS		256
+#define VERSION_HINT_NAME	96
+
+typedef struct VersionHint
+{
+	uint32		hash;
+	int			len;			/* 0: empty */
+	int64		version;
+	char		name[VERSION_HINT_NAME];
+} VersionHint;
+
+static VersionHint version_hints[VERSION_HINTS];
+
+static VersionHint *
+version_hint(text *stream, uint32 *hash)
+{
+	int			len = VARSIZE_ANY_EXHDR(stream);
+	VersionHint *h;
+
+	if (len > VERSION_HINT_NAME)
+		return NULL;
+	*hash = hash_bytes((const unsigned char *) VARDATA_ANY(stream), len);
+	h = &version_hints[*hash % VERSION_HINTS];
+	if (h->len == len && h->hash == *hash && memcmp(h->name, VARDATA_ANY(stream), len) == 0)
+		return h;
+	return NULL;
+}
+
+static void
+remember_version(text *stream, int64 version)
+{
+	int			len = VARSIZE_ANY_EXHDR(stream);
+	uint32		hash;
+	VersionHint *h;
+
+	if (len > VERSION_HINT_NAME || version <= 0)
+		return;
+	hash = hash_bytes((const unsigned char *) VARDATA_ANY(stream), len);
+	h = &version_hints[hash % VERSION_HINTS];
+	h->hash = hash;
+	h->len = len;
+	h->version = version;
+	memcpy(h->name, VARDATA_ANY(stream), len);
+}
+
+/*
+ * The last row of the stream in a (stream, version) index, the hint first
+ * (see above); the version column is the index's second.
+ */
+static bool
+read_last_row(Relation heap, Relation index, text *stream, Snapshot snapshot,
+			  TupleTableSlot *slot, int64 *version)
+{
+	uint32		hash;
+	VersionHint *h = version_hint(stream, &hash);
+	bool		found = false;
+	bool		isnull;
+
+	if (h != NULL)
+		found = es_index_last_row_from(heap, index, stream, h->version, snapshot, slot);
+	if (!found)
+		found = es_index_first_row(heap, index, stream, snapshot, BackwardScanDirection, slot);
+	if (!found)
+		return false;
+	*version = DatumGetInt64(slot_getattr(slot, index->rd_index->indkey.values[1], &isnull));
+	remember_version(stream, *version);
+	return true;
+}
+
+/*
  * The partitioned layout: the same descent in each partition's index, the
  * newest partition first, up to the first that holds the stream (a
  * stream's later versions have higher positions).  Sets *done to false
@@ -162,13 +245,7 @@ read_version_partitioned(Relation parent, text *stream, Snapshot snapshot,
 			return 0;
 		}
 		slot = table_slot_create(leaf, NULL);
-		found = es_index_first_row(leaf, index, stream, snapshot, BackwardScanDirection, slot);
-		if (found)
-		{
-			bool		isnull;
-
-			version = DatumGetInt64(slot_getattr(slot, index->rd_index->indkey.values[1], &isnull));
-		}
+		found = read_last_row(leaf, index, stream, snapshot, slot, &version);
 		ExecDropSingleTupleTableSlot(slot);
 		relation_close(index, AccessShareLock);
 		table_close(leaf, AccessShareLock);
@@ -232,13 +309,8 @@ read_version_by_index(text *stream, Snapshot snapshot, bool from_starts,
 	}
 
 	slot = table_slot_create(heap, NULL);
-	if (es_index_first_row(heap, index, stream, snapshot, BackwardScanDirection, slot))
-	{
-		bool		isnull;
-
-		version = DatumGetInt64(slot_getattr(slot, es_events_attnum(heap, ES_COL_VERSION),
-											 &isnull));
-	}
+	if (!read_last_row(heap, index, stream, snapshot, slot, &version))
+		version = 0;
 	ExecDropSingleTupleTableSlot(slot);
 	relation_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);

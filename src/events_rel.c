@@ -96,19 +96,22 @@ typedef struct CompiledIndex
 	Oid			indexoid;
 	List	   *exprs;			/* ExprStates, NIL without expressions */
 	ExprState  *pred;			/* NULL when not partial */
+	IndexInfo  *info;			/* BuildIndexInfo's, kept (es_events_open_indices) */
 } CompiledIndex;
 
 static MemoryContext indexes_cxt = NULL;
 static CompiledIndex *indexes = NULL;
 static int	nindexes = 0;
 static bool indexes_stale = false;
+static Oid	indexes_relid = InvalidOid;	/* the table they are the indexes of */
 
 static void
 events_rel_invalidate(Datum arg, Oid changed)
 {
 	int			i;
 
-	if (changed == InvalidOid || changed == relid || changed == mapped_relid)
+	if (changed == InvalidOid || changed == relid || changed == mapped_relid ||
+		changed == indexes_relid)
 	{
 		relid = InvalidOid;
 		mapped_relid = InvalidOid;
@@ -381,6 +384,13 @@ build_indexes(void *arg)
 		ListCell   *lc;
 
 		c->indexoid = RelationGetRelid(rri->ri_IndexRelationDescs[i]);
+		c->info = makeNode(IndexInfo);
+		memcpy(c->info, ii, sizeof(IndexInfo));
+		c->info->ii_Expressions = copyObject(ii->ii_Expressions);
+		c->info->ii_Predicate = copyObject(ii->ii_Predicate);
+		c->info->ii_ExpressionsState = NIL;
+		c->info->ii_PredicateState = NULL;
+		c->info->ii_AmCache = NULL;
 		foreach(lc, ii->ii_Expressions)
 		{
 			Expr	   *e = expression_planner((Expr *) copyObject(lfirst(lc)));
@@ -416,6 +426,7 @@ compile_indexes(ResultRelInfo *rri)
 								   build_indexes, &b);
 	indexes = b.compiled;
 	nindexes = rri->ri_NumIndices;
+	indexes_relid = RelationGetRelid(rri->ri_RelationDesc);
 }
 
 /*
@@ -440,5 +451,46 @@ es_events_use_compiled_indexes(ResultRelInfo *rri)
 			ii->ii_ExpressionsState = indexes[i].exprs;
 		if (ii->ii_Predicate != NIL)
 			ii->ii_PredicateState = indexes[i].pred;
+	}
+}
+
+/*
+ * ExecOpenIndices for the plain events table, from what the backend kept:
+ * the indexes' OIDs and their IndexInfos, built by BuildIndexInfo once (a
+ * single-event append spent a twentieth of its instructions building them
+ * again, copying the correlation and causation indexes' expressions to
+ * then replace them by the compiled ones), with the compiled expressions
+ * and predicates.  The kept list is dropped when the table or one of its
+ * indexes changes (the relcache callback), and rebuilt by ExecOpenIndices
+ * on the next call.  The outermost es_insert_events only (event_insert.c).
+ */
+void
+es_events_open_indices(ResultRelInfo *rri)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	int			i;
+
+	register_callbacks();
+	if (indexes_stale || indexes_cxt == NULL || indexes_relid != RelationGetRelid(rel))
+	{
+		ExecOpenIndices(rri, false);
+		es_events_use_compiled_indexes(rri);
+		return;
+	}
+	rri->ri_NumIndices = nindexes;
+	if (nindexes == 0)
+		return;
+	rri->ri_IndexRelationDescs = palloc(sizeof(Relation) * nindexes);
+	rri->ri_IndexRelationInfo = palloc(sizeof(IndexInfo *) * nindexes);
+	for (i = 0; i < nindexes; i++)
+	{
+		IndexInfo  *ii = makeNode(IndexInfo);
+
+		rri->ri_IndexRelationDescs[i] = index_open(indexes[i].indexoid, RowExclusiveLock);
+		memcpy(ii, indexes[i].info, sizeof(IndexInfo));
+		ii->ii_ExpressionsState = indexes[i].exprs;
+		ii->ii_PredicateState = indexes[i].pred;
+		ii->ii_Context = CurrentMemoryContext;
+		rri->ri_IndexRelationInfo[i] = ii;
 	}
 }

@@ -33,4 +33,6 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		es_position_shmem_request();
 	es_position_init();
+	/* Reads that stream (stream_read.c): a planner hook, in every backend. */
+	es_stream_read_init();
 }

@@ -302,6 +302,7 @@ extern struct RelationData *es_events_open_version_index(struct RelationData *re
 extern struct ExprState **es_events_check_exprs(struct RelationData *rel);
 struct ResultRelInfo;
 extern void es_events_use_compiled_indexes(struct ResultRelInfo *rri);
+extern void es_events_open_indices(struct ResultRelInfo *rri);
 
 /* src/event_insert.c */
 extern void es_insert_events(EsEventRow *rows, int nrows, TimestampTz created_at);
@@ -398,6 +399,16 @@ extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot
 								const char *sql, int nargs, Oid *types,
 								Datum *values, bool *nulls);
 
+/* src/stream_read.c: reads that hand rows up as they are read */
+extern void es_stream_read_init(void);
+struct TupleTableSlot;
+extern void es_note_read_start(EsReadStart *seen, struct TupleTableSlot *slot,
+							   AttrNumber version_att);
+struct TupleDescData;
+extern AttrNumber es_version_att(struct TupleDescData *typeinfo);
+extern bool es_stream_read(FunctionCallInfo fcinfo, struct _SPI_plan *plan, int nargs,
+						   Oid *types, Datum *values, bool *nulls, EsReadStart *seen);
+
 /* src/used_positions.c */
 extern int64 es_read_highest_used_position(void);
 
@@ -408,6 +419,9 @@ struct TupleTableSlot;
 extern bool es_index_first_row(struct RelationData *heap, struct RelationData *index,
 							   text *key, struct SnapshotData *snapshot,
 							   ScanDirection direction, struct TupleTableSlot *slot);
+extern bool es_index_last_row_from(struct RelationData *heap, struct RelationData *index,
+								   text *key, int64 from, struct SnapshotData *snapshot,
+								   struct TupleTableSlot *slot);
 
 /* src/read_gaps.c: a stream read never silently starts past a removed version (ES012) */
 extern void es_check_read_from(text *stream, int64 from, bool backward, const EsReadStart *seen);

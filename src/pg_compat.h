@@ -43,6 +43,15 @@
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
 #endif
 
+/* May the role execute the function?  16 made the check generic over catalogs. */
+#if PG_VERSION_NUM >= 160000
+#define es_proc_aclcheck(funcid, roleid) \
+	object_aclcheck(ProcedureRelationId, (funcid), (roleid), ACL_EXECUTE)
+#else
+#define es_proc_aclcheck(funcid, roleid) \
+	pg_proc_aclcheck((funcid), (roleid), ACL_EXECUTE)
+#endif
+
 /*
  * The map from the partitioned table's row type to a leaf partition's, or
  * NULL when they match.  Since 16 it is built on first use, through

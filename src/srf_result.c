@@ -6,7 +6,9 @@
  * Every read function of the store (es_load in both forms, the snapshot
  * loads) returns rows through this one path: the executor sends each row
  * into the function's result tuplestore as it is produced, with no copy
- * into SPI's tuple table and no second pass.  A stream read that checks
+ * into SPI's tuple table and no second pass; or, when the function is read
+ * by stream_read.c's scan, the scan runs the plan and takes each row as it
+ * comes, with no tuplestore at all.  A stream read that checks
  * where its result starts (read_gaps.c) has the first rows' versions noted
  * on the way through.
  *
@@ -54,22 +56,8 @@ static bool
 watch_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	StartWatch *w = (StartWatch *) self;
-	EsReadStart *seen = w->seen;
 
-	if (seen->rows < 2)
-	{
-		bool		isnull;
-		Datum		d = slot_getattr(slot, w->version_att, &isnull);
-
-		seen->version[seen->rows] = isnull ? 0 : DatumGetInt64(d);
-		seen->flag[seen->rows] = false;
-		if (seen->flag_att > 0)
-		{
-			d = slot_getattr(slot, seen->flag_att, &isnull);
-			seen->flag[seen->rows] = !isnull && DatumGetBool(d);
-		}
-		seen->rows++;
-	}
+	es_note_read_start(w->seen, slot, w->version_att);
 	return w->inner->receiveSlot(slot, w->inner);
 }
 
@@ -77,21 +65,8 @@ static void
 watch_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 	StartWatch *w = (StartWatch *) self;
-	int			i;
 
-	w->version_att = InvalidAttrNumber;
-	for (i = 0; i < typeinfo->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(typeinfo, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), "version") == 0)
-		{
-			w->version_att = i + 1;
-			break;
-		}
-	}
-	if (w->version_att == InvalidAttrNumber)
-		elog(ERROR, "a stream read has no column \"version\"");
+	w->version_att = es_version_att(typeinfo);
 	w->inner->rStartup(w->inner, operation, typeinfo);
 }
 
@@ -123,6 +98,9 @@ es_run_into_result_watched(FunctionCallInfo fcinfo, SPIPlanPtr plan, int nargs,
 	DestReceiver *dest;
 	int			i;
 
+	/* Called by a scan that streams (stream_read.c): it runs the plan itself. */
+	if (es_stream_read(fcinfo, plan, nargs, types, values, nulls, seen))
+		return;
 	for (i = 0; i < nargs; i++)
 	{
 		params->params[i].value = values[i];

@@ -11,6 +11,7 @@
 -- store's own list (86_table_additions.sql).
 CREATE INDEX events_correlation_id_idx ON eventstore.events
     (pg_catalog.substr(metadata OPERATOR(pg_catalog.->>) 'correlation_id', 1, 200), position)
+    WITH (fillfactor = 100)
     WHERE (metadata OPERATOR(pg_catalog.->>) 'correlation_id') IS NOT NULL;
 COMMENT ON INDEX eventstore.events_correlation_id_idx IS
     'Events by metadata correlation_id (its first 200 characters), in position order (es_load_correlated).';

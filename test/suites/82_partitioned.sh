@@ -71,6 +71,14 @@ q es_stress_p -c "SELECT (SELECT count(*) FROM eventstore.events) = (SELECT coun
                                   WHERE i.event_id IS NULL)" | grep -qx t &&
     ok "every stored event has its event_ids row after the stress run" ||
     not_ok "event_ids does not match the events after the stress run"
+# es_insert_events finds the leaf by itself (no tuple routing, no check of
+# the partition constraint): every event must lie in its partition's range.
+PLACED_WRONG="SELECT count(*) FROM eventstore.events e JOIN pg_catalog.pg_class c ON c.oid = e.tableoid
+              WHERE e.position < (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?[0-9]+)'))[1]::bigint
+                 OR e.position >= (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''?(-?[0-9]+)'))[1]::bigint"
+[ "$(q es_stress_p -c "$PLACED_WRONG")" = 0 ] &&
+    ok "every event lies in its partition's range after the stress run" ||
+    not_ok "events stored outside their partition's range after the stress run"
 # 05_layout.sql's invariant, which es_append's version read trusts: every
 # stream with events has a stream_starts row at or below its lowest position.
 STARTS_BROKEN="SELECT count(*) FROM (SELECT stream, min(position) AS lowest FROM eventstore.events GROUP BY stream) e

@@ -13,7 +13,12 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
     IF SQLSTATE = 'ES016' THEN
-        RETURN 'ES016: condition failed at ' || ((detail::jsonb->>'position')::bigint - base)
+        -- a conflict with an earlier file's event shows as "before", since
+        -- its position depends on which files ran first
+        RETURN 'ES016: condition failed at '
+            || CASE WHEN (detail::jsonb->>'position')::bigint > base
+                    THEN ((detail::jsonb->>'position')::bigint - base)::text
+                    ELSE 'an event before this file' END
             || coalesce(', item ' || (detail::jsonb->>'item'), '');
     END IF;
     RETURN SQLSTATE || ': ' || SQLERRM;

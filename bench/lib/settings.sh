@@ -1,6 +1,6 @@
-# The server settings every benchmark cluster runs with: sourced by
-# bench/run.sh, bench/volume.sh and bench/subscriptions.sh, so that their
-# figures are comparable.  Each one that differs from initdb's defaults;
+# The server settings of the throughput benchmarks (bench/run.sh,
+# bench/volume.sh, bench/subscriptions.sh; sourced by bench/lib/cluster.sh),
+# so that their figures are comparable.  Each one that differs from initdb's defaults;
 # es_start_cluster adds port, socket, max_connections = 60 and fsync = off,
 # and the later fsync = on wins.  Durability is PostgreSQL's default: every
 # commit waits for its WAL flush.

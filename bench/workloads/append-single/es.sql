@@ -1,4 +1,4 @@
--- Workload 1, eventstore: one event with an exact expected version.  Every
+-- append-single, eventstore: one event with an exact expected version.  Every
 -- client writes its own streams of 100 events: the client's counter :n
 -- (starts at 0 via -D n=0, persists across transactions) gives the stream
 -- number :n / 100 and the expected version :n % 100.

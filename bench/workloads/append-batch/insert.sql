@@ -1,4 +1,4 @@
--- Workload 3, multi-row INSERT: the same 100 rows in one INSERT; every row's
+-- append-batch, multi-row INSERT: the same 100 rows in one INSERT; every row's
 -- payload and metadata are parameters (as a client would send them), versions
 -- 1..100 are literals (precomputed by the client), no check.
 -- (100 rows: v = 1 .. 100.)

@@ -1,4 +1,4 @@
--- Workload 1, floor: the same row as es_append writes (same table shape and
+-- append-single, floor: the same row as es_append writes (same table shape and
 -- indexes, generated uuid, position from a sequence), version computed by
 -- the client from its counter, no check.
 \set e :n % 100

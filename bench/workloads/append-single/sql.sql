@@ -1,4 +1,4 @@
--- Workload 1, SQL baseline: the same scheme as w1_es.sql through the PL/pgSQL append.
+-- append-single, SQL baseline: the same scheme as es.sql through the PL/pgSQL append.
 \set e :n % 100
 \set s :n / 100
 SELECT * FROM bench.sql_append('acct-' || :run || '-' || :client_id || '-' || :s, 'Deposited', :data, :e, :meta);

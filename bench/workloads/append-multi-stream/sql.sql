@@ -1,9 +1,9 @@
--- Workload 4, es: one event to each of three streams, atomically, in one
--- call, each stream with an exact expected version (the scheme of workload 1).
+-- append-multi-stream, SQL baseline: one event to each of three streams, atomically, in one
+-- call, each stream with an exact expected version (append-single's scheme).
 -- Both contenders get the same JSON batch built the same way.
 \set e :n % 100
 \set s :n / 100
-SELECT version, position FROM eventstore.es_append(jsonb_build_array(
+SELECT version, position FROM bench.sql_append_batch(jsonb_build_array(
     jsonb_build_object('stream', 'order-' || :run || '-' || :client_id || '-' || :s, 'expected_version', :e::bigint,
         'events', jsonb_build_array(jsonb_build_object('type', 'OrderPlaced', 'data', :data::jsonb, 'metadata', :meta::jsonb))),
     jsonb_build_object('stream', 'payment-' || :run || '-' || :client_id || '-' || :s, 'expected_version', :e::bigint,
