@@ -34,5 +34,5 @@ _PG_init(void)
 		es_position_shmem_request();
 	es_position_init();
 	/* Reads that stream (stream_read.c): a planner hook, in every backend. */
-	es_stream_read_init();
+	es_stream_scan_init();
 }

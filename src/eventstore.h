@@ -399,8 +399,10 @@ extern void es_read_into_result(FunctionCallInfo fcinfo, struct _SPI_plan **slot
 								const char *sql, int nargs, Oid *types,
 								Datum *values, bool *nulls);
 
-/* src/stream_read.c: reads that hand rows up as they are read */
-extern void es_stream_read_init(void);
+/* src/stream_scan.c: the custom scan of reads that hand rows up as they are read */
+extern void es_stream_scan_init(void);
+
+/* src/stream_read.c: the read side of those reads */
 struct TupleTableSlot;
 extern void es_note_read_start(EsReadStart *seen, struct TupleTableSlot *slot,
 							   AttrNumber version_att);

@@ -2,8 +2,8 @@
 -- appends with a condition, the examples of dcb.events, and bad input.
 SET search_path = eventstore, public;
 SELECT coalesce(max(position), 0) AS base FROM eventstore.events \gset
--- try(), with a failed condition's position counted from :base (other
--- files' events come first) and its detail's item
+-- try(), naming a failed condition's conflicting event by its type and
+-- tags, and the detail's item
 CREATE FUNCTION dcb_try(stmt text, base bigint) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     detail text;
@@ -13,12 +13,15 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
     IF SQLSTATE = 'ES016' THEN
-        -- a conflict with an earlier file's event shows as "before", since
-        -- its position depends on which files ran first
+        -- the conflicting event by its type and tags, not its position:
+        -- positions depend on earlier files and on whether aborted appends
+        -- leave gaps (80_serialized_mode runs this file without gaps)
         RETURN 'ES016: condition failed at '
-            || CASE WHEN (detail::jsonb->>'position')::bigint > base
-                    THEN ((detail::jsonb->>'position')::bigint - base)::text
-                    ELSE 'an event before this file' END
+            || coalesce((SELECT e.type || coalesce(' [' || array_to_string(e.tags, ', ') || ']', '')
+                         || CASE WHEN e.position > base THEN '' ELSE ' of an earlier file' END
+                         FROM eventstore.events e
+                         WHERE e.position = (detail::jsonb->>'position')::bigint),
+                        'an event no longer stored')
             || coalesce(', item ' || (detail::jsonb->>'item'), '');
     END IF;
     RETURN SQLSTATE || ': ' || SQLERRM;
