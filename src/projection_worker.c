@@ -106,7 +106,7 @@ es_projection_worker_init(void)
 		snprintf(worker.bgw_function_name, BGW_MAXLEN, "es_projection_worker_main");
 		snprintf(worker.bgw_name, BGW_MAXLEN, "eventstore projections %s", db);
 		snprintf(worker.bgw_type, BGW_MAXLEN, "eventstore projections");
-		strlcpy(worker.bgw_extra, db, BGW_EXTRALEN);
+		snprintf(worker.bgw_extra, BGW_EXTRALEN, "%s", db);
 		RegisterBackgroundWorker(&worker);
 	}
 }
@@ -228,7 +228,7 @@ es_projection_worker_main(Datum arg)
 	char		db[BGW_EXTRALEN];
 	MemoryContext loop_cxt;
 
-	strlcpy(db, MyBgworkerEntry->bgw_extra, BGW_EXTRALEN);
+	snprintf(db, BGW_EXTRALEN, "%s", MyBgworkerEntry->bgw_extra);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
