@@ -8,8 +8,9 @@
 -- The schema is the store's before anything else runs (src/sql/00_claim_schema.sql).
 SELECT eventstore.es_claim_schema();
 
--- Issue 26: the store's own constraints include event_tags' key (below), so
--- that creating it records no table addition.
+-- The store's own objects on its tables (src/sql/86_table_additions.sql)
+-- include event_tags' key and the subscription tables' (below), so that
+-- creating them records no table addition.
 CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
     OUT kind text, OUT table_name text, OUT name text, OUT definition text)
 RETURNS SETOF record
@@ -40,7 +41,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
                ('archives_pkey'),
                -- the owner's restore (89_owner_backup.sql)
-               ('restore_window_must_close')
+               ('restore_window_must_close'),
+               -- managed subscriptions (60_subscriptions.sql)
+               ('subscriptions_pkey'), ('subscriptions_strategy_check'),
+               ('subscription_events_pkey'), ('subscription_events_seq_idx'),
+               ('subscription_events_stream_idx'), ('subscription_parked_pkey'),
+               ('subscription_consumers_pkey'), ('subscription_grants_pkey')
     )
     SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
     FROM store s
@@ -1476,90 +1482,6 @@ GRANT EXECUTE ON FUNCTION eventstore.es_projection_claim(text, integer),
     eventstore.es_projection_settle(text, bigint[], bigint[], text[]),
     eventstore.es_run_projection(text, integer), eventstore.es_projection_handler(text)
 TO @extowner@;
-
--- The store's own list of objects on its tables gains the subscription
--- tables' (src/sql/86_table_additions.sql).
-CREATE OR REPLACE FUNCTION eventstore.es_current_table_additions(
-    OUT kind text, OUT table_name text, OUT name text, OUT definition text)
-RETURNS SETOF record
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH store AS (
-        SELECT c.oid, c.relname
-        FROM pg_class c
-        WHERE c.relnamespace = 'eventstore'::regnamespace
-          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-          AND c.relname <> 'table_additions'
-    ), own(name) AS (
-        VALUES ('events_pkey'), ('events_stream_version_key'), ('events_event_id_key'),
-               ('events_version_check'), ('events_one_payload_check'),
-               ('events_category_position_idx'),
-               ('events_correlation_id_idx'), ('events_causation_id_idx'),
-               ('snapshots_pkey'), ('snapshots_version_check'), ('snapshots_one_payload_check'),
-               ('checkpoints_pkey'), ('checkpoints_position_check'),
-               ('grants_pkey'), ('grants_kind_check'),
-               ('stream_state_pkey'), ('stream_state_last_version_check'),
-               ('stream_state_retention_check'), ('stream_state_last_position_idx'),
-               ('deleted_events_pkey'),
-               -- dynamic consistency boundaries (60_dcb.sql)
-               ('event_tags_pkey'),
-               -- the partitioned layout (05_layout.sql)
-               ('events_template_pkey'), ('events_template_stream_version_key'),
-               ('events_template_event_id_key'), ('events_template_category_position_idx'),
-               ('event_ids_pkey'), ('stream_starts_pkey'), ('partitioning_pkey'),
-               ('partitioning_partition_size_check'), ('partitioning_one_row_check'),
-               ('archives_pkey'),
-               -- the owner's restore (89_owner_backup.sql)
-               ('restore_window_must_close'),
-               -- managed subscriptions (60_subscriptions.sql)
-               ('subscriptions_pkey'), ('subscriptions_strategy_check'),
-               ('subscription_events_pkey'), ('subscription_events_seq_idx'),
-               ('subscription_events_stream_idx'), ('subscription_parked_pkey'),
-               ('subscription_consumers_pkey'), ('subscription_grants_pkey')
-    )
-    SELECT 'index', s.relname, i.relname, pg_get_indexdef(i.oid)
-    FROM store s
-    JOIN pg_index x ON x.indrelid = s.oid
-    JOIN pg_class i ON i.oid = x.indexrelid
-    WHERE i.relname NOT IN (SELECT name FROM own)
-      AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.oid AND k.conrelid = s.oid)
-    UNION ALL
-    SELECT 'constraint', s.relname, k.conname,
-           format('ALTER TABLE %s ADD CONSTRAINT %I %s', s.oid::regclass, k.conname, pg_get_constraintdef(k.oid))
-    FROM store s
-    JOIN pg_constraint k ON k.conrelid = s.oid
-    WHERE k.conname NOT IN (SELECT name FROM own)
-      -- PostgreSQL 18 records NOT NULL as constraints: the columns' own
-      AND k.contype <> 'n'
-    UNION ALL
-    SELECT 'trigger', s.relname, t.tgname,
-           pg_get_triggerdef(t.oid)
-           || CASE t.tgenabled
-                  WHEN 'O' THEN ''
-                  ELSE format('; ALTER TABLE %s %s TRIGGER %I', s.oid::regclass,
-                              CASE t.tgenabled WHEN 'D' THEN 'DISABLE'
-                                               WHEN 'R' THEN 'ENABLE REPLICA'
-                                               ELSE 'ENABLE ALWAYS' END, t.tgname)
-              END
-    FROM store s
-    JOIN pg_trigger t ON t.tgrelid = s.oid
-    JOIN pg_proc f ON f.oid = t.tgfoid
-    WHERE NOT t.tgisinternal
-      AND f.pronamespace <> 'eventstore'::regnamespace	-- the store's own triggers
-    UNION ALL
-    SELECT 'publication', s.relname, p.pubname,
-           format('ALTER PUBLICATION %I ADD TABLE ONLY %s%s%s', p.pubname, s.oid::regclass,
-                  CASE WHEN r.prattrs IS NULL THEN ''
-                       ELSE ' (' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
-                                     FROM pg_attribute a
-                                     WHERE a.attrelid = s.oid AND a.attnum = ANY (r.prattrs)) || ')'
-                  END,
-                  CASE WHEN r.prqual IS NULL THEN ''
-                       ELSE ' WHERE (' || pg_get_expr(r.prqual, s.oid) || ')'
-                  END)
-    FROM store s
-    JOIN pg_publication_rel r ON r.prrelid = s.oid
-    JOIN pg_publication p ON p.oid = r.prpubid
-$$;
 -- <<< issue 25
 
 -- Issue 27: fill factor 100 on the indexes of eventstore.events that grow
